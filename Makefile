@@ -1,0 +1,41 @@
+# Two commands on a fresh machine: `make run` (demo) and `make test` (everything).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DEMO   := PINGAN_DATABASE_URL=sqlite:///var/demo.db PINGAN_DEMO=true
+
+.PHONY: install run test lint check-types unit clean demo-data
+
+install: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The try-it-now start: a demo database under var/ with the demo territory and accounts.
+run: install
+	mkdir -p var
+	$(DEMO) $(BIN)/pingan init
+	$(DEMO) $(BIN)/pingan demo-data
+	$(DEMO) $(BIN)/pingan serve
+
+lint: install
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
+
+check-types: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest
+
+test: lint check-types unit
+
+clean:
+	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,248 @@
+"""Regenerates the demo territory files under src/pingan/territory/demo/ (deterministic).
+
+Liucheng sub-district (柳城街道), Wenjiang district, Chengdu: 19 communities laid out on a plan
+around the sub-district's real centre. Everything in it is fictitious; identity numbers use the
+non-existent region code 990000 and phone numbers the unassigned prefix 100.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from pathlib import Path
+
+from pingan.territory.idcard import check_char
+
+OUT = Path(__file__).resolve().parents[1] / "src" / "pingan" / "territory" / "demo"
+rng = random.Random(2026)
+
+COMMUNITIES = [
+    "光华",
+    "永宁路",
+    "新华",
+    "黄金路",
+    "南街",
+    "迎晖路",
+    "万盛",
+    "和平",
+    "航天路",
+    "红光",
+    "鱼凫路",
+    "大学城",
+    "东大街",
+    "西街",
+    "凤凰",
+    "杨柳",
+    "文庙",
+    "柳林",
+    "惠民",
+]
+WEST, NORTH = 103.800, 30.715  # north-west corner of the plan
+CELL_LON, CELL_LAT = 0.014, 0.012
+COLS = 5
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何罗高林郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程魏苏吕丁任沈姚卢"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国志文斌鹏辉宇浩然欣怡梓涵子轩雨桐俊熙婷雪梅德兴海燕晓东春林"
+PLACE = "锦云柳翠金桂玉兰清溪紫荆银杏和美嘉禾瑞丰康宁泰和祥瑞"
+
+
+def ring(w: float, s: float, e: float, n: float) -> list[list[float]]:
+    return [
+        [round(w, 6), round(s, 6)],
+        [round(e, 6), round(s, 6)],
+        [round(e, 6), round(n, 6)],
+        [round(w, 6), round(n, 6)],
+        [round(w, 6), round(s, 6)],
+    ]
+
+
+def person_name() -> str:
+    return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+
+
+def id_number(birth: str, male: bool) -> str:
+    seq = rng.randint(0, 99) * 10 + rng.choice((1, 3, 5, 7, 9) if male else (0, 2, 4, 6, 8))
+    first17 = f"990000{birth.replace('-', '')}{seq:03d}"
+    return first17 + check_char(first17)
+
+
+def place_name(used: set[str], suffix: str) -> str:
+    while True:
+        name = rng.choice(PLACE[::2]) + rng.choice(PLACE[1::2]) + suffix
+        if name not in used:
+            used.add(name)
+            return name
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    rows = (len(COMMUNITIES) + COLS - 1) // COLS
+    street = {
+        "type": "Feature",
+        "properties": {
+            "kind": "street",
+            "name": "柳城街道",
+            "code": "510115001",
+            "address": "四川省成都市温江区柳城街道",
+        },
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [ring(WEST, NORTH - rows * CELL_LAT, WEST + COLS * CELL_LON, NORTH)],
+        },
+    }
+    features = [street]
+    sites, buildings, households, residents = [], [], [], []
+    used: set[str] = set()
+    for index, short in enumerate(COMMUNITIES):
+        col, row = index % COLS, index // COLS
+        w, n = WEST + col * CELL_LON, NORTH - row * CELL_LAT
+        e, s = w + CELL_LON, n - CELL_LAT
+        community = f"{short}社区"
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "kind": "community",
+                    "name": community,
+                    "parent": "柳城街道",
+                    "code": f"510115001{index + 1:03d}",
+                },
+                "geometry": {"type": "Polygon", "coordinates": [ring(w, s, e, n)]},
+            }
+        )
+        grid_count = 3 if short in ("鱼凫路", "光华", "大学城") else 2
+        width = CELL_LON / grid_count
+        grids = []
+        for g in range(grid_count):
+            gname = f"{short}第{g + 1}网格"
+            gw = w + g * width
+            grids.append((gname, gw, s, gw + width, n))
+            features.append(
+                {
+                    "type": "Feature",
+                    "properties": {"kind": "grid", "name": gname, "parent": community},
+                    "geometry": {"type": "Polygon", "coordinates": [ring(gw, s, gw + width, n)]},
+                }
+            )
+        plan = [
+            (
+                "商住小区",
+                "柳欣苑"
+                if short == "鱼凫路"
+                else place_name(used, rng.choice(["苑", "花园", "家园"])),
+                "物业",
+                4,
+                (18, 33),
+            ),
+            ("农民安置区", place_name(used, "安置小区"), "物业", 3, (6, 11)),
+            ("老旧院落", f"{short}{rng.randint(2, 98)}号院", "自管会", 2, (5, 7)),
+            ("三无院落", f"{place_name(used, '巷')}{rng.randint(1, 30)}号院", "无", 1, (3, 6)),
+            ("单位", place_name(used, rng.choice(["小学", "卫生院", "中学"])), "", 1, (3, 5)),
+            (
+                "商圈楼宇",
+                place_name(used, rng.choice(["广场", "大厦", "商业中心"])),
+                "物业",
+                1,
+                (12, 28),
+            ),
+        ]
+        for k, (site_type, name, management, bcount, (fmin, fmax)) in enumerate(plan):
+            gname, gw, gs, ge, gn = grids[k % grid_count]
+            lon = round(rng.uniform(gw + 0.1 * (ge - gw), ge - 0.1 * (ge - gw)), 6)
+            lat = round(rng.uniform(gs + 0.1 * (gn - gs), gn - 0.1 * (gn - gs)), 6)
+            mname = {
+                "物业": f"{name[:2]}物业服务有限公司",
+                "自管会": f"{name}自管会",
+                "无": "",
+            }.get(management, "")
+            sites.append(
+                [
+                    community,
+                    gname,
+                    name,
+                    site_type,
+                    f"柳城街道{short}{rng.randint(1, 200)}号",
+                    lon,
+                    lat,
+                    management,
+                    mname,
+                    f"100{rng.randint(10000000, 99999999)}" if mname else "",
+                ]
+            )
+            for b in range(bcount):
+                bname = {"单位": "办公楼", "商圈楼宇": "主楼"}.get(
+                    site_type, f"{b + 1}栋" if site_type != "老旧院落" else f"{b + 1}幢"
+                )
+                floors = rng.randint(fmin, fmax)
+                units = 2 if site_type in ("商住小区", "农民安置区") else 1
+                blon, blat = (
+                    round(lon + rng.uniform(-0.0008, 0.0008), 6),
+                    round(lat + rng.uniform(-0.0006, 0.0006), 6),
+                )
+                buildings.append([community, name, bname, floors, units, blon, blat])
+                if site_type in ("单位", "商圈楼宇"):
+                    continue
+                for h in range(8):
+                    unit = h % units + 1
+                    room = f"{unit}单元{rng.randint(1, floors)}{rng.randint(1, 4):02d}"
+                    while any(
+                        r[3] == room and r[2] == bname and r[1] == name for r in households[-8:]
+                    ):
+                        room = f"{unit}单元{rng.randint(1, floors)}{rng.randint(1, 4):02d}"
+                    households.append([community, name, bname, room, ""])
+                    size = rng.choice((1, 2, 2, 3, 3, 3, 4))
+                    surname = rng.choice(SURNAMES)
+                    for p in range(size):
+                        male = rng.random() < 0.5
+                        year = rng.randint(1940, 1995) if p < 2 else rng.randint(1998, 2022)
+                        birth = f"{year}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+                        name_p = surname + "".join(
+                            rng.choice(GIVEN) for _ in range(rng.choice((1, 2)))
+                        )
+                        relation = ["户主", "配偶", "子女", "子女"][p]
+                        residence = rng.choice(["户籍", "户籍", "常住", "流动", "租住"])
+                        residents.append(
+                            [
+                                community,
+                                name,
+                                bname,
+                                room,
+                                name_p,
+                                "男" if male else "女",
+                                birth,
+                                id_number(birth, male),
+                                f"100{rng.randint(10000000, 99999999)}",
+                                relation,
+                                residence,
+                                f"第{rng.randint(1, 4)}居民小组",
+                            ]
+                        )
+
+    (OUT / "territory.geojson").write_text(
+        json.dumps(
+            {"type": "FeatureCollection", "features": features}, ensure_ascii=False, indent=1
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    from pingan.imports.service import COLUMNS, ImportKind
+
+    for kind, data in (
+        (ImportKind.sites, sites),
+        (ImportKind.buildings, buildings),
+        (ImportKind.households, households),
+        (ImportKind.residents, residents),
+    ):
+        with (OUT / f"{kind.value}.csv").open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow([c.header for c in COLUMNS[kind]])
+            writer.writerows(data)
+    print(
+        f"{len(COMMUNITIES)} communities, {len(sites)} sites, {len(buildings)} buildings, "
+        f"{len(households)} households, {len(residents)} residents"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""The web application: API routers, error rendering, metrics, pages."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from sqlalchemy.orm import sessionmaker
+
+from pingan import __version__, observability, problems
+from pingan.auth import api as auth_api
+from pingan.config import Settings, get_settings
+from pingan.db.engine import make_engine
+from pingan.imports import api as imports_api
+from pingan.territory import api as territory_api
+from pingan.web import pages
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    logging.basicConfig(
+        level=settings.log_level,
+        format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","message":"%(message)s"}',
+    )
+    title = "平安社区智能化监管平台 pingan" + ("（演示 DEMO）" if settings.demo else "")
+    app = FastAPI(
+        title=title,
+        version=__version__,
+        description="API of pingan. Errors are RFC 9457 problem+json; lists page with limit/offset.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+    )
+    engine = make_engine(settings)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
+    problems.install(app)
+    observability.install(app)
+    app.include_router(auth_api.router, prefix=API_PREFIX)
+    app.include_router(territory_api.router, prefix=API_PREFIX)
+    app.include_router(imports_api.router, prefix=API_PREFIX)
+    pages.install(app)
+    return app

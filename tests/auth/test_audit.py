@@ -1,0 +1,150 @@
+"""Every write lands in the audit log with who, when, what, before and after."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import World
+
+
+def _entries(client: TestClient, world: World, **params: Any) -> list[dict[str, Any]]:
+    r = client.get(
+        "/api/v1/audit", params={"limit": 500, **params}, headers=world.auth("street_admin")
+    )
+    assert r.status_code == 200, r.text
+    return list(r.json()["items"])
+
+
+def test_node_create_update_delete_are_audited(client: TestClient, world: World) -> None:
+    h = world.auth("gh_admin")
+    r = client.post(
+        "/api/v1/territory/nodes",
+        json={
+            "kind": "site",
+            "parent_id": world.nodes["gh_grid"],
+            "name": "光华老院",
+            "site_type": "old_courtyard",
+            "management": "self_management",
+            "management_name": "光华老院自管会",
+        },
+        headers=h,
+    )
+    assert r.status_code == 201, r.text
+    node_id = str(r.json()["id"])
+    assert (
+        client.patch(
+            f"/api/v1/territory/nodes/{node_id}", json={"name": "光华老院落"}, headers=h
+        ).status_code
+        == 200
+    )
+    assert client.delete(f"/api/v1/territory/nodes/{node_id}", headers=h).status_code == 204
+
+    entries = _entries(client, world, entity="territory_nodes", entity_id=node_id)
+    assert [e["action"] for e in entries] == ["delete", "update", "create"]
+    delete, update, create = entries
+    actor = f"user:{world.users['gh_admin']}:gh_admin"
+    assert {e["actor"] for e in entries} == {actor}
+    assert {e["actor_user_id"] for e in entries} == {world.users["gh_admin"]}
+    assert create["before"] is None and create["after"]["name"] == "光华老院"
+    assert create["after"]["site_type"] == "old_courtyard"
+    assert create["after"]["path"].endswith(f"/{node_id}/")
+    assert update["before"] == {"name": "光华老院"}
+    assert update["after"] == {"name": "光华老院落"}
+    assert delete["before"]["name"] == "光华老院落" and delete["after"] is None
+    assert create["scope_path"].startswith(f"/{world.nodes['street']}/{world.nodes['gh']}/")
+    assert create["ip"] == "testclient"
+
+
+def test_person_writes_and_reads_are_audited_with_identifiers_masked(
+    client: TestClient, world: World
+) -> None:
+    h = world.auth("gh_admin")
+    r = client.post(
+        "/api/v1/people",
+        json={
+            "node_id": world.nodes["gh_hh"],
+            "name": "李四",
+            "id_number": "11010519491231002X",
+            "phone": "13800001111",
+        },
+        headers=h,
+    )
+    assert r.status_code == 201, r.text
+    person = r.json()
+    assert person["id_number"] == "110***********002X"
+    assert person["birth_date"] == "1949-12-31" and person["gender"] == "F"
+    pid = str(person["id"])
+    detail = client.get(f"/api/v1/people/{pid}", headers=h).json()
+    assert detail["id_number"] == "11010519491231002X"
+    assert (
+        client.patch(f"/api/v1/people/{pid}", json={"phone": "13900002222"}, headers=h).status_code
+        == 200
+    )
+    assert client.delete(f"/api/v1/people/{pid}", headers=h).status_code == 204
+
+    entries = _entries(client, world, entity="people", entity_id=pid)
+    assert [e["action"] for e in entries] == ["delete", "update", "read", "create"]
+    text = str(entries)
+    assert "11010519491231002X" not in text and "13800001111" not in text
+    assert entries[3]["after"]["id_number"] == "110***********002X"
+    assert (
+        entries[1]["before"]["phone"] == "138****1111"
+        and entries[1]["after"]["phone"] == "139****2222"
+    )
+    assert entries[2]["actor_user_id"] == world.users["gh_admin"]
+
+
+def test_account_writes_are_audited_without_secrets(client: TestClient, world: World) -> None:
+    h = world.auth("gh_admin")
+    r = client.post(
+        "/api/v1/users",
+        json={
+            "username": "gh_grid",
+            "display_name": "网格员",
+            "password": "a-long-password",
+            "roles": [{"role": "grid_officer", "node_id": world.nodes["gh_grid"]}],
+        },
+        headers=h,
+    )
+    assert r.status_code == 201, r.text
+    uid = r.json()["id"]
+    binding_id = r.json()["bindings"][0]["id"]
+    assert (
+        client.patch(
+            f"/api/v1/users/{uid}", json={"password": "another-long-one"}, headers=h
+        ).status_code
+        == 200
+    )
+    r = client.post(
+        f"/api/v1/users/{uid}/roles",
+        json={"role": "patrol_member", "node_id": world.nodes["gh"]},
+        headers=h,
+    )
+    assert r.status_code == 201, r.text
+    assert client.delete(f"/api/v1/users/{uid}/roles/{binding_id}", headers=h).status_code == 204
+
+    users = _entries(client, world, entity="users", entity_id=str(uid))
+    assert [e["action"] for e in users] == ["password", "create"]
+    bindings = _entries(client, world, entity="role_bindings")
+    assert [
+        e["action"] for e in bindings if e["after"] is None or e["after"].get("user_id") == uid
+    ][:3] == ["delete", "create", "create"]
+    everything = str(_entries(client, world))
+    assert "argon2" not in everything and "a-long-password" not in everything
+
+
+def test_token_and_login_are_audited(client: TestClient, world: World) -> None:
+    r = client.post("/api/v1/auth/tokens", json={"name": "脚本"}, headers=world.auth("gh_admin"))
+    assert r.status_code == 201
+    raw = r.json()["token"]
+    entries = _entries(client, world, entity="api_tokens", entity_id=str(r.json()["id"]))
+    assert entries[0]["action"] == "create" and "token_hash" not in entries[0]["after"]
+    assert raw not in str(entries)
+    r = client.post(
+        "/api/v1/auth/login", json={"username": "gh_admin", "password": "correct horse battery"}
+    )
+    assert r.status_code == 200
+    logins = _entries(client, world, action="login", entity_id=str(world.users["gh_admin"]))
+    assert len(logins) == 1
