@@ -12,7 +12,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, delete, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    create_engine,
+    delete,
+    insert,
+    select,
+    text,
+    update,
+)
 
 from pingan.db import migrate
 from pingan.db.models import Base
@@ -87,13 +97,14 @@ def _count_rows(path: Path) -> int:
 
 
 def _deferred_columns(tables: list[Table]) -> dict[str, set[str]]:
-    """Foreign keys to a table restored later (cycles): inserted empty, filled in at the end."""
+    """Foreign keys to the same table or one restored later (cycles): inserted empty, filled in
+    at the end, so the order of rows and tables never trips a constraint."""
     order = {t.name: i for i, t in enumerate(tables)}
     deferred: dict[str, set[str]] = {}
     for table in tables:
         for fk in table.foreign_keys:
             target = fk.column.table.name
-            if order.get(target, -1) >= order[table.name] and target != table.name:
+            if order.get(target, -1) >= order[table.name]:
                 deferred.setdefault(table.name, set()).add(fk.parent.name)
     return deferred
 
@@ -115,8 +126,7 @@ def restore(engine: Engine, source: Path, progress: Progress | None = None) -> i
         deferred = _deferred_columns(tables)
         restored = 0
         with backup_engine.connect() as src, engine.begin() as dst:
-            for table in reversed(tables):
-                dst.execute(delete(table))
+            _clear(dst, tables, deferred)
             later: list[tuple[Table, dict[str, Any]]] = []
             for table in tables:
                 cols = deferred.get(table.name, set())
@@ -140,18 +150,30 @@ def restore(engine: Engine, source: Path, progress: Progress | None = None) -> i
                 stmt = update(table).where(*[c == values[c.name] for c in key_columns])
                 dst.execute(stmt.values({k: v for k, v in values.items() if k not in keys}))
             if engine.dialect.name == "postgresql":
-                for table in tables:
-                    if (
-                        "id" in table.c
-                        and table.c.id.autoincrement is not False
-                        and table.c.id.type.python_type is int
-                    ):
-                        dst.execute(
-                            text(
-                                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                                f"COALESCE((SELECT max(id) FROM {table.name}), 0) + 1, false)"
-                            )
-                        )
+                _move_sequences(dst, tables)
         return restored
     finally:
         backup_engine.dispose()
+
+
+def _clear(conn: Connection, tables: list[Table], deferred: dict[str, set[str]]) -> None:
+    for name, cols in deferred.items():
+        conn.execute(update(Base.metadata.tables[name]).values(dict.fromkeys(cols)))
+    for table in reversed(tables):
+        conn.execute(delete(table))
+
+
+def _move_sequences(conn: Connection, tables: list[Table]) -> None:
+    """Restored ids were inserted explicitly: move each sequence past them."""
+    for table in tables:
+        if (
+            "id" in table.c
+            and table.c.id.autoincrement is not False
+            and table.c.id.type.python_type is int
+        ):
+            conn.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                    f"COALESCE((SELECT max(id) FROM {table.name}), 0) + 1, false)"
+                )
+            )

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from pingan.config import Settings, UnknownSetting, get_settings, reset_settings
+
+
+def test_defaults_put_sqlite_under_var(tmp_path: Path) -> None:
+    s = Settings(var_dir=tmp_path)
+    assert s.database_url == f"sqlite:///{tmp_path.as_posix()}/pingan.db" and s.is_sqlite
+
+
+def test_bounds_are_checked() -> None:
+    with pytest.raises(ValidationError, match="port"):
+        Settings(port=70000)
+
+
+def test_unknown_environment_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PINGAN_PROT", "8000")
+    reset_settings()
+    try:
+        with pytest.raises(UnknownSetting, match="PINGAN_PROT"):
+            get_settings()
+    finally:
+        monkeypatch.delenv("PINGAN_PROT")
+        reset_settings()

@@ -1,0 +1,88 @@
+"""The demo territory: 柳城街道 with 19 communities, sites of every type, residents, demo accounts."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pingan import demo
+from pingan.auth import service as auth_service
+from pingan.auth.principal import SYSTEM
+from pingan.auth.roles import Role
+from pingan.db import meta
+from pingan.territory import service as territory_service
+from pingan.territory.models import NodeKind, Person, SiteType, TerritoryNode
+from tests.conftest import Backend
+
+NAMED = [
+    "光华",
+    "永宁路",
+    "新华",
+    "黄金路",
+    "南街",
+    "迎晖路",
+    "万盛",
+    "和平",
+    "航天路",
+    "红光",
+    "鱼凫路",
+    "大学城",
+]
+
+
+def test_demo_territory(db: Session, backend: Backend) -> None:
+    if backend.name != "sqlite":
+        return  # loading it once proves the data; the code path is the import, tested on both
+    assert demo.load_territory(db, actor=SYSTEM) is True
+    assert demo.load_territory(db, actor=SYSTEM) is False
+    communities = db.scalars(
+        select(TerritoryNode).where(TerritoryNode.kind == NodeKind.community)
+    ).all()
+    assert len(communities) == 19
+    names = {c.name for c in communities}
+    assert {f"{n}社区" for n in NAMED} <= names
+    site = territory_service.get_by_names(
+        db, names=["柳城街道", "鱼凫路社区", "鱼凫路第1网格", "柳欣苑"]
+    )
+    assert site is not None and site.site_type == SiteType.commercial_residential
+    for community in communities:
+        types = db.scalars(
+            select(TerritoryNode.site_type).where(
+                TerritoryNode.kind == NodeKind.site, TerritoryNode.path.startswith(community.path)
+            )
+        ).all()
+        assert set(types) == set(SiteType), community.name
+        residents = db.scalar(
+            select(func.count(Person.id))
+            .join(TerritoryNode, TerritoryNode.id == Person.node_id)
+            .where(TerritoryNode.path.startswith(community.path))
+        )
+        assert residents is not None and 150 <= residents <= 400, community.name
+        assert community.boundary is not None
+    kinds = Counter(db.scalars(select(TerritoryNode.kind)).all())
+    assert (
+        kinds[NodeKind.grid] >= 38
+        and kinds[NodeKind.building] > 200
+        and kinds[NodeKind.household] > 1000
+    )
+    # Every position lies inside the boundary of its own community.
+    _lon, _lat, found, grid = territory_service.locate(
+        db, actor=SYSTEM, lon=site.lon or 0, lat=site.lat or 0
+    )
+    assert (
+        found is not None
+        and found.name == "鱼凫路社区"
+        and grid is not None
+        and grid.name == "鱼凫路第1网格"
+    )
+
+    accounts = demo.reset_accounts(db, actor=SYSTEM)
+    assert {a.role for a, _pw in accounts} == set(Role)
+    assert len({pw for _a, pw in accounts}) == len(accounts)
+    assert meta.is_demo(db)
+    user = auth_service.get_by_username(db, username="lxy_resident")
+    assert user is not None
+    principal = auth_service.principal_for(db, user=user)
+    assert principal.sees(site.path) is False and principal.paths()[0].startswith(site.path)
