@@ -195,3 +195,131 @@ def test_demo_data_then_serve(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def _serve(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pingan.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            _get(f"{base}/healthz")
+            return proc, base
+        except OSError:
+            time.sleep(0.1)
+    proc.terminate()
+    raise AssertionError(f"pingan serve did not answer: {proc.communicate(timeout=5)[0]}")
+
+
+def _request(method: str, url: str, token: str, body: dict[str, object] | None = None) -> int:
+    req = urllib.request.Request(
+        url,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            resp.read()
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def test_concurrent_writes_to_a_live_server(env: dict[str, str], tmp_path: Path) -> None:
+    """Many clients writing and reading at once: every request succeeds, nothing is lost."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pingan(env, "init")
+    # A street and a grid to write under, created by the system actor in-process.
+    from sqlalchemy.orm import Session
+
+    from pingan.auth.principal import SYSTEM
+    from pingan.config import Settings
+    from pingan.db.engine import make_engine
+    from pingan.territory import service as territory_service
+    from pingan.territory.schemas import NodeCreate
+
+    settings = Settings(
+        var_dir=Path(env["PINGAN_VAR_DIR"]),
+        database_url=env.get("PINGAN_DATABASE_URL", ""),
+        database_schema=env.get("PINGAN_DATABASE_SCHEMA", ""),
+    )
+    engine = make_engine(settings)
+    with Session(engine) as s:
+        street = territory_service.create(
+            s, actor=SYSTEM, data=NodeCreate(kind="street", name="柳城街道")
+        )
+        community = territory_service.create(
+            s, actor=SYSTEM, data=NodeCreate(kind="community", parent_id=street.id, name="光华社区")
+        )
+        grid = territory_service.create(
+            s, actor=SYSTEM, data=NodeCreate(kind="grid", parent_id=community.id, name="一网格")
+        )
+        grid_id = grid.id
+        s.commit()
+    engine.dispose()
+    pingan(
+        env,
+        "user",
+        "add",
+        "admin",
+        "--role",
+        "community_admin",
+        "--scope",
+        "柳城街道/光华社区",
+        "--password",
+        "0123456789ab",
+    )
+
+    proc, base = _serve(env)
+    try:
+        login = urllib.request.Request(
+            f"{base}/api/v1/auth/login",
+            method="POST",
+            headers={"Content-Type": "application/json"},
+            data=json.dumps({"username": "admin", "password": "0123456789ab"}).encode(),
+        )
+        with urllib.request.urlopen(login, timeout=10) as resp:
+            token = json.loads(resp.read())["token"]
+
+        def work(worker: int) -> list[int]:
+            statuses = []
+            for n in range(8):
+                statuses.append(
+                    _request(
+                        "POST",
+                        f"{base}/api/v1/territory/nodes",
+                        token,
+                        {
+                            "kind": "site",
+                            "parent_id": grid_id,
+                            "name": f"院{worker}-{n}",
+                            "site_type": "old_courtyard",
+                        },
+                    )
+                )
+                statuses.append(
+                    _request("GET", f"{base}/api/v1/territory/nodes?kind=site&limit=5", token)
+                )
+            return statuses
+
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            results = [s for statuses in pool.map(work, range(12)) for s in statuses]
+        assert sorted(set(results)) == [200, 201], results
+        _status, sites = _get(f"{base}/api/v1/territory/nodes?kind=site&limit=1", token)
+        assert isinstance(sites, dict) and sites["total"] == 96
+        _status, audit = _get(
+            f"{base}/api/v1/audit?entity=territory_nodes&action=create&limit=1", token
+        )
+        # The sites, and the community and grid it lies in (its scope).
+        assert isinstance(audit, dict) and audit["total"] == 96 + 2
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

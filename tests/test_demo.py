@@ -14,7 +14,6 @@ from pingan.auth.roles import Role
 from pingan.db import meta
 from pingan.territory import service as territory_service
 from pingan.territory.models import NodeKind, Person, SiteType, TerritoryNode
-from tests.conftest import Backend
 
 NAMED = [
     "光华",
@@ -32,9 +31,7 @@ NAMED = [
 ]
 
 
-def test_demo_territory(db: Session, backend: Backend) -> None:
-    if backend.name != "sqlite":
-        return  # loading it once proves the data; the code path is the import, tested on both
+def test_demo_territory(db: Session) -> None:
     assert demo.load_territory(db, actor=SYSTEM) is True
     assert demo.load_territory(db, actor=SYSTEM) is False
     communities = db.scalars(

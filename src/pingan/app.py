@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
 
-from pingan import __version__, observability, problems
+from pingan import __version__, logs, observability, problems
 from pingan.auth import api as auth_api
+from pingan.auth import service as auth_service
 from pingan.config import Settings, get_settings
 from pingan.db.engine import make_engine
 from pingan.imports import api as imports_api
@@ -20,12 +22,19 @@ API_PREFIX = "/api/v1"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    logging.basicConfig(
-        level=settings.log_level,
-        format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","message":"%(message)s"}',
-    )
+    logs.configure(settings.log_level)
     title = "平安社区智能化监管平台 pingan" + ("（演示 DEMO）" if settings.demo else "")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with app.state.sessionmaker() as session:
+            auth_service.prune_login_attempts(session)
+            session.commit()
+        yield
+        app.state.engine.dispose()
+
     app = FastAPI(
+        lifespan=lifespan,
         title=title,
         version=__version__,
         description="API of pingan. Errors are RFC 9457 problem+json; lists page with limit/offset.",

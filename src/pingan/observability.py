@@ -59,8 +59,7 @@ def healthz(request: Request) -> JSONResponse:
         if current != head:
             ok, detail = False, f"schema at {current}, code at {head}: run `pingan init`"
         else:
-            with request.app.state.sessionmaker() as session:
-                demo = meta.is_demo(session)
+            demo = meta.engine_is_demo(engine)
     body = {
         "status": "ok" if ok else "unavailable",
         "version": __version__,

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pingan.config import Settings, get_settings
 
+READONLY = "pingan_readonly"
+
 
 def make_engine(settings: Settings) -> Engine:
     url = settings.database_url
@@ -38,7 +40,11 @@ def make_engine(settings: Settings) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # A deferred transaction that reads and then writes fails or stalls when another
+            # connection wrote in between (SQLITE_BUSY_SNAPSHOT); taking the write lock up front
+            # makes concurrent writers wait their turn. Pure readers can ask for READONLY.
+            readonly = conn.get_execution_options().get(READONLY, False)
+            conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
     if settings.database_schema:
@@ -84,7 +90,7 @@ def session_scope(actor: str | None = None) -> Iterator[Session]:
 
 def database_ok(engine: Engine) -> tuple[bool, str]:
     try:
-        with engine.connect() as conn:
+        with engine.connect().execution_options(**{READONLY: True}) as conn:
             conn.execute(text("SELECT 1"))
         return True, "ok"
     except Exception as exc:  # reported on /healthz, never swallowed silently

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import String, Text, select
+from sqlalchemy import Engine, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from pingan.db.base import Base
@@ -30,3 +30,11 @@ def put(session: Session, key: str, value: str) -> None:
 
 def is_demo(session: Session) -> bool:
     return get(session, "demo") == "1"
+
+
+def engine_is_demo(engine: Engine) -> bool:
+    """For status pages: a read that never waits for writers."""
+    from pingan.db.engine import READONLY
+
+    with engine.connect().execution_options(**{READONLY: True}) as conn:
+        return conn.scalar(select(InstanceMeta.value).where(InstanceMeta.key == "demo")) == "1"

@@ -33,5 +33,7 @@ def head_revision() -> str | None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
+    from pingan.db.engine import READONLY
+
+    with engine.connect().execution_options(**{READONLY: True}) as conn:
         return MigrationContext.configure(conn).get_current_revision()

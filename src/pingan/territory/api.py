@@ -146,7 +146,7 @@ def list_people(
     ] = None,
     resident_group_id: int | None = None,
 ) -> Page[PersonOut]:
-    """People within your scope; identity numbers are masked here."""
+    """People within your scope; identity numbers are masked here. Each search is audited."""
     rows, total = service.get_all_people(
         session,
         actor=actor,
@@ -156,6 +156,26 @@ def list_people(
         resident_group_id=resident_group_id,
         limit=paging.limit,
         offset=paging.offset,
+    )
+    scopes = actor.paths(Perm.people_read)
+    audit.record(
+        session,
+        action="search",
+        entity="people",
+        scope_path=_node_path(session, within)
+        if within
+        else (scopes[0] if len(scopes) == 1 else None),
+        after={
+            "filters": {
+                "within": within,
+                "kind": kind,
+                "q": q,
+                "resident_group_id": resident_group_id,
+            },
+            "offset": paging.offset,
+            "returned": [p.id for p in rows],
+            "total": total,
+        },
     )
     return Page(
         items=[_person_out(p, reveal=False) for p in rows],

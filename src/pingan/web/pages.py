@@ -9,6 +9,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from pingan import __version__
 from pingan.db import meta
@@ -49,11 +50,10 @@ def install(app: FastAPI) -> None:
 
     @app.get("/", include_in_schema=False)
     def home(request: Request) -> HTMLResponse:
-        with app.state.sessionmaker() as session:
-            try:
-                demo = meta.is_demo(session) or app.state.settings.demo
-            except Exception:  # database not yet initialised: the page says so via /healthz
-                demo = app.state.settings.demo
+        try:
+            demo = meta.engine_is_demo(app.state.engine) or app.state.settings.demo
+        except (OperationalError, ProgrammingError):  # not initialised yet: /healthz says so
+            demo = app.state.settings.demo
         return templates.TemplateResponse(
             request, "home.html", {"demo": demo, "version": __version__}
         )
