@@ -151,24 +151,9 @@ def test_demo_data_then_serve(tmp_path: Path) -> None:
     }
     assert new_passwords["gh_admin"] != accounts["gh_admin"][0]
 
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pingan.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    proc, base = _serve(env)
     try:
-        for _ in range(100):
-            try:
-                status, health = _get(f"{base}/healthz")
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("pingan serve did not answer")
+        status, health = _get(f"{base}/healthz")
         assert status == 200 and isinstance(health, dict) and health["demo"] is True
         login = urllib.request.Request(
             f"{base}/api/v1/auth/login",

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pingan.auth import service as auth_service
 from pingan.auth.principal import Principal
+from pingan.db.engine import unit_of_work
 from pingan.errors import Invalid, PinganError, Unauthenticated
 
 SESSION_COOKIE = "pingan_session"
@@ -22,17 +23,8 @@ T = TypeVar("T")
 def get_db(request: Request) -> Iterator[Session]:
     """One transaction per request: commit when the route returns, roll back when it raises."""
     factory: sessionmaker[Session] = request.app.state.sessionmaker
-    session = factory()
-    session.info["ip"] = client_ip(request)
-    session.info["actor"] = "anonymous"
-    try:
+    with unit_of_work(factory, ip=client_ip(request), actor="anonymous") as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 DB = Annotated[Session, Depends(get_db)]
@@ -103,6 +95,10 @@ class Page(BaseModel, Generic[T]):
     total: int
     limit: int
     offset: int
+
+
+def page_of(items: list[T], total: int, paging: PageParams) -> Page[T]:
+    return Page(items=items, total=total, limit=paging.limit, offset=paging.offset)
 
 
 def _query_names(dependant: Dependant) -> set[str]:

@@ -15,6 +15,7 @@ from pingan.api_common import (
     Paging,
     StrictQuery,
     client_ip,
+    page_of,
 )
 from pingan.auth import service
 from pingan.auth.roles import Perm, Role
@@ -127,12 +128,7 @@ def list_users(
     rows, total = service.get_all(
         session, actor=actor, q=q, role=role, limit=paging.limit, offset=paging.offset
     )
-    return Page(
-        items=[UserOut.model_validate(u) for u in rows],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return page_of([UserOut.model_validate(u) for u in rows], total, paging)
 
 
 @router.post("/users", response_model=UserOut, status_code=201, tags=["users"])
@@ -198,9 +194,4 @@ def audit_log(
         limit=paging.limit,
         offset=paging.offset,
     )
-    return Page(
-        items=[AuditOut.model_validate(r) for r in rows],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return page_of([AuditOut.model_validate(r) for r in rows], total, paging)

@@ -18,6 +18,7 @@ from pingan.auth.roles import RANK, Perm, Role
 from pingan.auth.schemas import BindingIn, UserCreate, UserUpdate
 from pingan.config import get_settings
 from pingan.db.base import utcnow
+from pingan.db.paging import paginate
 from pingan.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthenticated
 from pingan.territory import service as territory_service
 from pingan.territory.models import TerritoryNode
@@ -94,9 +95,7 @@ def get_all(
                 )
             )
         )
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(stmt.order_by(User.id).limit(limit).offset(offset)).all()
-    return rows, total
+    return paginate(session, stmt, order_by=User.id, limit=limit, offset=offset)
 
 
 def _check_grant(session: Session, *, actor: Principal, binding: BindingIn) -> None:
@@ -326,6 +325,4 @@ def audit_entries(
         stmt = stmt.where(AuditEntry.at >= since)
     if until:
         stmt = stmt.where(AuditEntry.at < until)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit).offset(offset)).all()
-    return rows, total
+    return paginate(session, stmt, order_by=AuditEntry.id.desc(), limit=limit, offset=offset)

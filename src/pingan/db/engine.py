@@ -73,11 +73,13 @@ def reset_engine() -> None:
 
 
 @contextmanager
-def session_scope(actor: str | None = None) -> Iterator[Session]:
-    """One unit of work for the CLI and workers: commit on success, roll back on error."""
-    session = get_sessionmaker()()
-    if actor:
-        session.info["actor"] = actor
+def unit_of_work(factory: sessionmaker[Session], **info: Any) -> Iterator[Session]:
+    """One transaction: commit when the block ends, roll back when it raises.
+
+    ``info`` says who acts (actor, actor_user_id, ip) for the audit log.
+    """
+    session = factory()
+    session.info.update(info)
     try:
         yield session
         session.commit()
@@ -86,6 +88,13 @@ def session_scope(actor: str | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def session_scope(actor: str | None = None) -> Iterator[Session]:
+    """A unit of work for the CLI and workers."""
+    with unit_of_work(get_sessionmaker(), actor=actor or "system") as session:
+        yield session
 
 
 def database_ok(engine: Engine) -> tuple[bool, str]:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
-from pingan.api_common import DB, Actor, Page, Paging, StrictQuery
+from pingan.api_common import DB, Actor, Page, Paging, StrictQuery, page_of
 from pingan.auth import audit
 from pingan.auth.audit import mask
 from pingan.auth.roles import Perm
@@ -52,12 +52,7 @@ def list_nodes(
         limit=paging.limit,
         offset=paging.offset,
     )
-    return Page(
-        items=[NodeOut.model_validate(n) for n in rows],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return page_of([NodeOut.model_validate(n) for n in rows], total, paging)
 
 
 @router.post("/territory/nodes", response_model=NodeOut, status_code=201, tags=["territory"])
@@ -177,12 +172,7 @@ def list_people(
             "total": total,
         },
     )
-    return Page(
-        items=[_person_out(p, reveal=False) for p in rows],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return page_of([_person_out(p, reveal=False) for p in rows], total, paging)
 
 
 @router.post("/people", response_model=PersonOut, status_code=201, tags=["people"])
@@ -229,12 +219,7 @@ def list_groups(
     rows, total = service.get_all_groups(
         session, actor=actor, community_id=community_id, limit=paging.limit, offset=paging.offset
     )
-    return Page(
-        items=[GroupOut.model_validate(g) for g in rows],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return page_of([GroupOut.model_validate(g) for g in rows], total, paging)
 
 
 @router.post("/resident-groups", response_model=GroupOut, status_code=201, tags=["people"])

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
+from pingan.db.paging import paginate
 from pingan.errors import Conflict, Forbidden, Invalid, NotFound
 from pingan.territory import geo, idcard
 from pingan.territory.models import (
@@ -105,9 +106,7 @@ def get_all(
         stmt = stmt.where(TerritoryNode.name.contains(q, autoescape=True))
     if site_type:
         stmt = stmt.where(TerritoryNode.site_type == site_type)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(stmt.order_by(TerritoryNode.path).limit(limit).offset(offset)).all()
-    return rows, total
+    return paginate(session, stmt, order_by=TerritoryNode.path, limit=limit, offset=offset)
 
 
 def ancestors(session: Session, *, node: TerritoryNode) -> list[TerritoryNode]:
@@ -368,9 +367,7 @@ def get_all_people(
         stmt = stmt.where(Person.name.contains(q, autoescape=True) | (Person.phone == q))
     if resident_group_id is not None:
         stmt = stmt.where(Person.resident_group_id == resident_group_id)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(stmt.order_by(Person.id).limit(limit).offset(offset)).all()
-    return rows, total
+    return paginate(session, stmt, order_by=Person.id, limit=limit, offset=offset)
 
 
 def _check_person_node(session: Session, *, actor: Principal, node_id: int) -> TerritoryNode:
@@ -470,8 +467,7 @@ def get_all_groups(
     )
     if community_id is not None:
         stmt = stmt.where(ResidentGroup.community_id == community_id)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    return session.scalars(stmt.order_by(ResidentGroup.id).limit(limit).offset(offset)).all(), total
+    return paginate(session, stmt, order_by=ResidentGroup.id, limit=limit, offset=offset)
 
 
 def create_group(session: Session, *, actor: Principal, data: GroupCreate) -> ResidentGroup:

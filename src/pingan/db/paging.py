@@ -1,0 +1,19 @@
+"""One page of a query and the total it was cut from."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+
+
+def paginate(
+    session: Session, stmt: Select[T], *, order_by: Any, limit: int, offset: int
+) -> tuple[Sequence[T], int]:
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(stmt.order_by(order_by).limit(limit).offset(offset)).all()
+    return rows, total
