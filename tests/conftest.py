@@ -94,10 +94,13 @@ def drop_pg_schema(schema: str) -> None:
     eng.dispose()
 
 
-def settings_for(name: str, tmp: Path) -> Settings:
+def settings_for(name: str, tmp: Path, **extra: Any) -> Settings:
+    """Settings of a test database; no background workers or listeners unless asked for."""
+    base: dict[str, Any] = {"var_dir": tmp, "run_workers": False, "sia_port": 0, "mqtt_url": ""}
+    base.update(extra)
     if name == "sqlite":
-        return Settings(var_dir=tmp, database_url=f"sqlite:///{tmp / 'test.db'}")
-    return Settings(var_dir=tmp, database_url=PG_URL, database_schema=new_pg_schema())
+        return Settings(database_url=f"sqlite:///{tmp / 'test.db'}", **base)
+    return Settings(database_url=PG_URL, database_schema=new_pg_schema(), **base)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -149,6 +152,8 @@ class World:
     tokens: dict[str, str] = field(default_factory=dict)
     users: dict[str, int] = field(default_factory=dict)
     people: dict[str, int] = field(default_factory=dict)
+    devices: dict[str, int] = field(default_factory=dict)
+    device_tokens: dict[str, str] = field(default_factory=dict)
 
     def auth(self, user: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
@@ -236,3 +241,36 @@ def world(db: Session) -> World:
     add_user(w, "gh_operator", Role.centre_operator, "gh")
     db.flush()
     return w
+
+
+def add_device(
+    world: World,
+    key: str,
+    *,
+    node: str,
+    kind: str = "smoke_detector",
+    protocol: str = "http",
+    **extra: Any,
+) -> str:
+    """A device in the world; for HTTP ones, returns its ingest token."""
+    from pingan.devices import service as device_service
+    from pingan.devices.schemas import DeviceCreate
+
+    device = device_service.create(
+        world.session,
+        actor=SYSTEM,
+        data=DeviceCreate(
+            code=key,
+            name=extra.pop("name", key),
+            kind=kind,
+            protocol=protocol,
+            node_id=world.nodes[node],
+            **extra,
+        ),
+    )
+    world.devices[key] = device.id
+    token = (
+        device_service.issue_http_token(world.session, device=device) if protocol == "http" else ""
+    )
+    world.device_tokens[key] = token
+    return token

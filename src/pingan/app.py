@@ -9,11 +9,16 @@ from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
 
 from pingan import __version__, logs, observability, problems
+from pingan.alarms import api as alarms_api
 from pingan.auth import api as auth_api
 from pingan.auth import service as auth_service
 from pingan.config import Settings, get_settings
 from pingan.db.engine import make_engine
+from pingan.devices import api as devices_api
+from pingan.events import api as events_api
 from pingan.imports import api as imports_api
+from pingan.ingest import http as ingest_http
+from pingan.runtime import Runtime
 from pingan.territory import api as territory_api
 from pingan.web import pages
 
@@ -46,10 +51,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
+    app.state.runtime = Runtime.build(settings)
     problems.install(app)
     observability.install(app)
     app.include_router(auth_api.router, prefix=API_PREFIX)
     app.include_router(territory_api.router, prefix=API_PREFIX)
     app.include_router(imports_api.router, prefix=API_PREFIX)
+    app.include_router(devices_api.router, prefix=API_PREFIX)
+    app.include_router(events_api.router, prefix=API_PREFIX)
+    app.include_router(alarms_api.router, prefix=API_PREFIX)
+    app.include_router(ingest_http.router, prefix=API_PREFIX)
     pages.install(app)
     return app

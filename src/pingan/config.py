@@ -55,6 +55,38 @@ class Settings(BaseSettings):
         None, description="Folder with front-end packages from npm (default: ./node_modules)"
     )
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    run_workers: bool = Field(
+        True, description="Run ingestion (MQTT, DC-09), supervision and escalation in this process"
+    )
+    rules_file: Path | None = Field(
+        None, description="Alarm rules (YAML); default: the rules shipped with pingan"
+    )
+    mqtt_url: str = Field(
+        "", description="Broker, e.g. mqtt://127.0.0.1:1883 or mqtts://host:8883; empty: no MQTT"
+    )
+    mqtt_username: str = Field("", description="The platform's own broker account")
+    mqtt_password: str = Field("", description="Password of that account")
+    mqtt_client_id: str = Field("pingan", max_length=64, description="Persistent session name")
+    mqtt_ca_file: Path | None = Field(None, description="CA certificate for mqtts://")
+    mqtt_shared: bool = Field(
+        False, description="Subscribe as a shared group ($share/pingan/…) for several processes"
+    )
+    sia_port: Annotated[int, Field(ge=0, le=65535)] = Field(
+        7777, description="SIA DC-09 receiver port, TCP and UDP; 0 turns it off"
+    )
+    sia_host: str = Field("0.0.0.0", description="Address the DC-09 receiver listens on")
+    ingest_batch_ms: Annotated[int, Field(ge=0, le=1000)] = Field(
+        5, description="MQTT messages gathered into one transaction for up to this long"
+    )
+    ingest_batch_max: Annotated[int, Field(ge=1, le=10000)] = Field(
+        500, description="… or until this many have arrived"
+    )
+    supervision_interval_s: Annotated[float, Field(gt=0, le=3600)] = Field(
+        5, description="How often silent devices are looked for"
+    )
+    escalation_interval_s: Annotated[float, Field(gt=0, le=3600)] = Field(
+        1, description="How often unacknowledged alarms are checked for escalation"
+    )
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -49,6 +49,16 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "bad_file": {"zh": "无法读取文件：{reason}", "en": "Cannot read the file: {reason}"},
     "internal": {"zh": "服务器内部错误", "en": "Internal server error"},
+    "alarm_changed": {
+        "zh": "该报警已被他人处理（当前状态 {state}，版本 {version}），请刷新后再操作",
+        "en": "Someone else changed this alarm (now {state}, version {version}); reload first",
+    },
+    "alarm_move": {
+        "zh": "报警当前为 {state}，不能执行 {action}",
+        "en": "The alarm is {state}; {action} is not allowed now",
+    },
+    "device_auth": {"zh": "设备认证失败：{reason}", "en": "Device authentication failed: {reason}"},
+    "bad_event": {"zh": "事件无效：{reason}", "en": "Invalid event: {reason}"},
 }
 
 

@@ -190,4 +190,37 @@ def test_every_audited_model_is_covered() -> None:
         "users",
         "role_bindings",
         "api_tokens",
+        "devices",
     }
+
+
+def test_device_writes_are_audited_without_secrets(client: TestClient, world: World) -> None:
+    h = world.auth("gh_admin")
+    r = client.post(
+        "/api/v1/devices",
+        json={
+            "code": "gh-panel-1",
+            "name": "光华苑报警主机",
+            "kind": "intrusion_panel",
+            "protocol": "dc09",
+            "node_id": world.nodes["gh_site"],
+            "sia_account": "1234",
+            "sia_key": "00112233445566778899AABBCCDDEEFF",
+        },
+        headers=h,
+    )
+    assert r.status_code == 201, r.text
+    assert (
+        r.json()["has_sia_key"] is True
+        and "sia_key" not in r.json()
+        and r.json()["supervision_s"] == 330
+    )
+    did = r.json()["id"]
+    token = client.post(f"/api/v1/devices/{did}/token", headers=h).json()["token"]
+    client.patch(f"/api/v1/devices/{did}", json={"location": "门岗"}, headers=h)
+    client.delete(f"/api/v1/devices/{did}", headers=h)
+    entries = _entries(client, world, entity="devices", entity_id=str(did))
+    assert [e["action"] for e in entries] == ["delete", "update", "create"]
+    text = str(entries)
+    assert "00112233445566778899AABBCCDDEEFF" not in text and token not in text
+    assert entries[0]["scope_path"].startswith(f"/{world.nodes['street']}/{world.nodes['gh']}/")

@@ -24,19 +24,24 @@ class Perm(enum.StrEnum):
     users_read = "users:read"
     users_write = "users:write"
     audit_read = "audit:read"
+    devices_read = "devices:read"
+    devices_write = "devices:write"
+    alarms_read = "alarms:read"
+    alarms_handle = "alarms:handle"
 
 
 _ADMIN = frozenset(Perm)
 _READ = frozenset({Perm.territory_read, Perm.people_read})
+_DESK = frozenset({Perm.devices_read, Perm.alarms_read, Perm.alarms_handle})
 
 PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.street_admin: _ADMIN,
     Role.community_admin: _ADMIN,
-    Role.centre_operator: _READ,
-    Role.site_manager: _READ | {Perm.people_write},
-    Role.grid_officer: _READ | {Perm.people_write},
-    Role.patrol_member: frozenset({Perm.territory_read}),
-    Role.police_liaison: _READ,
+    Role.centre_operator: _READ | _DESK,
+    Role.site_manager: _READ | _DESK | {Perm.people_write, Perm.devices_write},
+    Role.grid_officer: _READ | _DESK | {Perm.people_write},
+    Role.patrol_member: frozenset({Perm.territory_read}) | _DESK,
+    Role.police_liaison: _READ | _DESK,
     Role.resident: _READ,
 }
 

@@ -12,8 +12,15 @@ T = TypeVar("T")
 
 
 def paginate(
-    session: Session, stmt: Select[T], *, order_by: Any, limit: int, offset: int
+    session: Session,
+    stmt: Select[T],
+    *,
+    order_by: Any,
+    limit: int,
+    offset: int,
+    # order_by: one column expression, or a tuple of them
 ) -> tuple[Sequence[T], int]:
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(stmt.order_by(order_by).limit(limit).offset(offset)).all()
+    ordered = stmt.order_by(*order_by) if isinstance(order_by, tuple) else stmt.order_by(order_by)
+    rows = session.scalars(ordered.limit(limit).offset(offset)).all()
     return rows, total
