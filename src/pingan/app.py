@@ -21,6 +21,7 @@ from pingan.ingest import http as ingest_http
 from pingan.runtime import Runtime
 from pingan.territory import api as territory_api
 from pingan.web import pages
+from pingan.workers import Workers
 
 API_PREFIX = "/api/v1"
 
@@ -35,8 +36,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with app.state.sessionmaker() as session:
             auth_service.prune_login_attempts(session)
             session.commit()
-        yield
-        app.state.engine.dispose()
+        workers = Workers(settings, app.state.sessionmaker, app.state.runtime)
+        app.state.workers = workers
+        await workers.start()
+        try:
+            yield
+        finally:
+            await workers.stop()
+            app.state.engine.dispose()
 
     app = FastAPI(
         lifespan=lifespan,

@@ -60,10 +60,12 @@ def healthz(request: Request) -> JSONResponse:
             ok, detail = False, f"schema at {current}, code at {head}: run `pingan init`"
         else:
             demo = meta.engine_is_demo(engine)
+    workers = getattr(request.app.state, "workers", None)
     body = {
         "status": "ok" if ok else "unavailable",
         "version": __version__,
         "demo": demo or request.app.state.settings.demo,
         "database": {"ok": ok, "backend": engine.dialect.name, "detail": detail},
+        "workers": workers.health() if workers is not None else {"running": False},
     }
     return JSONResponse(body, status_code=200 if ok else 503)

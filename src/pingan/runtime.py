@@ -10,7 +10,7 @@ from pingan.config import Settings
 from pingan.devices.supervision import liveness
 from pingan.events.pipeline import Pipeline
 from pingan.events.service import Reparser
-from pingan.ingest import messages
+from pingan.ingest import messages, sia
 
 
 @dataclass
@@ -25,5 +25,5 @@ class Runtime:
         return cls(
             rules=rules,
             pipeline=Pipeline([liveness, Engine(rules)]),
-            reparsers={"http": messages.reparse, "mqtt": messages.reparse},
+            reparsers={"http": messages.reparse, "mqtt": messages.reparse, "dc09": sia.reparse},
         )

@@ -283,10 +283,13 @@ def overdue(session: Session, *, now: datetime | None = None) -> list[Device]:
 
 
 def mark_offline(
-    session: Session, *, devices: Sequence[Device], now: datetime | None = None
+    session: Session, *, device_ids: Sequence[int], now: datetime | None = None
 ) -> None:
-    now = now or utcnow()
-    for device in devices:
-        device.status = DeviceStatus.offline
-        device.status_changed_at = now
-    session.flush()
+    if not device_ids:
+        return
+    session.execute(
+        update(Device)
+        .where(Device.id.in_(device_ids), Device.status != DeviceStatus.offline)
+        .values(status=DeviceStatus.offline, status_changed_at=now or utcnow())
+        .execution_options(synchronize_session="fetch")
+    )

@@ -17,12 +17,18 @@ OFFLINE = "offline"
 def liveness(session: Session, events: list[Stored]) -> list[Incoming]:
     """Pipeline consumer: every message is a sign of life."""
     seen: dict[int, datetime] = {}
+    gone: list[int] = []
     devices = {}
     for event in events:
         if event.channel == "system":
             continue
+        if event.kind == OFFLINE:  # the device's last will: its connection is gone
+            gone.append(event.device.id)
+            seen.pop(event.device.id, None)
+            continue
         seen[event.device.id] = max(event.received_at, seen.get(event.device.id, event.received_at))
         devices[event.device.id] = event.device
+    device_service.mark_offline(session, device_ids=gone)
     back = device_service.mark_seen(session, seen=seen)
     return [
         Incoming(
@@ -44,7 +50,7 @@ def check(session: Session, *, now: datetime | None = None) -> list[Incoming]:
     overdue = device_service.overdue(session, now=now)
     if not overdue:
         return []
-    device_service.mark_offline(session, devices=overdue, now=now)
+    device_service.mark_offline(session, device_ids=[d.id for d in overdue], now=now)
     out = []
     for device in overdue:
         info = device_service.info_by_id(session, device_id=device.id)

@@ -1,0 +1,126 @@
+"""Background work of a running platform: ingestion (MQTT, DC-09), path supervision and
+escalation. Started and stopped with the web application; each reports its state on /healthz."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from pingan.alarms import service as alarm_service
+from pingan.config import Settings
+from pingan.db.base import utcnow
+from pingan.db.engine import unit_of_work
+from pingan.devices import supervision
+from pingan.ingest.mqtt import MqttAdapter
+from pingan.runtime import Runtime
+
+log = logging.getLogger("pingan.workers")
+
+# Advisory lock keys: with several processes on PostgreSQL, one runs each periodic job at a time.
+LOCK_SUPERVISION = 7_100_001
+LOCK_ESCALATION = 7_100_002
+
+
+@dataclass
+class LoopState:
+    runs: int = 0
+    last_run: str | None = None
+    last_error: str | None = None
+
+
+@dataclass
+class Workers:
+    settings: Settings
+    factory: sessionmaker[Session]
+    runtime: Runtime
+    mqtt: MqttAdapter | None = None
+    sia: Any = None
+    loops: dict[str, LoopState] = field(default_factory=dict)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        if not self.settings.run_workers:
+            return
+        self._every("supervision", self.settings.supervision_interval_s, self.supervise)
+        self._every("escalation", self.settings.escalation_interval_s, self.escalate)
+        if self.settings.mqtt_url:
+            self.mqtt = MqttAdapter(self.settings, self.factory, self.runtime.pipeline)
+            self.mqtt.start()
+        else:
+            log.warning("MQTT: no broker configured (PINGAN_MQTT_URL); MQTT devices cannot report")
+        if self.settings.sia_port:
+            from pingan.ingest.sia import SiaReceiver
+
+            self.sia = SiaReceiver(self.settings, self.factory, self.runtime.pipeline)
+            await self.sia.start()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.mqtt is not None:
+            await asyncio.to_thread(self.mqtt.stop)
+        if self.sia is not None:
+            await self.sia.stop()
+
+    def _every(self, name: str, interval: float, job: Callable[[], None]) -> None:
+        state = self.loops.setdefault(name, LoopState())
+
+        async def loop() -> None:
+            while True:
+                try:
+                    await asyncio.to_thread(job)
+                    state.runs += 1
+                    state.last_run = utcnow().isoformat()
+                    state.last_error = None
+                except Exception as exc:  # recorded for /healthz, and tried again next round
+                    state.last_error = f"{type(exc).__name__}: {exc}"
+                    log.exception("%s failed", name)
+                await asyncio.sleep(interval)
+
+        self._tasks.append(asyncio.create_task(loop(), name=f"pingan-{name}"))
+
+    def _locked(self, session: Session, key: int) -> bool:
+        if session.get_bind().dialect.name != "postgresql":
+            return True
+        return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}))
+
+    def supervise(self) -> None:
+        with unit_of_work(self.factory, actor="system:supervision") as session:
+            if self._locked(session, LOCK_SUPERVISION):
+                follow = supervision.check(session)
+                if follow:
+                    self.runtime.pipeline.process(session, follow)
+
+    def escalate(self) -> None:
+        with unit_of_work(self.factory, actor="system:escalation") as session:
+            if self._locked(session, LOCK_ESCALATION):
+                alarm_service.escalate_due(session, rules=self.runtime.rules)
+
+    def health(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"running": self.settings.run_workers}
+        out["loops"] = {k: vars(v) for k, v in self.loops.items()}
+        if self.mqtt is not None:
+            st = self.mqtt.status
+            out["mqtt"] = {
+                "connected": st.connected,
+                "last_error": st.last_error,
+                **vars(st.counters),
+            }
+        else:
+            out["mqtt"] = {"configured": False}
+        if self.sia is not None:
+            out["sia"] = self.sia.health()
+        else:
+            out["sia"] = {"configured": False}
+        out["rules"] = {
+            "file": str(self.runtime.rules.path or "(built in)"),
+            "error": self.runtime.rules.error,
+        }
+        return out
