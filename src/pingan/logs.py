@@ -26,3 +26,5 @@ def configure(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # /healthz reads the schema revision on every call; alembic would log each of those.
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)

@@ -97,6 +97,7 @@ class MqttAdapter:
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         return client
 
@@ -145,6 +146,11 @@ class MqttAdapter:
             "MQTT: connected; subscribed to %s",
             ", ".join(topics.subscriptions(self.settings.mqtt_shared)),
         )
+
+    def _on_connect_fail(self, _c: mqtt.Client, _u: Any) -> None:
+        self.status.connected = False
+        self.status.last_error = f"cannot reach the broker at {self.settings.mqtt_url}; retrying"
+        log.warning("MQTT: %s", self.status.last_error)
 
     def _on_disconnect(
         self, _c: mqtt.Client, _u: Any, _flags: Any, reason: Any, _props: Any

@@ -1,0 +1,224 @@
+"""MQTT ingestion through a real Mosquitto: stored once, acknowledged after the commit, dead
+letters for what cannot be processed, the last will for offline, and the faults that matter."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from pingan.alarms.models import Alarm
+from pingan.db.engine import make_engine
+from pingan.devices.models import Device
+from pingan.events.models import DeadLetter, Event
+from pingan.ingest import topics
+from pingan.ingest.mqtt import MqttAdapter
+from pingan.runtime import Runtime
+from tests.conftest import BACKENDS, drop_pg_schema, require_pg, settings_for
+from tests.live import Broker, Live, client, make_live, publish_all
+
+
+@pytest.fixture()
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    (tmp_path / "broker").mkdir()
+    b = Broker(tmp_path / "broker")
+    b.start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live]:
+    if request.param == "postgresql":
+        require_pg()
+    settings = settings_for(request.param, tmp_path)
+    world = make_live(settings)
+    world.add_device("lxy-smoke-1", name="1栋烟感")
+    world.add_device("lxy-door-1", kind="access_controller", name="东门门禁")
+    yield world
+    world.stop()
+    if settings.database_schema:
+        drop_pg_schema(settings.database_schema)
+
+
+def count(live: Live, model: type, *where: object) -> int:
+    engine = make_engine(live.settings)
+    with Session(engine) as s:
+        n = int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)  # type: ignore[arg-type]
+    engine.dispose()
+    return n
+
+
+def until(check: Callable[[], bool], timeout: float = 20, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def event(i: int, kind: str = "heartbeat", **extra: object) -> bytes:
+    return json.dumps({"event_id": f"m{i}", "kind": kind, **extra}).encode()
+
+
+def adapter_for(live: Live, broker: Broker) -> MqttAdapter:
+    settings = live.settings.model_copy(
+        update={"mqtt_url": broker.url, "mqtt_client_id": "pingan-test"}
+    )
+    engine = make_engine(settings)
+    return MqttAdapter(
+        settings,
+        sessionmaker(bind=engine, expire_on_commit=False),
+        Runtime.build(settings).pipeline,
+    )
+
+
+def test_messages_are_stored_once_and_bad_ones_kept(live: Live, broker: Broker) -> None:
+    adapter = adapter_for(live, broker)
+    adapter.start()
+    until(lambda: adapter.status.connected, what="the platform's connection")
+    device = client(broker, "lxy-smoke-1")
+    try:
+        smoke = topics.device_topic("lxy-smoke-1", "event")
+        msgs = [(smoke, event(i)) for i in range(300)]
+        msgs += [(smoke, event(5)), (smoke, event(6))]  # repeats of stored ids
+        msgs += [(topics.device_topic("lxy-smoke-1", "heartbeat"), b"")]
+        msgs += [(smoke, event(900, "fire", code="smoke", zone="1"))]
+        msgs += [
+            (smoke, b"{broken"),
+            (topics.device_topic("nobody", "event"), event(1)),
+            (smoke, json.dumps({"kind": "fire", "colour": "red"}).encode()),
+            (topics.device_topic("lxy-smoke-1", "status"), b"sleeping"),
+        ]
+        publish_all(device, msgs)
+        until(lambda: count(live, Event) == 302, what="302 stored events")
+        until(lambda: count(live, DeadLetter) == 4, what="4 dead letters")
+        assert count(live, Alarm, Alarm.category == "fire") == 1
+        engine = make_engine(live.settings)
+        with Session(engine) as s:
+            reasons = sorted(s.scalars(select(DeadLetter.reason_key)))
+            assert reasons == ["bad_json", "schema", "schema", "unknown_device"]
+            assert s.scalar(select(Device.status).where(Device.code == "lxy-smoke-1")) == "online"
+        engine.dispose()
+        until(
+            lambda: adapter.status.counters.stored == 302 and adapter.inbox.empty(),
+            what="all acknowledged",
+        )
+    finally:
+        device.loop_stop()
+        device.disconnect()
+        adapter.stop()
+    # Everything was acknowledged: a new session of the same name gets nothing again.
+    again = adapter_for(live, broker)
+    again.start()
+    until(lambda: again.status.connected, what="reconnection")
+    time.sleep(1)
+    again.stop()
+    assert again.status.counters.received == 0
+    assert count(live, Event) == 302
+
+
+def test_last_will_marks_offline_and_return_restores(live: Live, broker: Broker) -> None:
+    adapter = adapter_for(live, broker)
+    adapter.start()
+    until(lambda: adapter.status.connected, what="the platform's connection")
+    status = topics.device_topic("lxy-door-1", "status")
+    door = client(broker, "lxy-door-1", will=(status, b"offline"))
+    try:
+        publish_all(door, [(status, b"online")])
+        until(lambda: count(live, Device, Device.status == "online") == 1, what="online")
+        door._sock_close()  # the connection dies without a DISCONNECT: the broker sends the will
+        until(
+            lambda: count(live, Alarm, Alarm.category == "device", Alarm.is_open.is_(True)) == 1,
+            timeout=30,
+            what="device offline alarm",
+        )
+        assert count(live, Device, Device.status == "offline") == 1
+        door2 = client(broker, "lxy-door-1b")
+        publish_all(door2, [(status, b"online")])
+        until(
+            lambda: count(live, Alarm, Alarm.category == "device", Alarm.is_open.is_(True)) == 0,
+            what="restore",
+        )
+        door2.loop_stop()
+        door2.disconnect()
+    finally:
+        door.loop_stop()
+        adapter.stop()
+
+
+def test_platform_killed_mid_burst_loses_nothing(live: Live, broker: Broker) -> None:
+    """SIGKILL while a burst is flowing, publishing on while it is down: every event once."""
+    live.env.update(
+        PINGAN_MQTT_URL=broker.url, PINGAN_MQTT_CLIENT_ID="pingan-kill", PINGAN_SIA_PORT="0"
+    )
+    live.serve()
+    until(
+        lambda: live.get("/healthz")["workers"]["mqtt"]["connected"],
+        what="the platform's connection",
+    )
+    device = client(broker, "lxy-smoke-1-pub")
+    topic = topics.device_topic("lxy-smoke-1", "event")
+    try:
+        infos = [device.publish(topic, event(i), qos=1) for i in range(3000)]
+        until(lambda: count(live, Event) > 200, what="the burst to start landing")
+        live.kill()
+        infos += [device.publish(topic, event(i), qos=1) for i in range(3000, 4000)]
+        for info in infos:
+            info.wait_for_publish(timeout=60)
+        live.serve()
+        until(lambda: count(live, Event) == 4000, timeout=90, what="all 4000 events")
+        time.sleep(1)
+        assert count(live, Event) == 4000
+    finally:
+        device.loop_stop()
+        device.disconnect()
+
+
+def test_broker_restart_is_survived(live: Live, broker: Broker) -> None:
+    live.env.update(
+        PINGAN_MQTT_URL=broker.url, PINGAN_MQTT_CLIENT_ID="pingan-restart", PINGAN_SIA_PORT="0"
+    )
+    live.serve()
+    until(lambda: live.get("/healthz")["workers"]["mqtt"]["connected"], what="connection")
+    topic = topics.device_topic("lxy-smoke-1", "event")
+    first = client(broker, "pub-1")
+    publish_all(first, [(topic, event(i)) for i in range(100)])
+    first.loop_stop()
+    first.disconnect()
+    until(lambda: count(live, Event) == 100, what="the first 100")
+    broker.stop()
+    until(
+        lambda: not live.get("/healthz")["workers"]["mqtt"]["connected"],
+        what="the platform to notice",
+    )
+    assert live.get("/healthz")["workers"]["mqtt"]["last_error"]
+    broker.start()
+    until(
+        lambda: live.get("/healthz")["workers"]["mqtt"]["connected"],
+        timeout=60,
+        what="reconnection",
+    )
+    second = client(broker, "pub-2")
+    publish_all(second, [(topic, event(i)) for i in range(100, 200)])
+    second.loop_stop()
+    second.disconnect()
+    until(lambda: count(live, Event) == 200, what="all 200")
+
+
+def test_platform_starts_without_a_broker(live: Live) -> None:
+    live.env.update(PINGAN_MQTT_URL="mqtt://127.0.0.1:1", PINGAN_SIA_PORT="0")
+    live.serve()
+    health = live.get("/healthz")
+    assert health["status"] == "ok" and health["workers"]["mqtt"]["connected"] is False
+    until(
+        lambda: bool(live.get("/healthz")["workers"]["mqtt"]["last_error"]),
+        what="the error to show",
+    )
+    assert live.get("/api/v1/territory/nodes", live.token())["total"] == 3  # and HTTP serves
