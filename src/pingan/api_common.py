@@ -56,7 +56,7 @@ def _check_same_origin(request: Request) -> None:
         raise PinganError("csrf", field="Origin")
 
 
-def get_principal(request: Request, session: DB) -> Principal:
+def _authenticate(request: Request, session: Session) -> Principal:
     raw, from_cookie = _bearer(request)
     if not raw:
         raise Unauthenticated(headers={"WWW-Authenticate": "Bearer"})
@@ -74,7 +74,19 @@ def get_principal(request: Request, session: DB) -> Principal:
     return principal
 
 
+def get_principal(request: Request, session: DB) -> Principal:
+    return _authenticate(request, session)
+
+
+def get_principal_detached(request: Request) -> Principal:
+    """For long responses (live streams): who is asking, without holding a transaction open."""
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    with unit_of_work(factory, ip=client_ip(request), actor="anonymous") as session:
+        return _authenticate(request, session)
+
+
 Actor = Annotated[Principal, Depends(get_principal)]
+StreamActor = Annotated[Principal, Depends(get_principal_detached)]
 
 
 class PageParams:

@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with app.state.sessionmaker() as session:
             auth_service.prune_login_attempts(session)
             session.commit()
-        workers = Workers(settings, app.state.sessionmaker, app.state.runtime)
+        workers = Workers(settings, app.state.sessionmaker, app.state.runtime, app.state.engine)
         app.state.workers = workers
         await workers.start()
         try:

@@ -81,6 +81,18 @@ class Settings(BaseSettings):
     ingest_batch_max: Annotated[int, Field(ge=1, le=10000)] = Field(
         500, description="… or until this many have arrived"
     )
+    smtp_host: str = Field("", description="Mail server for e-mail notifications")
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = Field(25, description="Mail server port")
+    smtp_starttls: bool = Field(False, description="Use STARTTLS")
+    smtp_username: str = Field("", description="Mail account")
+    smtp_password: str = Field("", description="Mail password")
+    smtp_from: str = Field("pingan@localhost", description="Sender address")
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="Address of the console, for links in notifications"
+    )
+    notify_interval_s: Annotated[float, Field(gt=0, le=60)] = Field(
+        1, description="How often the outbox of notifications is worked"
+    )
     supervision_interval_s: Annotated[float, Field(gt=0, le=3600)] = Field(
         5, description="How often silent devices are looked for"
     )

@@ -9,10 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from pingan.alarms import service as alarm_service
+from pingan.alarms.notify.channels import Sender
+from pingan.alarms.notify.feed import Feed
+from pingan.alarms.notify.outbox import deliver_due
 from pingan.config import Settings
 from pingan.db.base import utcnow
 from pingan.db.engine import unit_of_work
@@ -39,16 +42,25 @@ class Workers:
     settings: Settings
     factory: sessionmaker[Session]
     runtime: Runtime
+    engine: Engine
     mqtt: MqttAdapter | None = None
     sia: Any = None
+    feed: Feed | None = None
+    sender: Sender | None = None
     loops: dict[str, LoopState] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
+        # Live pages are served by every process, workers or not; the feed reads what is
+        # committed, through connections of its own.
+        self.feed = Feed(sessionmaker(bind=self.engine, expire_on_commit=False))
+        self.feed.start()
         if not self.settings.run_workers:
             return
+        self.sender = Sender(self.settings)
         self._every("supervision", self.settings.supervision_interval_s, self.supervise)
         self._every("escalation", self.settings.escalation_interval_s, self.escalate)
+        self._every("notify", self.settings.notify_interval_s, self.notify)
         if self.settings.mqtt_url:
             self.mqtt = MqttAdapter(self.settings, self.factory, self.runtime.pipeline)
             self.mqtt.start()
@@ -64,6 +76,10 @@ class Workers:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.feed is not None:
+            await asyncio.to_thread(self.feed.stop)
+        if self.sender is not None:
+            self.sender.close()
         if self.mqtt is not None:
             await asyncio.to_thread(self.mqtt.stop)
         if self.sia is not None:
@@ -103,6 +119,15 @@ class Workers:
             if self._locked(session, LOCK_ESCALATION):
                 alarm_service.escalate_due(session, rules=self.runtime.rules)
 
+    def notify(self) -> None:
+        assert self.sender is not None
+        deliver_due(
+            self.factory,
+            sender=self.sender,
+            rules=self.runtime.rules,
+            public_url=self.settings.public_url,
+        )
+
     def health(self) -> dict[str, Any]:
         out: dict[str, Any] = {"running": self.settings.run_workers}
         out["loops"] = {k: vars(v) for k, v in self.loops.items()}
@@ -119,6 +144,8 @@ class Workers:
             out["sia"] = self.sia.health()
         else:
             out["sia"] = {"configured": False}
+        if self.feed is not None:
+            out["feed"] = {"subscribers": len(self.feed.subscribers), "cursor": self.feed.cursor}
         out["rules"] = {
             "file": str(self.runtime.rules.path or "(built in)"),
             "error": self.runtime.rules.error,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 log = logging.getLogger("pingan.alarms.rules")
 
@@ -47,6 +47,9 @@ class Rule(BaseModel):
     dedupe_s: int = Field(300, ge=0, le=86400)
     close_on_restore: bool = Field(False, description="Restore closes the alarm (never for P1)")
     level: Literal["site", "community", "street"] | None = None
+    notify: list[str] = Field(
+        default_factory=list, description="Channel ids to tell, besides pages"
+    )
 
     def matches(self, *, kind: str, code: str, device_kind: str) -> bool:
         w = self.when
@@ -57,8 +60,24 @@ class Rule(BaseModel):
         )
 
 
+class Channel(BaseModel):
+    """Where notifications go: a signed webhook, a WeCom or DingTalk group robot, mail, SMS."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(pattern=r"^[a-z0-9_]{1,64}$")
+    type: Literal["webhook", "wecom", "dingtalk", "email", "sms"]
+    url: str | None = Field(None, pattern=r"^https?://", description="webhook, wecom, dingtalk")
+    secret: str | None = Field(None, description="HMAC key (webhook) or signing secret (dingtalk)")
+    to: list[str] = Field(default_factory=list, description="Addresses (email) or numbers (sms)")
+    mention: list[str] = Field(
+        default_factory=list, description="Mobile numbers to @ (wecom, dingtalk)"
+    )
+
+
 class RuleFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    channels: list[Channel] = Field(default_factory=list)
+    notify: list[str] = Field(default_factory=list, description="Channels told of every alarm")
     escalation: dict[int, int] = Field(
         default_factory=lambda: {1: 60, 2: 180, 3: 600, 4: 1800},
         description="Seconds an alarm of each priority waits for acknowledgement at each level",
@@ -74,6 +93,27 @@ class RuleFile(BaseModel):
                 raise ValueError(f"rule id {rule.id!r} appears twice")
             seen.add(rule.id)
         return rules
+
+    @model_validator(mode="after")
+    def _channels_exist(self) -> RuleFile:
+        known = {c.id for c in self.channels}
+        for channel in self.channels:
+            if channel.type in ("webhook", "wecom", "dingtalk") and not channel.url:
+                raise ValueError(f"channel {channel.id!r} ({channel.type}) needs a url")
+            if channel.type in ("email", "sms") and not channel.to:
+                raise ValueError(f"channel {channel.id!r} ({channel.type}) needs `to`")
+        for name in self.notify + [n for r in self.rules for n in r.notify]:
+            if name not in known:
+                raise ValueError(
+                    f"notify names channel {name!r}, which is not defined under channels"
+                )
+        return self
+
+    def channels_for(self, rule_id: str) -> list[Channel]:
+        rule = next((r for r in self.rules if r.id == rule_id), None)
+        wanted = dict.fromkeys([*self.notify, *(rule.notify if rule else [])])
+        by_id = {c.id: c for c in self.channels}
+        return [by_id[name] for name in wanted]
 
 
 class RulesError(ValueError):

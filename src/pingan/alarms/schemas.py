@@ -56,3 +56,18 @@ class ActIn(BaseModel):
     action: Action
     note: str | None = Field(None, max_length=2000)
     version: int | None = Field(None, description="The version you saw; a newer one is a 409")
+
+
+class NotificationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    alarm_id: int
+    channel: str
+    kind: str
+    event: str
+    status: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    last_error: str | None

@@ -12,7 +12,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from pingan.alarms import flows
 from pingan.alarms.flows import Action
-from pingan.alarms.models import OPEN_STATES, Alarm, AlarmEntry, AlarmState, Level
+from pingan.alarms.models import OPEN_STATES, Alarm, AlarmEntry, AlarmState, Level, Notification
+from pingan.alarms.notify import feed, outbox
 from pingan.alarms.rules import Rule, RuleBook
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
@@ -41,20 +42,22 @@ def _entry(
     note: str | None = None,
     event_id: int | None = None,
     at: datetime | None = None,
-) -> None:
-    session.add(
-        AlarmEntry(
-            alarm_id=alarm.id,
-            at=at or utcnow(),
-            actor=actor,
-            actor_user_id=actor_user_id,
-            action=action,
-            from_state=from_state.value if from_state else None,
-            to_state=alarm.state.value,
-            note=note,
-            event_id=event_id,
-        )
+) -> AlarmEntry:
+    """A line on the alarm's timeline; it is also the change that live pages receive."""
+    entry = AlarmEntry(
+        alarm_id=alarm.id,
+        at=at or utcnow(),
+        actor=actor,
+        actor_user_id=actor_user_id,
+        action=action,
+        from_state=from_state.value if from_state else None,
+        to_state=alarm.state.value,
+        note=note,
+        event_id=event_id,
     )
+    session.add(entry)
+    feed.touched(session)
+    return entry
 
 
 def _open_alarm(session: Session, key: str) -> Alarm | None:
@@ -142,8 +145,11 @@ class Engine:
         )
         session.add(alarm)
         session.flush()
-        _entry(session, alarm, "raised", event_id=event.id, at=event.received_at, note=rule.id)
+        entry = _entry(
+            session, alarm, "raised", event_id=event.id, at=event.received_at, note=rule.id
+        )
         session.flush()
+        outbox.enqueue(session, alarm=alarm, entry=entry, event="alarm.raised", rules=self.rules)
         return alarm
 
     def _restore(self, session: Session, event: Stored) -> None:
@@ -320,12 +326,46 @@ def escalate_due(session: Session, *, rules: RuleBook, now: datetime | None = No
         alarm.escalate_at = (
             now + timedelta(seconds=wait) if wait and alarm.level < Level.street else None
         )
-        _entry(
+        entry = _entry(
             session,
             alarm,
             "escalated",
             note=f"升级至{['小区', '社区', '街道'][alarm.level]}值班台",
             at=now,
         )
+        session.flush()
+        outbox.enqueue(session, alarm=alarm, entry=entry, event="alarm.escalated", rules=rules)
     session.flush()
     return list(due)
+
+
+def notifications(
+    session: Session,
+    *,
+    actor: Principal,
+    status: str | None = None,
+    alarm_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[Sequence[Notification], int]:
+    stmt = (
+        select(Notification)
+        .join(Alarm, Alarm.id == Notification.alarm_id)
+        .where(actor.filter(Alarm.path, Perm.alarms_read))
+    )
+    if status:
+        stmt = stmt.where(Notification.status == status)
+    if alarm_id is not None:
+        stmt = stmt.where(Notification.alarm_id == alarm_id)
+    return paginate(session, stmt, order_by=Notification.id.desc(), limit=limit, offset=offset)
+
+
+def notification_visible_or_raise(
+    session: Session, *, actor: Principal, notification_id: int
+) -> Notification:
+    row = session.get(Notification, notification_id)
+    alarm = session.get(Alarm, row.alarm_id) if row else None
+    if row is None or alarm is None:
+        raise NotFound(what=f"通知 {notification_id}")
+    actor.require(Perm.alarms_handle, alarm.path, f"通知 {notification_id}")
+    return row
