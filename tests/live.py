@@ -72,6 +72,8 @@ class Broker:
             "max_inflight_messages 0",
             f"log_dest file {folder}/mosquitto.log",
         ]
+        if os.geteuid() == 0:  # otherwise it drops to the mosquitto user, who cannot read our files
+            lines.append("user root")
         if passwords:
             pw = folder / "passwd"
             pw.write_text("")

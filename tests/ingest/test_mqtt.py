@@ -222,3 +222,66 @@ def test_platform_starts_without_a_broker(live: Live) -> None:
         what="the error to show",
     )
     assert live.get("/api/v1/territory/nodes", live.token())["total"] == 3  # and HTTP serves
+
+
+ACL = """user pingan
+topic read pingan/v1/#
+pattern write pingan/v1/%u/event
+pattern write pingan/v1/%u/heartbeat
+pattern write pingan/v1/%u/status
+"""
+
+
+def test_each_device_may_publish_only_to_its_own_topics(live: Live, tmp_path: Path) -> None:
+    """The Mosquitto set-up of docs/devices.md: per-device accounts and the ACL."""
+    folder = tmp_path / "secure"
+    folder.mkdir()
+    secure = Broker(
+        folder,
+        passwords={"pingan": "platform-pw", "lxy-smoke-1": "smoke-pw", "lxy-door-1": "door-pw"},
+        acl=ACL,
+    )
+    secure.start()
+    try:
+        settings = live.settings.model_copy(
+            update={
+                "mqtt_url": secure.url,
+                "mqtt_client_id": "pingan-acl",
+                "mqtt_username": "pingan",
+                "mqtt_password": "platform-pw",
+            }
+        )
+        engine = make_engine(settings)
+        adapter = MqttAdapter(
+            settings,
+            sessionmaker(bind=engine, expire_on_commit=False),
+            Runtime.build(settings).pipeline,
+        )
+        adapter.start()
+        until(lambda: adapter.status.connected, what="the platform's login")
+        smoke = client(secure, "smoke", username="lxy-smoke-1", password="smoke-pw")
+        publish_all(
+            smoke,
+            [
+                (topics.device_topic("lxy-smoke-1", "event"), event(1)),
+                (topics.device_topic("lxy-door-1", "event"), event(2, "door", code="door_forced")),
+            ],
+        )
+        until(lambda: count(live, Event) == 1, what="the device's own event")
+        time.sleep(1)
+        assert count(live, Event) == 1  # the one in another device's name never arrived
+        assert count(live, Alarm) == 0
+        smoke.loop_stop()
+        smoke.disconnect()
+        adapter.stop()
+        bad = MqttAdapter(
+            settings.model_copy(update={"mqtt_password": "wrong", "mqtt_client_id": "pingan-bad"}),
+            sessionmaker(bind=engine),
+            Runtime.build(settings).pipeline,
+        )
+        bad.start()
+        until(lambda: bool(bad.status.last_error), what="the refusal to show")
+        assert bad.status.connected is False and "refused" in (bad.status.last_error or "")
+        bad.stop()
+    finally:
+        secure.stop()

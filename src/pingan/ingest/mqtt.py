@@ -74,6 +74,7 @@ class MqttAdapter:
         self.status = MqttStatus(configured=True)
         self.inbox: queue.Queue[Received] = queue.Queue(maxsize=100_000)
         self._generation = 0
+        self._refused = False
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self.client = self._make_client()
@@ -135,10 +136,12 @@ class MqttAdapter:
     ) -> None:
         if reason.is_failure:
             self.status.connected = False
+            self._refused = True
             self.status.last_error = f"broker refused the connection: {reason}"
             log.error("MQTT: %s", self.status.last_error)
             return
         self._generation += 1
+        self._refused = False
         self.status.connected = True
         self.status.last_error = None
         client.subscribe([(t, 1) for t in topics.subscriptions(self.settings.mqtt_shared)])
@@ -156,7 +159,7 @@ class MqttAdapter:
         self, _c: mqtt.Client, _u: Any, _flags: Any, reason: Any, _props: Any
     ) -> None:
         self.status.connected = False
-        if not self._stop.is_set():
+        if not self._stop.is_set() and not self._refused:  # a refusal says more than its hang-up
             self.status.last_error = f"disconnected: {reason}; reconnecting"
             log.warning("MQTT: %s", self.status.last_error)
 
