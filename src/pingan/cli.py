@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -305,6 +306,118 @@ def template(
     )
     output.write_bytes(body)
     typer.echo(f"已写出模板 template written: {output}")
+
+
+@app.command()
+def simulate(
+    devices: Annotated[
+        int, typer.Option("--devices", min=1, max=100_000, help="How many devices")
+    ] = 50,
+    rate: Annotated[
+        float, typer.Option("--rate", min=0.01, help="Messages a second, all devices together")
+    ] = 5,
+    duration: Annotated[
+        float | None, typer.Option(help="Seconds; omit to run until stopped")
+    ] = None,
+    url: Annotated[str, typer.Option(help="The platform (HTTP)")] = "http://127.0.0.1:8000",
+    mqtt: Annotated[
+        str | None, typer.Option(help="Broker for MQTT devices (default PINGAN_MQTT_URL)")
+    ] = None,
+    sia: Annotated[
+        str | None,
+        typer.Option(help="DC-09 receiver host:port (default 127.0.0.1:PINGAN_SIA_PORT)"),
+    ] = None,
+    within: Annotated[
+        str | None, typer.Option(help="Only sites under this node: 柳城街道/鱼凫路社区")
+    ] = None,
+) -> None:
+    """Simulated devices sending realistic traffic to a running platform. 模拟设备流量。"""
+    import httpx
+
+    from pingan import sim
+    from pingan.auth.principal import cli_principal
+    from pingan.db.engine import session_scope
+    from pingan.territory import service as territory_service
+
+    _require_schema()
+    settings = get_settings()
+    actor = cli_principal("cli:simulate")
+    with session_scope(actor=actor.name) as session:
+        path = None
+        if within:
+            node = territory_service.get_by_names(
+                session, names=[p for p in within.split("/") if p]
+            )
+            if node is None:
+                _fail(f"找不到辖区节点 scope not found: {within}")
+                return
+            path = node.path
+        try:
+            fleet = sim.register(session, actor=actor, count=devices, within=path)
+        except LookupError as exc:
+            _fail(str(exc), "先运行 pingan demo-data (load a territory first)")
+            return
+    mqtt_url = mqtt if mqtt is not None else settings.mqtt_url or None
+    sia_addr = (
+        sia
+        if sia is not None
+        else (f"127.0.0.1:{settings.sia_port}" if settings.sia_port else None)
+    )
+    try:
+        channels = sim.Channels(url=url, mqtt_url=mqtt_url, sia=sia_addr)
+    except OSError as exc:
+        _fail(
+            f"无法连接 MQTT 服务器 cannot reach the broker {mqtt_url}: {exc}",
+            "检查 --mqtt，或不用 MQTT: --mqtt ''",
+        )
+        return
+    by_protocol = {p: sum(1 for d in fleet if d.protocol == p) for p in ("mqtt", "http", "dc09")}
+    typer.echo(f"模拟 {len(fleet)} 台设备 simulating devices {by_protocol}, {rate}/s → {url}")
+
+    def alive() -> bool:
+        try:
+            return httpx.get(f"{url.rstrip('/')}/healthz", timeout=5).status_code < 500
+        except httpx.HTTPError:
+            return False
+
+    def report(c: sim.Counts) -> None:
+        typer.echo(
+            f"  已发送 sent mqtt {c.mqtt} · http {c.http} · dc09 {c.dc09} · 错误 errors {c.errors}"
+            + (f" ({c.last_error})" if c.last_error else "")
+        )
+
+    try:
+        counts = sim.run(
+            channels, sim.Mix(fleet), rate=rate, duration=duration, progress=report, alive=alive
+        )
+    except KeyboardInterrupt:
+        counts = channels.counts
+    finally:
+        channels.close()
+    report(counts)
+
+
+@app.command()
+def bench(
+    what: Annotated[str, typer.Argument(help="alarms")],
+    backends: Annotated[str, typer.Option(help="sqlite,postgresql")] = "sqlite,postgresql",
+    pg_url: Annotated[
+        str, typer.Option(help="PostgreSQL for the postgresql run")
+    ] = "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    step_s: Annotated[float, typer.Option(help="Seconds per rate step")] = 6,
+) -> None:
+    """Measure and print JSON figures. 性能测试。"""
+    from pingan import bench as bench_mod
+
+    if what != "alarms":
+        _fail(f"unknown benchmark {what!r}", "pingan bench alarms")
+    result = bench_mod.alarms(
+        backends=[b.strip() for b in backends.split(",") if b.strip()],
+        pg_url=pg_url,
+        step_s=step_s,
+        progress=lambda m: typer.echo(m, err=True),
+    )
+    typer.echo(json.dumps(result, indent=2))
 
 
 def main() -> None:

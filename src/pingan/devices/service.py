@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Unpack
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
@@ -47,26 +48,44 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _info_query() -> Select[Device, str]:
-    return select(Device, TerritoryNode.path).join(
+_INFO_COLUMNS = (
+    Device.id,
+    Device.code,
+    Device.name,
+    Device.kind,
+    Device.protocol,
+    Device.node_id,
+    TerritoryNode.path,
+    Device.location,
+    Device.enabled,
+    Device.sia_account,
+    Device.sia_key,
+    Device.sia_key_hex,
+)
+
+
+def _info_query() -> Select[Unpack[tuple[Any, ...]]]:
+    # Plain rows, not ORM objects: this runs for every batch of incoming messages.
+    stmt: Select[Unpack[tuple[Any, ...]]] = select(*_INFO_COLUMNS).join(
         TerritoryNode, TerritoryNode.id == Device.node_id
     )
+    return stmt
 
 
-def _info(device: Device, path: str) -> DeviceInfo:
+def _info(row: Any) -> DeviceInfo:
     return DeviceInfo(
-        id=device.id,
-        code=device.code,
-        name=device.name,
-        kind=device.kind.value,
-        protocol=device.protocol.value,
-        node_id=device.node_id,
-        path=path,
-        location=device.location,
-        enabled=device.enabled,
-        sia_account=device.sia_account,
-        sia_key=device.sia_key,
-        sia_key_hex=device.sia_key_hex,
+        id=row.id,
+        code=row.code,
+        name=row.name,
+        kind=str(row.kind.value if hasattr(row.kind, "value") else row.kind),
+        protocol=str(row.protocol.value if hasattr(row.protocol, "value") else row.protocol),
+        node_id=row.node_id,
+        path=row.path,
+        location=row.location,
+        enabled=row.enabled,
+        sia_account=row.sia_account,
+        sia_key=row.sia_key,
+        sia_key_hex=row.sia_key_hex,
     )
 
 
@@ -75,22 +94,22 @@ def infos_by_codes(session: Session, *, codes: Iterable[str]) -> dict[str, Devic
     if not wanted:
         return {}
     rows = session.execute(_info_query().where(Device.code.in_(wanted)))
-    return {d.code: _info(d, path) for d, path in rows}
+    return {row.code: _info(row) for row in rows}
 
 
 def info_by_id(session: Session, *, device_id: int) -> DeviceInfo | None:
     row = session.execute(_info_query().where(Device.id == device_id)).first()
-    return _info(row[0], row[1]) if row else None
+    return _info(row) if row else None
 
 
 def info_by_token(session: Session, *, token: str) -> DeviceInfo | None:
     row = session.execute(_info_query().where(Device.http_token_hash == digest(token))).first()
-    return _info(row[0], row[1]) if row else None
+    return _info(row) if row else None
 
 
 def info_by_account(session: Session, *, account: str) -> DeviceInfo | None:
     row = session.execute(_info_query().where(Device.sia_account == account.upper())).first()
-    return _info(row[0], row[1]) if row else None
+    return _info(row) if row else None
 
 
 # --- registry ----------------------------------------------------------------------------------

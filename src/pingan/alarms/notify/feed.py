@@ -64,6 +64,7 @@ def change(entry: AlarmEntry, alarm: Alarm) -> dict[str, Any]:
             "restored": alarm.restored,
             "node_id": alarm.node_id,
             "device_id": alarm.device_id,
+            "zone": alarm.zone,
             "raised_at": alarm.raised_at.isoformat(),
             "version": alarm.version,
         },
