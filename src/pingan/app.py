@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         workers = Workers(settings, app.state.sessionmaker, app.state.runtime, app.state.engine)
         app.state.workers = workers
         await workers.start()
+        gc.freeze()  # what start-up made lives for good: keep it out of every collection
         try:
             yield
         finally:
@@ -54,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url=f"{API_PREFIX}/openapi.json",
     )
-    engine = make_engine(settings)
+    engine = make_engine(settings, background_checkpoint=settings.run_workers)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)

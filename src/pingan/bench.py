@@ -46,6 +46,7 @@ DEVICES = 500
 SUSTAIN_RATES = (1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000)
 LATENCY_RATES = {200: 30.0, 1000: 20.0}  # rate → seconds: enough alarms (1 %) for a p99
 Progress = Callable[[str], None]
+LAST_LAGS: list[float] = []  # the last latency run's samples in time order, for a closer look
 
 
 def _publisher(
@@ -286,6 +287,7 @@ def _latency(
     time.sleep(2)
     stop.set()
     lags = [(received[(d, z)] - t) * 1000 for d, z, t in result["alarms"] if (d, z) in received]
+    LAST_LAGS[:] = lags
     lags.sort()
     if not lags:
         return {"p50": float("nan"), "p99": float("nan"), "samples": 0}
@@ -355,11 +357,9 @@ def alarms(
                 fleet, token = platform.prepare()
                 platform.start()
                 latency = {}
-                for rate in LATENCY_RATES:
-                    progress(f"{backend}: latency at {rate}/s")
-                    latency[str(rate)] = _latency(
-                        platform, fleet, token, rate, duration=max(step_s * 2, 10)
-                    )
+                for rate, seconds in LATENCY_RATES.items():
+                    progress(f"{backend}: latency at {rate}/s for {seconds:.0f} s")
+                    latency[str(rate)] = _latency(platform, fleet, token, rate, duration=seconds)
                 progress(f"{backend}: sustained rate")
                 best, steps = _sustained(platform, fleet, step_s, progress)
                 out[backend] = {

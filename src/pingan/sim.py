@@ -172,7 +172,8 @@ class Mix:
         self.state_share = state_share
         self.rng = random.Random(seed)
         self.restores: list[tuple[float, Message]] = []
-        self.zone = 0
+        # Zones number the alarms; a run of its own seed never repeats another run's (device, zone).
+        self.zone = (seed or 0) * 1_000_000
 
     def next(self) -> Message:
         now = time.monotonic()

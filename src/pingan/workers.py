@@ -18,7 +18,7 @@ from pingan.alarms.notify.feed import Feed
 from pingan.alarms.notify.outbox import deliver_due
 from pingan.config import Settings
 from pingan.db.base import utcnow
-from pingan.db.engine import unit_of_work
+from pingan.db.engine import READONLY, unit_of_work
 from pingan.devices import supervision
 from pingan.ingest.mqtt import MqttAdapter
 from pingan.runtime import Runtime
@@ -61,6 +61,8 @@ class Workers:
         self._every("supervision", self.settings.supervision_interval_s, self.supervise)
         self._every("escalation", self.settings.escalation_interval_s, self.escalate)
         self._every("notify", self.settings.notify_interval_s, self.notify)
+        if self.engine.dialect.name == "sqlite":
+            self._every("checkpoint", 1.0, self.checkpoint)
         if self.settings.mqtt_url:
             self.mqtt = MqttAdapter(self.settings, self.factory, self.runtime.pipeline)
             self.mqtt.start()
@@ -118,6 +120,11 @@ class Workers:
         with unit_of_work(self.factory, actor="system:escalation") as session:
             if self._locked(session, LOCK_ESCALATION):
                 alarm_service.escalate_due(session, rules=self.runtime.rules)
+
+    def checkpoint(self) -> None:
+        """Move the SQLite WAL into the database without blocking writers (PASSIVE)."""
+        with self.engine.connect().execution_options(**{READONLY: True}) as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def notify(self) -> None:
         assert self.sender is not None

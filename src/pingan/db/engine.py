@@ -15,7 +15,9 @@ from pingan.config import Settings, get_settings
 READONLY = "pingan_readonly"
 
 
-def make_engine(settings: Settings) -> Engine:
+def make_engine(settings: Settings, *, background_checkpoint: bool = False) -> Engine:
+    """background_checkpoint: the WAL is checkpointed by a worker (see workers.py), not by the
+    commit that happens to cross the threshold, which would stall that commit."""
     url = settings.database_url
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
@@ -36,6 +38,8 @@ def make_engine(settings: Settings) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            if background_checkpoint:
+                cur.execute("PRAGMA wal_autocheckpoint=0")
             cur.close()
 
         @event.listens_for(engine, "begin")

@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Unpack
+from typing import Any
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
@@ -64,9 +64,9 @@ _INFO_COLUMNS = (
 )
 
 
-def _info_query() -> Select[Unpack[tuple[Any, ...]]]:
+def _info_query() -> Select[*tuple[Any, ...]]:
     # Plain rows, not ORM objects: this runs for every batch of incoming messages.
-    stmt: Select[Unpack[tuple[Any, ...]]] = select(*_INFO_COLUMNS).join(
+    stmt: Select[*tuple[Any, ...]] = select(*_INFO_COLUMNS).join(
         TerritoryNode, TerritoryNode.id == Device.node_id
     )
     return stmt
