@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-DEMO   := PINGAN_DATABASE_URL=sqlite:///var/demo.db PINGAN_DEMO=true
+DEMO   := PINGAN_DATABASE_URL=sqlite:///var/demo.db PINGAN_DEMO=true PINGAN_MQTT_URL=mqtt://127.0.0.1:1883
 
 .PHONY: install run test lint check-types unit clean demo-data
 
@@ -23,6 +23,8 @@ run: install
 	mkdir -p var
 	$(DEMO) $(BIN)/pingan init
 	$(DEMO) $(BIN)/pingan demo-data
+	@echo "模拟设备在平台启动后开始发送，日志 var/simulate.log (simulated devices: var/simulate.log)"
+	$(DEMO) $(BIN)/pingan simulate --devices 60 --rate 3 > var/simulate.log 2>&1 &
 	$(DEMO) $(BIN)/pingan serve
 
 lint: install

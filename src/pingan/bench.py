@@ -323,19 +323,25 @@ def _sustained(
         after_grace = _drain(platform, published, 1.0)
         backlog = published - after_grace
         stored_rate = (after_grace - before) / (result["elapsed"] + 1.0)
-        ok = actual >= 0.95 * rate and backlog <= 0.25 * rate
+        kept_up = backlog <= 0.25 * rate
+        publisher_limited = actual < 0.95 * rate
+        ok = kept_up and not publisher_limited
         steps.append(
             {
                 "target": rate,
                 "published_per_s": round(actual),
                 "stored_per_s": round(stored_rate),
                 "backlog_after_1s": backlog,
-                "kept_up": ok,
+                "kept_up": kept_up,
+                "publisher_limited": publisher_limited,
             }
         )
-        progress(
-            f"  {rate}/s: published {actual:.0f}/s, backlog {backlog} after 1 s → {'ok' if ok else 'behind'}"
+        verdict = (
+            "ok"
+            if ok
+            else ("the publisher could not send that fast" if publisher_limited else "behind")
         )
+        progress(f"  {rate}/s: published {actual:.0f}/s, backlog {backlog} after 1 s → {verdict}")
         if not ok:
             _drain(platform, published, 120)
             break
@@ -362,8 +368,16 @@ def alarms(
                     latency[str(rate)] = _latency(platform, fleet, token, rate, duration=seconds)
                 progress(f"{backend}: sustained rate")
                 best, steps = _sustained(platform, fleet, step_s, progress)
+                last = steps[-1] if steps else {}
+                if last.get("publisher_limited"):
+                    limited_by = "publisher"  # the platform kept up with all one process could send
+                elif not last.get("kept_up", True):
+                    limited_by = "platform"
+                else:
+                    limited_by = "highest step"
                 out[backend] = {
                     "sustained_events_per_s": best,
+                    "limited_by": limited_by,
                     "latency_ms": latency,
                     "steps": steps,
                     "devices": DEVICES,

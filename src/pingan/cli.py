@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -379,6 +380,18 @@ def simulate(
             return httpx.get(f"{url.rstrip('/')}/healthz", timeout=5).status_code < 500
         except httpx.HTTPError:
             return False
+
+    # Wait for the platform (make run starts both together), and stop when it has gone.
+    for _ in range(120):
+        if alive():
+            break
+        time.sleep(1)
+    else:
+        channels.close()
+        _fail(
+            f"平台未响应 the platform at {url} does not answer",
+            "先运行 pingan serve (start the platform first)",
+        )
 
     def report(c: sim.Counts) -> None:
         typer.echo(

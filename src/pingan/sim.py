@@ -215,6 +215,7 @@ class Counts:
     mqtt: int = 0
     http: int = 0
     dc09: int = 0
+    skipped: int = 0
     errors: int = 0
     last_error: str | None = None
 
@@ -266,6 +267,8 @@ class Channels:
             elif protocol == "dc09" and self.sia_addr is not None:
                 self._send_sia(message)
                 self.counts.dc09 += 1
+            elif protocol in ("mqtt", "dc09"):
+                self.counts.skipped += 1
             elif message.device.token:
                 self.http.post(
                     f"{self.url}/api/v1/ingest/events",

@@ -205,3 +205,24 @@ def test_silent_device_goes_offline_and_recovers(
     db.expire_all()
     assert db.get(Device, world.devices["gh-door"]).status == "online"  # type: ignore[union-attr]
     assert db.query(Alarm).count() == 1
+
+
+def test_door_opened_without_a_grant(client: TestClient, world: World, devices: dict[str, str]) -> None:
+    send(client, devices["door"], kind="door", code="access_granted", zone="east")
+    send(client, devices["door"], kind="door", code="door_opened", zone="east")
+    assert alarms(client, world) == []  # opened after a grant: an ordinary passage
+    other = add_device(world, "gh-door-2", node="gh_site", kind="access_controller", name="西门门禁")
+    send(client, other, kind="door", code="door_opened", zone="west")
+    [alarm] = alarms(client, world)
+    assert alarm["rule_id"] == "door_opened_without_grant" and alarm["priority"] == 1
+
+
+def test_two_detectors_of_one_site_confirm_each_other(client: TestClient, world: World, devices: dict[str, str]) -> None:
+    second = add_device(world, "gh-smoke-2", node="gh_site", name="2栋烟感")
+    send(client, devices["smoke"], kind="fire", code="smoke")
+    assert [a["rule_id"] for a in alarms(client, world)] == ["fire"]
+    send(client, second, kind="fire", code="smoke")
+    rules = sorted(a["rule_id"] for a in alarms(client, world))
+    assert rules == ["detectors_agree", "fire", "fire"]
+    send(client, devices["red"], kind="fire", code="smoke")  # another site agrees with nobody here
+    assert sorted(a["rule_id"] for a in alarms(client, world)) == ["detectors_agree", "fire", "fire"]

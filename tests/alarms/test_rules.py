@@ -49,8 +49,8 @@ def test_reload_on_change_keeps_old_rules_when_broken(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     book = RuleBook.load(path)
-    assert book.match(kind="fire", code="x", device_kind="smoke_detector") is not None
-    assert book.match(kind="gas", code="x", device_kind="gas_detector") is None
+    assert book.match(kind="fire", code="x", device_kind="smoke_detector") != []
+    assert book.match(kind="gas", code="x", device_kind="gas_detector") == []
 
     def rewrite(text: str) -> None:
         path.write_text(text, encoding="utf-8")
@@ -59,9 +59,9 @@ def test_reload_on_change_keeps_old_rules_when_broken(tmp_path: Path) -> None:
 
     rewrite("rules:\n  - {id: g, when: {kind: gas}, category: gas, priority: 1, title: 气}\n")
     book.refresh()
-    assert book.match(kind="gas", code="x", device_kind="gas_detector") is not None
-    assert book.match(kind="fire", code="x", device_kind="smoke_detector") is None
+    assert book.match(kind="gas", code="x", device_kind="gas_detector") != []
+    assert book.match(kind="fire", code="x", device_kind="smoke_detector") == []
     rewrite("rules:\n  - {id: g, when: {kind: gas}, category: gas, priority: 7, title: 气}\n")
     book.refresh()
     assert book.error is not None and "line 2" in book.error
-    assert book.match(kind="gas", code="x", device_kind="gas_detector") is not None
+    assert book.match(kind="gas", code="x", device_kind="gas_detector") != []

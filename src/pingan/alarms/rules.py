@@ -50,6 +50,19 @@ class Rule(BaseModel):
     notify: list[str] = Field(
         default_factory=list, description="Channel ids to tell, besides pages"
     )
+    # Correlation: raise only when several devices of one site agree, or when an expected event
+    # (an access grant before a door opens) did not come from the same device.
+    distinct_devices: int | None = Field(
+        None, ge=2, le=100, description="Devices of one site needed"
+    )
+    unless: When | None = Field(None, description="No such event from the device within within_s")
+    within_s: int = Field(
+        60, ge=1, le=86400, description="The window of distinct_devices or unless"
+    )
+
+    @property
+    def correlated(self) -> bool:
+        return self.distinct_devices is not None or self.unless is not None
 
     def matches(self, *, kind: str, code: str, device_kind: str) -> bool:
         w = self.when
@@ -199,15 +212,19 @@ class RuleBook:
                 self.error = str(exc)
                 log.error("alarm rules not reloaded, keeping the previous ones: %s", exc)
 
-    def match(self, *, kind: str, code: str, device_kind: str) -> Rule | None:
-        return next(
-            (
-                r
-                for r in self.current.rules
-                if r.matches(kind=kind, code=code, device_kind=device_kind)
-            ),
-            None,
-        )
+    def match(self, *, kind: str, code: str, device_kind: str) -> list[Rule]:
+        """The first plain rule that matches, and every correlation rule that does."""
+        found: list[Rule] = []
+        plain = False
+        for rule in self.current.rules:
+            if not rule.matches(kind=kind, code=code, device_kind=device_kind):
+                continue
+            if rule.correlated:
+                found.append(rule)
+            elif not plain:
+                found.append(rule)
+                plain = True
+        return found
 
     def escalation_s(self, priority: int) -> int | None:
         return self.current.escalation.get(priority)

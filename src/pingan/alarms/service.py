@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -14,12 +14,14 @@ from pingan.alarms import flows
 from pingan.alarms.flows import Action
 from pingan.alarms.models import OPEN_STATES, Alarm, AlarmEntry, AlarmState, Level, Notification
 from pingan.alarms.notify import feed, outbox
-from pingan.alarms.rules import Rule, RuleBook
+from pingan.alarms.rules import Rule, RuleBook, When
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
 from pingan.db.base import utcnow
 from pingan.db.paging import paginate
+from pingan.devices.models import Device
 from pingan.errors import Conflict, NotFound
+from pingan.events.models import Event
 from pingan.events.pipeline import Incoming, Stored
 
 SYSTEM_ACTOR = "system"
@@ -88,13 +90,27 @@ class Engine:
             if event.kind == "restore":
                 self._restore(session, event)
                 continue
-            rule = self.rules.match(kind=event.kind, code=event.code, device_kind=event.device.kind)
-            if rule is not None:
+            for rule in self.rules.match(
+                kind=event.kind, code=event.code, device_kind=event.device.kind
+            ):
+                if rule.unless is not None and _seen(
+                    session, event, rule.unless, rule.within_s, same_device=True
+                ):
+                    continue
+                if rule.distinct_devices is not None:
+                    if _devices_agreeing(session, event, rule) < rule.distinct_devices:
+                        continue
+                    self._raise_or_count(
+                        session, rule, event, key=f"node:{event.device.node_id}:{rule.id}"
+                    )
+                    continue
                 self._raise_or_count(session, rule, event)
         return []
 
-    def _raise_or_count(self, session: Session, rule: Rule, event: Stored) -> Alarm:
-        key = dedupe_key(event.device.id, event.code, event.zone)
+    def _raise_or_count(
+        self, session: Session, rule: Rule, event: Stored, key: str | None = None
+    ) -> Alarm:
+        key = key or dedupe_key(event.device.id, event.code, event.zone)
         alarm = _open_alarm(session, key)
         if alarm is not None:
             alarm.count += 1
@@ -177,6 +193,42 @@ class Engine:
                 note="恢复正常，自动关闭",
             )
         session.flush()
+
+
+def _matching(when: When) -> ColumnElement[bool]:
+    clause: ColumnElement[bool] = Event.kind.in_(when.kind)
+    if when.code is not None:
+        clause = clause & Event.code.in_(when.code)
+    return clause
+
+
+def _seen(session: Session, event: Stored, when: When, within_s: int, *, same_device: bool) -> bool:
+    """Did the device send an event like `when` in the `within_s` seconds before this one?"""
+    since = event.received_at - timedelta(seconds=within_s)
+    found = session.scalar(
+        select(Event.id)
+        .where(
+            Event.device_id == event.device.id,
+            Event.id != event.id,
+            Event.received_at >= since,
+            _matching(when),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+def _devices_agreeing(session: Session, event: Stored, rule: Rule) -> int:
+    """How many devices of the event's site sent an event matching the rule within its window."""
+    since = event.received_at - timedelta(seconds=rule.within_s)
+    count = session.scalar(
+        select(func.count(func.distinct(Event.device_id)))
+        .join(Device, Device.id == Event.device_id)
+        .where(
+            Device.node_id == event.device.node_id, Event.received_at >= since, _matching(rule.when)
+        )
+    )
+    return int(count or 0)
 
 
 # --- reading ------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import Session
 
 from pingan.auth.principal import Principal
@@ -253,34 +253,50 @@ def issue_http_token(session: Session, *, device: Device) -> str:
 # --- liveness ----------------------------------------------------------------------------------
 
 
+SEEN_GRANULARITY = timedelta(seconds=5)  # supervision windows are ≥ 10 s: no need to be finer
+
+
 def mark_seen(session: Session, *, seen: dict[int, datetime]) -> list[int]:
     """Record messages from devices; returns the ids that were offline and are back."""
     if not seen:
         return []
+    now = max(seen.values())
+    ids = list(seen)
     back = list(
         session.scalars(
-            select(Device.id).where(Device.id.in_(seen), Device.status == DeviceStatus.offline)
-        )
-    )
-    newly = list(
-        session.scalars(
-            select(Device.id).where(Device.id.in_(seen), Device.status != DeviceStatus.online)
-        )
-    )
-    now = max(seen.values())
-    session.execute(
-        update(Device)
-        .where(Device.id.in_(seen))
-        .values(last_seen_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if newly:
-        session.execute(
             update(Device)
-            .where(Device.id.in_(newly))
-            .values(status=DeviceStatus.online, status_changed_at=now)
+            .where(Device.id.in_(ids), Device.status == DeviceStatus.offline)
+            .values(
+                status=DeviceStatus.online,
+                status_changed_at=now,
+                last_seen_at=now,
+                updated_at=Device.updated_at,
+            )
+            .returning(Device.id)
             .execution_options(synchronize_session=False)
         )
+    )
+    session.execute(
+        update(Device)
+        .where(Device.id.in_(ids), Device.status == DeviceStatus.unknown)
+        .values(
+            status=DeviceStatus.online,
+            status_changed_at=now,
+            last_seen_at=now,
+            updated_at=Device.updated_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    # Busy devices would otherwise rewrite their row on every batch.
+    session.execute(
+        update(Device)
+        .where(
+            Device.id.in_(ids),
+            or_(Device.last_seen_at.is_(None), Device.last_seen_at < now - SEEN_GRANULARITY),
+        )
+        .values(last_seen_at=now, updated_at=Device.updated_at)  # liveness is not an edit
+        .execution_options(synchronize_session=False)
+    )
     return back
 
 
@@ -309,6 +325,10 @@ def mark_offline(
     session.execute(
         update(Device)
         .where(Device.id.in_(device_ids), Device.status != DeviceStatus.offline)
-        .values(status=DeviceStatus.offline, status_changed_at=now or utcnow())
+        .values(
+            status=DeviceStatus.offline,
+            status_changed_at=now or utcnow(),
+            updated_at=Device.updated_at,
+        )
         .execution_options(synchronize_session="fetch")
     )

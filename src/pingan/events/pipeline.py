@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from pingan.db.base import utcnow
@@ -96,55 +97,36 @@ class Pipeline:
     def _store(
         self, session: Session, items: Sequence[Incoming]
     ) -> tuple[list[Outcome], list[Stored]]:
-        ids = [item.event_id for item in items]
-        existing = set(session.scalars(select(Event.event_id).where(Event.event_id.in_(ids))))
-        outcomes: list[Outcome] = []
-        fresh: list[Incoming] = []
-        seen: set[str] = set()
+        """One statement: insert what is new, skip what is stored (here or by another process)."""
+        firsts: dict[str, Incoming] = {}
         for item in items:
-            duplicate = item.event_id in existing or item.event_id in seen
-            outcomes.append(Outcome(item.event_id, duplicate))
-            if not duplicate:
-                seen.add(item.event_id)
-                fresh.append(item)
-        if not fresh:
-            return outcomes, []
-        rows = [_row(item) for item in fresh]
-        try:
-            with session.begin_nested():
-                # executemany without RETURNING: the fast path on every driver.
-                session.execute(insert(EVENTS), rows)
-        except IntegrityError:
-            # Another process stored one of these meanwhile: take them one at a time.
-            return self._store_one_by_one(session, items)
-        found = session.execute(
-            select(Event.event_id, Event.id).where(
-                Event.event_id.in_([r["event_id"] for r in rows])
-            )
-        )
-        new_ids = {event_id: row_id for event_id, row_id in found}
-        stored = [
-            _stored(new_ids[row["event_id"]], item, row)
-            for item, row in zip(fresh, rows, strict=True)
-        ]
-        return outcomes, stored
-
-    def _store_one_by_one(
-        self, session: Session, items: Sequence[Incoming]
-    ) -> tuple[list[Outcome], list[Stored]]:
+            firsts.setdefault(item.event_id, item)
+        rows = {event_id: _row(item) for event_id, item in firsts.items()}
+        if not rows:
+            return [], []
+        insert_new = _insert_ignoring_repeats(session).returning(Event.event_id, Event.id)
+        new_ids = {
+            event_id: row_id
+            for event_id, row_id in session.execute(insert_new, list(rows.values()))
+        }
         outcomes: list[Outcome] = []
         stored: list[Stored] = []
+        claimed: set[str] = set()
         for item in items:
-            row = _row(item)
-            try:
-                with session.begin_nested():
-                    new_id = session.execute(insert(EVENTS).returning(Event.id), row).scalar_one()
-            except IntegrityError:
-                outcomes.append(Outcome(item.event_id, True))
-                continue
-            outcomes.append(Outcome(item.event_id, False))
-            stored.append(_stored(new_id, item, row))
+            event_id = item.event_id
+            fresh = event_id in new_ids and event_id not in claimed
+            outcomes.append(Outcome(event_id, not fresh))
+            if fresh:
+                claimed.add(event_id)
+                stored.append(_stored(new_ids[event_id], item, rows[event_id]))
         return outcomes, stored
+
+
+def _insert_ignoring_repeats(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return pg_insert(EVENTS).on_conflict_do_nothing(index_elements=["event_id"])
+    return sqlite_insert(EVENTS).on_conflict_do_nothing(index_elements=["event_id"])
 
 
 def _row(item: Incoming) -> dict[str, Any]:

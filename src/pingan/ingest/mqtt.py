@@ -33,7 +33,8 @@ from pingan.ingest import messages, topics
 log = logging.getLogger("pingan.ingest.mqtt")
 CHANNEL = "mqtt"
 SESSION_EXPIRY_S = 7 * 24 * 3600
-RECEIVE_MAXIMUM = 2000  # QoS 1 messages the broker may have in flight to us unacknowledged
+RECEIVE_MAXIMUM = 2000
+DEVICE_CACHE_S = 2.0  # QoS 1 messages the broker may have in flight to us unacknowledged
 
 
 @dataclass
@@ -75,6 +76,8 @@ class MqttAdapter:
         self.inbox: queue.Queue[Received] = queue.Queue(maxsize=100_000)
         self._generation = 0
         self._refused = False
+        self._cache: dict[str, device_service.DeviceInfo | None] = {}
+        self._cache_at = 0.0
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self.client = self._make_client()
@@ -218,9 +221,22 @@ class MqttAdapter:
         self.status.counters.duplicates += dup
         self.status.counters.batches += 1
 
+    def _devices(self, session: Session, codes: set[str]) -> dict[str, device_service.DeviceInfo]:
+        """Device rows for a batch, kept a couple of seconds: an edit (disabling one) takes effect
+        within DEVICE_CACHE_S, and the database is not asked the same thing every few ms."""
+        now = time.monotonic()
+        if now - self._cache_at > DEVICE_CACHE_S:
+            self._cache, self._cache_at = {}, now
+        missing = codes - self._cache.keys()
+        if missing:
+            found = device_service.infos_by_codes(session, codes=missing)
+            for code in missing:
+                self._cache[code] = found.get(code)
+        return {code: info for code in codes if (info := self._cache.get(code)) is not None}
+
     def _normalise(self, session: Session, batch: list[Received]) -> list[Incoming]:
         parsed = [(item, topics.parse(item.topic)) for item in batch]
-        devices = device_service.infos_by_codes(session, codes={p.code for _i, p in parsed if p})
+        devices = self._devices(session, {p.code for _i, p in parsed if p})
         items: list[Incoming] = []
         for item, where in parsed:
             try:
