@@ -207,17 +207,23 @@ def test_silent_device_goes_offline_and_recovers(
     assert db.query(Alarm).count() == 1
 
 
-def test_door_opened_without_a_grant(client: TestClient, world: World, devices: dict[str, str]) -> None:
+def test_door_opened_without_a_grant(
+    client: TestClient, world: World, devices: dict[str, str]
+) -> None:
     send(client, devices["door"], kind="door", code="access_granted", zone="east")
     send(client, devices["door"], kind="door", code="door_opened", zone="east")
     assert alarms(client, world) == []  # opened after a grant: an ordinary passage
-    other = add_device(world, "gh-door-2", node="gh_site", kind="access_controller", name="西门门禁")
+    other = add_device(
+        world, "gh-door-2", node="gh_site", kind="access_controller", name="西门门禁"
+    )
     send(client, other, kind="door", code="door_opened", zone="west")
     [alarm] = alarms(client, world)
     assert alarm["rule_id"] == "door_opened_without_grant" and alarm["priority"] == 1
 
 
-def test_two_detectors_of_one_site_confirm_each_other(client: TestClient, world: World, devices: dict[str, str]) -> None:
+def test_two_detectors_of_one_site_confirm_each_other(
+    client: TestClient, world: World, devices: dict[str, str]
+) -> None:
     second = add_device(world, "gh-smoke-2", node="gh_site", name="2栋烟感")
     send(client, devices["smoke"], kind="fire", code="smoke")
     assert [a["rule_id"] for a in alarms(client, world)] == ["fire"]
@@ -225,4 +231,8 @@ def test_two_detectors_of_one_site_confirm_each_other(client: TestClient, world:
     rules = sorted(a["rule_id"] for a in alarms(client, world))
     assert rules == ["detectors_agree", "fire", "fire"]
     send(client, devices["red"], kind="fire", code="smoke")  # another site agrees with nobody here
-    assert sorted(a["rule_id"] for a in alarms(client, world)) == ["detectors_agree", "fire", "fire"]
+    assert sorted(a["rule_id"] for a in alarms(client, world)) == [
+        "detectors_agree",
+        "fire",
+        "fire",
+    ]
