@@ -29,9 +29,7 @@ from pingan.db.engine import make_engine
 from pingan.devices import service as device_service
 from pingan.devices.schemas import DeviceCreate
 from pingan.localbroker import LocalBroker, free_port
-from pingan.territory import service as territory_service
-from pingan.territory.models import SiteType
-from pingan.territory.schemas import NodeCreate
+from pingan.sim import small_territory
 
 Broker = LocalBroker
 
@@ -177,29 +175,7 @@ def make_live(settings: Settings) -> Live:
     live = Live(settings=settings, env=env)
     with Session(engine) as s:
         s.info["actor"] = "test"
-        street = territory_service.create(
-            s, actor=SYSTEM, data=NodeCreate(kind="street", name="柳城街道")
-        )
-        community = territory_service.create(
-            s,
-            actor=SYSTEM,
-            data=NodeCreate(kind="community", parent_id=street.id, name="鱼凫路社区"),
-        )
-        grid = territory_service.create(
-            s,
-            actor=SYSTEM,
-            data=NodeCreate(kind="grid", parent_id=community.id, name="鱼凫路第1网格"),
-        )
-        site = territory_service.create(
-            s,
-            actor=SYSTEM,
-            data=NodeCreate(
-                kind="site",
-                parent_id=grid.id,
-                name="柳欣苑",
-                site_type=SiteType.commercial_residential,
-            ),
-        )
+        live.nodes = small_territory(s, actor=SYSTEM)
         auth_service.create(
             s,
             actor=SYSTEM,
@@ -207,15 +183,9 @@ def make_live(settings: Settings) -> Live:
                 username="admin",
                 display_name="admin",
                 password=live.admin_password,
-                roles=[BindingIn(role=Role.community_admin, node_id=community.id)],
+                roles=[BindingIn(role=Role.community_admin, node_id=live.nodes["community"])],
             ),
         )
         s.commit()
-        live.nodes = {
-            "street": street.id,
-            "community": community.id,
-            "grid": grid.id,
-            "site": site.id,
-        }
     engine.dispose()
     return live

@@ -37,10 +37,7 @@ from pingan.db.engine import make_engine
 from pingan.devices.models import Protocol
 from pingan.events.models import Event
 from pingan.localbroker import LocalBroker, free_port
-from pingan.sim import Message, Mix, SimDevice, register
-from pingan.territory import service as territory_service
-from pingan.territory.models import SiteType
-from pingan.territory.schemas import NodeCreate
+from pingan.sim import Message, Mix, SimDevice, register, small_territory
 
 DEVICES = 500
 SUSTAIN_RATES = (1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000)
@@ -126,30 +123,7 @@ class Platform:
         migrate.upgrade(self.engine)
         with Session(self.engine) as s:
             s.info["actor"] = "bench"
-            street = territory_service.create(
-                s, actor=SYSTEM, data=NodeCreate(kind="street", name="柳城街道")
-            )
-            community = territory_service.create(
-                s,
-                actor=SYSTEM,
-                data=NodeCreate(kind="community", parent_id=street.id, name="鱼凫路社区"),
-            )
-            grid = territory_service.create(
-                s,
-                actor=SYSTEM,
-                data=NodeCreate(kind="grid", parent_id=community.id, name="鱼凫路第1网格"),
-            )
-            for n in range(10):
-                territory_service.create(
-                    s,
-                    actor=SYSTEM,
-                    data=NodeCreate(
-                        kind="site",
-                        parent_id=grid.id,
-                        name=f"小区{n}",
-                        site_type=SiteType.commercial_residential,
-                    ),
-                )
+            nodes = small_territory(s, actor=SYSTEM, sites=10)
             fleet = register(s, actor=cli_principal("bench"), count=DEVICES, only=Protocol.mqtt)
             user = auth_service.create(
                 s,
@@ -158,7 +132,7 @@ class Platform:
                     username="bench",
                     display_name="bench",
                     password="bench-password-1",
-                    roles=[BindingIn(role=Role.street_admin, node_id=street.id)],
+                    roles=[BindingIn(role=Role.street_admin, node_id=nodes["street"])],
                 ),
             )
             from datetime import timedelta

@@ -68,6 +68,34 @@ class SimDevice:
     account: str | None = None
 
 
+def small_territory(session: Session, *, actor: Principal, sites: int = 1) -> dict[str, int]:
+    """柳城街道 / 鱼凫路社区 / 鱼凫路第1网格 with `sites` compounds: enough for a bench or a test."""
+    from pingan.territory import service as territory_service
+    from pingan.territory.models import SiteType
+    from pingan.territory.schemas import NodeCreate
+
+    chain = [("street", "柳城街道"), ("community", "鱼凫路社区"), ("grid", "鱼凫路第1网格")]
+    ids: dict[str, int] = {}
+    parent: int | None = None
+    for kind, name in chain:
+        parent = territory_service.create(
+            session, actor=actor, data=NodeCreate(kind=kind, parent_id=parent, name=name)
+        ).id
+        ids[kind] = parent
+    for n in range(sites):
+        ids["site" if n == 0 else f"site{n}"] = territory_service.create(
+            session,
+            actor=actor,
+            data=NodeCreate(
+                kind="site",
+                parent_id=parent,
+                name="柳欣苑" if n == 0 else f"小区{n}",
+                site_type=SiteType.commercial_residential,
+            ),
+        ).id
+    return ids
+
+
 def register(
     session: Session,
     *,

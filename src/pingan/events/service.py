@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from pingan.auth.principal import Principal
@@ -47,7 +47,7 @@ def get_all(
     return paginate(session, stmt, order_by=Event.id.desc(), limit=limit, offset=offset)
 
 
-def _letter_clause(actor: Principal):  # type: ignore[no-untyped-def]
+def _letter_clause(actor: Principal) -> ColumnElement[bool]:
     """Dead letters of a known device follow its scope; unattributed ones are for root admins."""
     known = Device.id.in_(
         select(Device.id)
