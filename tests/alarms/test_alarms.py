@@ -236,3 +236,19 @@ def test_two_detectors_of_one_site_confirm_each_other(
         "fire",
         "fire",
     ]
+
+
+def test_a_resolved_alarm_never_swallows_a_new_event(
+    client: TestClient, world: World, devices: dict[str, str]
+) -> None:
+    send(client, devices["smoke"], kind="fire", code="smoke")
+    [alarm] = alarms(client, world)
+    url = f"/api/v1/alarms/{alarm['id']}/actions"
+    for action in ("acknowledge", "resolve"):
+        assert (
+            client.post(url, json={"action": action}, headers=world.auth("gh_operator")).status_code
+            == 200
+        )
+    send(client, devices["smoke"], kind="fire", code="smoke")  # it flares up again minutes later
+    states = sorted(a["state"] for a in alarms(client, world))
+    assert states == ["raised", "resolved"]

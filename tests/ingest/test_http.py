@@ -142,3 +142,21 @@ def test_dead_letter_replay_after_the_cause_is_mended(
 def test_schema_is_published(client: TestClient) -> None:
     schema = client.get("/api/v1/ingest/schema.json").json()
     assert schema["title"] == "pingan device event" and "kind" in schema["required"]
+
+
+def test_a_device_with_history_is_disabled_not_deleted(
+    client: TestClient, world: World, smoke: str
+) -> None:
+    _post(client, smoke, {"kind": "heartbeat"})
+    r = client.delete(
+        f"/api/v1/devices/{world.devices['gh-smoke-1']}", headers=world.auth("gh_admin")
+    )
+    assert r.status_code == 409 and r.json()["field"] == "enabled"
+    assert (
+        client.get(
+            "/api/v1/events",
+            params={"device_id": world.devices["gh-smoke-1"]},
+            headers=world.auth("gh_admin"),
+        ).json()["total"]
+        == 1
+    )

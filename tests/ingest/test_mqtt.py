@@ -285,3 +285,28 @@ def test_each_device_may_publish_only_to_its_own_topics(live: Live, tmp_path: Pa
         bad.stop()
     finally:
         secure.stop()
+
+
+def test_a_message_the_pipeline_cannot_take_does_not_block_the_rest(live: Live) -> None:
+    from pingan.events.pipeline import Pipeline, Stored
+    from pingan.ingest.mqtt import Received
+
+    def poison(_session: Session, events: list[Stored]) -> list[object]:
+        if any(e.code == "poison" for e in events):
+            raise RuntimeError("cannot take this one")
+        return []
+
+    settings = live.settings.model_copy(update={"mqtt_url": "mqtt://127.0.0.1:1"})
+    runtime = Runtime.build(settings)
+    adapter = MqttAdapter(
+        settings,
+        sessionmaker(bind=make_engine(settings), expire_on_commit=False),
+        Pipeline([*runtime.pipeline.consumers, poison]),
+    )  # type: ignore[list-item]
+    topic = topics.device_topic("lxy-smoke-1", "event")
+    batch = [Received(topic, event(i), i, 1, 0) for i in range(5)]
+    batch.insert(2, Received(topic, event(99, "sensor", code="poison"), 99, 1, 0))
+    assert adapter.store_batch(batch) is True
+    assert count(live, Event) == 5
+    assert count(live, DeadLetter, DeadLetter.reason_key == "internal") == 1
+    assert adapter.status.counters.errors == 1

@@ -113,27 +113,20 @@ class Engine:
         key = key or dedupe_key(event.device.id, event.code, event.zone)
         alarm = _open_alarm(session, key)
         if alarm is not None:
+            # Repeats count on the open alarm; one after dedupe_s of quiet, or after the sensor
+            # was restored, is also a line on the timeline, so the desk sees it came back.
+            quiet = event.received_at - alarm.last_event_at > timedelta(seconds=rule.dedupe_s)
             alarm.count += 1
             alarm.last_event_at = event.received_at
-            if alarm.restored:  # it happened again: the sensor is no longer back to normal
+            if alarm.restored:
                 alarm.restored = False
                 alarm.restored_at = None
                 _entry(session, alarm, "repeat", event_id=event.id, note="恢复后再次报警")
+            elif quiet:
+                _entry(session, alarm, "repeat", event_id=event.id, note="静默后再次报警")
             session.flush()
             return alarm
-        recent = session.scalar(
-            select(Alarm)
-            .where(
-                Alarm.dedupe_key == key,
-                Alarm.last_event_at > event.received_at - timedelta(seconds=rule.dedupe_s),
-            )
-            .order_by(Alarm.id.desc())
-        )
-        if recent is not None and recent.state != AlarmState.closed:
-            recent.count += 1
-            recent.last_event_at = event.received_at
-            session.flush()
-            return recent
+        # Nothing open (never, or a person resolved it): a new alarm, never a silent count.
         level = _start_level(rule)
         wait = self.rules.escalation_s(rule.priority)
         location = f" · {event.device.location}" if event.device.location else ""

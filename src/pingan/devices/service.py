@@ -229,6 +229,13 @@ def update_device(
 
 
 def delete(session: Session, *, device: Device) -> None:
+    """Only a device that never reported: otherwise its history would go with it."""
+    from pingan.events.models import Event
+
+    if session.scalar(select(Event.id).where(Event.device_id == device.id).limit(1)) is not None:
+        raise Conflict(
+            field="enabled", reason="设备已有事件记录，请停用（enabled=false）而不是删除"
+        )
     session.delete(device)
     _flush(session)
 

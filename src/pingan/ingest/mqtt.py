@@ -22,6 +22,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pingan.config import Settings
@@ -195,21 +196,49 @@ class MqttAdapter:
             if not batch:
                 continue
             delay = 0.5
-            while not self._stop.is_set():
-                try:
-                    self.process(batch)
-                    break
-                except Exception as exc:  # the database is away: keep the batch, unacknowledged
-                    self.status.counters.errors += 1
-                    self.status.last_error = f"storing failed, retrying: {exc}"
-                    log.exception("MQTT: storing a batch of %d failed; retrying", len(batch))
-                    time.sleep(delay)
-                    delay = min(delay * 2, 10)
-            else:
-                return
+            while not self.store_batch(batch):  # the database is away: keep it, unacknowledged
+                if self._stop.wait(delay):
+                    return
+                delay = min(delay * 2, 10)
             for item in batch:
                 if item.qos > 0 and item.generation == self._generation:
                     self.client.ack(item.mid, item.qos)
+
+    def store_batch(self, batch: list[Received]) -> bool:
+        """Store a batch; True once every message is stored or kept as a dead letter, False when
+        the database cannot be reached (try again later, nothing acknowledged)."""
+        try:
+            self.process(batch)
+            return True
+        except (OperationalError, InterfaceError) as exc:
+            self._failed(exc, len(batch))
+            return False
+        except Exception as exc:  # something in the batch: one at a time, keep the culprit
+            self._failed(exc, len(batch))
+        for item in batch:
+            try:
+                self.process([item])
+            except (OperationalError, InterfaceError) as exc:
+                self._failed(exc, 1)
+                return False
+            except Exception as exc:
+                # A message the pipeline cannot take must not hold up the others.
+                with unit_of_work(self.factory, actor="system:mqtt") as session:
+                    dead_letter(
+                        session,
+                        channel=CHANNEL,
+                        raw=item.payload,
+                        reason_key="internal",
+                        reason=f"{type(exc).__name__}: {exc}",
+                        source=item.topic,
+                    )
+                self.status.counters.dead += 1
+        return True
+
+    def _failed(self, exc: Exception, size: int) -> None:
+        self.status.counters.errors += 1
+        self.status.last_error = f"storing failed: {type(exc).__name__}: {exc}"
+        log.exception("MQTT: storing a batch of %d failed", size)
 
     def process(self, batch: list[Received]) -> None:
         """Store a batch in one transaction (dead letters included). Raises if nothing stuck."""

@@ -24,6 +24,7 @@ from pingan.db.engine import READONLY
 log = logging.getLogger("pingan.feed")
 WAKE = threading.Event()
 POLL_S = 0.25
+LOOKBACK = 200  # entries re-read each poll
 TOUCHED = "pingan_alarms_touched"
 
 
@@ -80,11 +81,15 @@ class Feed:
         self._thread: threading.Thread | None = None
         self.cursor = 0
         self.delivered = 0
+        self._sent: set[int] = set()
 
     def start(self) -> None:
         with self.factory() as session:
             session.connection(execution_options={READONLY: True})
             self.cursor = session.scalar(select(func.max(AlarmEntry.id))) or 0
+            self._sent = set(
+                session.scalars(select(AlarmEntry.id).where(AlarmEntry.id > self.cursor - LOOKBACK))
+            )
         self._thread = threading.Thread(target=self._run, name="pingan-feed", daemon=True)
         self._thread.start()
 
@@ -114,19 +119,29 @@ class Feed:
                 log.exception("alarm feed poll failed")
 
     def poll(self) -> int:
+        # Timeline ids are handed out at insert but become visible at commit, which on
+        # PostgreSQL need not be in id order: look back a little and skip what went out already.
         with self.factory() as session:
             session.connection(execution_options={READONLY: True})
             rows = session.execute(
                 select(AlarmEntry, Alarm)
                 .join(Alarm, Alarm.id == AlarmEntry.alarm_id)
-                .where(AlarmEntry.id > self.cursor)
+                .where(AlarmEntry.id > self.cursor - LOOKBACK)
                 .order_by(AlarmEntry.id)
-                .limit(1000)
+                .limit(2000)
             ).all()
-            changes = [(alarm.path, change(entry, alarm)) for entry, alarm in rows]
-        if not rows:
+            changes = [
+                (alarm.path, change(entry, alarm))
+                for entry, alarm in rows
+                if entry.id not in self._sent
+            ]
+        if not changes:
             return 0
-        self.cursor = rows[-1][0].id
+        for _path, item in changes:
+            self._sent.add(item["entry_id"])
+            self.cursor = max(self.cursor, item["entry_id"])
+        if len(self._sent) > 4 * LOOKBACK:
+            self._sent = {i for i in self._sent if i > self.cursor - LOOKBACK}
         with self._lock:
             subs = list(self.subscribers)
         for path, item in changes:
