@@ -48,27 +48,32 @@ class Subscriber:
     )
 
 
+def change_alarm(alarm: Alarm) -> dict[str, Any]:
+    """An alarm as live pages show it (the same shape the desk renders from)."""
+    return {
+        "id": alarm.id,
+        "title": alarm.title,
+        "priority": alarm.priority,
+        "category": alarm.category,
+        "state": alarm.state.value if hasattr(alarm.state, "value") else alarm.state,
+        "level": alarm.level,
+        "count": alarm.count,
+        "restored": alarm.restored,
+        "node_id": alarm.node_id,
+        "device_id": alarm.device_id,
+        "zone": alarm.zone,
+        "raised_at": alarm.raised_at.isoformat(),
+        "version": alarm.version,
+    }
+
+
 def change(entry: AlarmEntry, alarm: Alarm) -> dict[str, Any]:
     return {
         "entry_id": entry.id,
         "action": entry.action,
         "at": entry.at.isoformat(),
         "actor": entry.actor,
-        "alarm": {
-            "id": alarm.id,
-            "title": alarm.title,
-            "priority": alarm.priority,
-            "category": alarm.category,
-            "state": alarm.state.value if hasattr(alarm.state, "value") else alarm.state,
-            "level": alarm.level,
-            "count": alarm.count,
-            "restored": alarm.restored,
-            "node_id": alarm.node_id,
-            "device_id": alarm.device_id,
-            "zone": alarm.zone,
-            "raised_at": alarm.raised_at.isoformat(),
-            "version": alarm.version,
-        },
+        "alarm": change_alarm(alarm),
     }
 
 

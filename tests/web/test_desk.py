@@ -1,0 +1,145 @@
+"""The alarm desk in real Chromium against a running platform: log in, see a device's alarm
+arrive without reload, acknowledge and resolve it; another community's operator sees nothing;
+no request leaves 127.0.0.1."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy.orm import Session
+
+from pingan.auth import service as auth_service
+from pingan.auth.principal import SYSTEM
+from pingan.auth.roles import Role
+from pingan.auth.schemas import BindingIn, UserCreate
+from pingan.db.engine import make_engine
+from pingan.devices import service as device_service
+from pingan.devices.models import Device
+from pingan.territory import service as territory_service
+from pingan.territory.schemas import NodeCreate
+from tests.conftest import settings_for
+from tests.live import Live, make_live
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture()
+def live(tmp_path: Path) -> Iterator[Live]:
+    if shutil.which(CHROMIUM) is None:
+        pytest.skip("Chromium is not installed: apt-get install chromium (.ci/run does)")
+    world = make_live(settings_for("sqlite", tmp_path))
+    world.add_device("lxy-smoke-1", name="1栋烟感", protocol="http")
+    engine = make_engine(world.settings)
+    with Session(engine) as s:
+        s.info["actor"] = "test"
+        other = territory_service.create(
+            s,
+            actor=SYSTEM,
+            data=NodeCreate(kind="community", parent_id=world.nodes["street"], name="红光社区"),
+        )
+        auth_service.create(
+            s,
+            actor=SYSTEM,
+            data=UserCreate(
+                username="hg_operator",
+                display_name="红光值班员",
+                password="hg-operator-pw",
+                roles=[BindingIn(role=Role.centre_operator, node_id=other.id)],
+            ),
+        )
+        device = s.get(Device, world.devices["lxy-smoke-1"])
+        assert device is not None
+        world.env["TEST_DEVICE_TOKEN"] = device_service.issue_http_token(s, device=device)
+        s.commit()
+    engine.dispose()
+    world.env["PINGAN_SIA_PORT"] = "0"
+    world.serve()
+    yield world
+    world.stop()
+
+
+@pytest.fixture()
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
+        yield b
+        b.close()
+
+
+def login(page: Page, base: str, username: str, password: str) -> None:
+    page.goto(f"{base}/desk")
+    expect(page).to_have_url(f"{base}/login?next=/desk")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{base}/desk")
+
+
+def test_alarm_arrives_live_and_is_handled(live: Live, browser: Browser) -> None:
+    base = f"http://127.0.0.1:{live.port}"
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    hosts: set[str] = set()
+    page.on("request", lambda r: hosts.add(urlparse(r.url).hostname or ""))
+    login(page, base, "admin", live.admin_password)
+    expect(page.locator("#empty")).to_be_visible()
+    expect(page.locator("#live")).not_to_have_class("live down")
+    expect(page.locator(".keys")).to_contain_text("快捷键")
+
+    other = browser.new_page()
+    login(other, base, "hg_operator", "hg-operator-pw")
+
+    sent = time.monotonic()
+    r = httpx.post(
+        f"{base}/api/v1/ingest/events",
+        json={"kind": "fire", "code": "smoke", "zone": "1"},
+        headers={"Authorization": f"Bearer {live.env['TEST_DEVICE_TOKEN']}"},
+    )
+    assert r.status_code == 200
+    row = page.locator("#alarms tbody tr", has_text="火警")
+    expect(row).to_be_visible(timeout=2000)
+    assert time.monotonic() - sent < 2.0
+    expect(row.locator(".badge")).to_have_text("P1")
+    expect(row).to_have_class("flash")
+    page.screenshot(path=str(Path(live.settings.var_dir) / "desk.png"))
+
+    row.get_by_role("button", name="确认").click()
+    expect(row).to_contain_text("已确认")
+    row.click()
+    page.keyboard.press("r")  # resolve by keyboard
+    expect(page.locator("#alarms tbody tr")).to_have_count(0)
+    expect(page.locator("#empty")).to_be_visible()
+
+    # The other community's operator saw nothing of it.
+    expect(other.locator("#alarms tbody tr")).to_have_count(0)
+    other.reload()
+    expect(other.locator("#alarms tbody tr")).to_have_count(0)
+    assert hosts == {"127.0.0.1"}, hosts
+
+
+def test_english_and_a_wrong_password(live: Live, browser: Browser) -> None:
+    base = f"http://127.0.0.1:{live.port}"
+    page = browser.new_page()
+    page.goto(f"{base}/login?lang=en")
+    expect(page.locator("h1")).to_have_text("Log in")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", "wrong")
+    page.click("button[type=submit]")
+    expect(page.locator(".error")).to_have_text("Wrong user name or password")
