@@ -1,0 +1,136 @@
+"""Alarms and their timelines."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from pingan.db.base import Base, UTCDateTime, utcnow
+
+
+class AlarmState(enum.StrEnum):
+    raised = "raised"
+    acknowledged = "acknowledged"
+    dispatched = "dispatched"
+    on_scene = "on_scene"
+    resolved = "resolved"
+    false_alarm = "false_alarm"
+    closed = "closed"
+
+
+STATE_LABEL: dict[AlarmState, str] = {
+    AlarmState.raised: "待处理",
+    AlarmState.acknowledged: "已确认",
+    AlarmState.dispatched: "已派警",
+    AlarmState.on_scene: "已到场",
+    AlarmState.resolved: "已处置",
+    AlarmState.false_alarm: "误报",
+    AlarmState.closed: "已关闭",
+}
+
+OPEN_STATES = frozenset(
+    {AlarmState.raised, AlarmState.acknowledged, AlarmState.dispatched, AlarmState.on_scene}
+)
+
+
+class Level(enum.IntEnum):
+    """Whose desk an alarm is on: escalation moves it up."""
+
+    site = 0
+    community = 1
+    street = 2
+
+
+class Alarm(Base):
+    __tablename__ = "alarms"
+    __table_args__ = (
+        Index("ix_alarms_open_key", "dedupe_key", "is_open"),
+        Index("ix_alarms_state", "state"),
+        Index("ix_alarms_escalate_at", "escalate_at"),
+        Index("ix_alarms_path", "path"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[int] = mapped_column(Integer)  # 1 (highest) … 4
+    title: Mapped[str] = mapped_column(String(200))
+    device_id: Mapped[int | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="SET NULL"), index=True
+    )
+    node_id: Mapped[int] = mapped_column(ForeignKey("territory_nodes.id", ondelete="RESTRICT"))
+    path: Mapped[str] = mapped_column(String(255))  # the node's path: scope checks
+    zone: Mapped[str | None] = mapped_column(String(32))
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    state: Mapped[AlarmState] = mapped_column(
+        Enum(AlarmState, native_enum=False, length=16), default=AlarmState.raised
+    )
+    level: Mapped[int] = mapped_column(Integer, default=Level.site)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    restored: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"))
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_event_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    restored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalate_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)  # optimistic lock for two operators
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+    @property
+    def ack_seconds(self) -> float | None:
+        if self.acknowledged_at is None:
+            return None
+        return (self.acknowledged_at - self.raised_at).total_seconds()
+
+    @property
+    def resolve_seconds(self) -> float | None:
+        if self.resolved_at is None:
+            return None
+        return (self.resolved_at - self.raised_at).total_seconds()
+
+
+class AlarmEntry(Base):
+    """One line of an alarm's timeline: who did what, when, with which note or event."""
+
+    __tablename__ = "alarm_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))
+    actor_user_id: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"))
+
+
+class Notification(Base):
+    """One message to send about an alarm on one channel: an outbox row, retried until sent."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id", ondelete="CASCADE"), index=True)
+    entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alarm_entries.id", ondelete="SET NULL")
+    )
+    channel: Mapped[str] = mapped_column(String(64))  # the channel's id in the rules file
+    kind: Mapped[str] = mapped_column(String(16))  # webhook | wecom | dingtalk | email | sms
+    event: Mapped[str] = mapped_column(String(32))  # alarm.raised | alarm.escalated
+    status: Mapped[str] = mapped_column(String(8), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,172 @@
+"""The notification outbox: rows written with the alarm change, sent after the commit, retried
+with back-off, never lost. Sending happens outside any transaction; a row being sent is leased,
+so a crash mid-send means it is sent again (at least once) rather than never."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from pingan.alarms.models import STATE_LABEL, Alarm, AlarmEntry, AlarmState, Notification
+from pingan.alarms.notify.channels import AlarmMessage, DeliveryError, Sender
+from pingan.alarms.rules import Channel, RuleBook
+from pingan.db.base import utcnow
+from pingan.db.engine import unit_of_work
+from pingan.territory.models import TerritoryNode
+
+log = logging.getLogger("pingan.notify")
+LEASE_S = 60
+MAX_ATTEMPTS = 12
+BATCH = 50
+SHANGHAI_OFFSET = timedelta(hours=8)
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(2**attempts, 3600))
+
+
+def enqueue(
+    session: Session, *, alarm: Alarm, entry: AlarmEntry, event: str, rules: RuleBook
+) -> int:
+    channels = rules.current.channels_for(alarm.rule_id)
+    for channel in channels:
+        session.add(
+            Notification(
+                alarm_id=alarm.id,
+                entry_id=entry.id,
+                channel=channel.id,
+                kind=channel.type,
+                event=event,
+                status="pending",
+                attempts=0,
+                created_at=utcnow(),
+                next_attempt_at=utcnow(),
+            )
+        )
+    return len(channels)
+
+
+def _place(session: Session, alarm: Alarm) -> str:
+    ids = [int(p) for p in alarm.path.strip("/").split("/")[1:]]
+    rows = session.execute(
+        select(TerritoryNode.id, TerritoryNode.name).where(TerritoryNode.id.in_(ids))
+    )
+    names = {node_id: name for node_id, name in rows}
+    return " / ".join(names[i] for i in ids if i in names)
+
+
+def message_for(session: Session, *, alarm: Alarm, event: str, public_url: str) -> AlarmMessage:
+    local = (alarm.raised_at + SHANGHAI_OFFSET).strftime("%Y-%m-%d %H:%M:%S")
+    return AlarmMessage(
+        event=event,
+        alarm_id=alarm.id,
+        priority=alarm.priority,
+        category=alarm.category,
+        title=alarm.title,
+        state=STATE_LABEL[AlarmState(alarm.state)],
+        level=alarm.level,
+        place=_place(session, alarm),
+        raised_at=local,
+        link=f"{public_url.rstrip('/')}/alarms/{alarm.id}",
+    )
+
+
+@dataclass
+class Claimed:
+    id: int
+    channel: Channel | None
+    channel_id: str
+    message: AlarmMessage
+    attempts: int
+
+
+def claim(
+    session: Session, *, rules: RuleBook, public_url: str, now: datetime | None = None
+) -> list[Claimed]:
+    now = now or utcnow()
+    rows = session.scalars(
+        select(Notification)
+        .where(Notification.status.in_(("pending", "sending")), Notification.next_attempt_at <= now)
+        .order_by(Notification.id)
+        .limit(BATCH)
+        .with_for_update(skip_locked=True)
+    ).all()
+    by_id = {c.id: c for c in rules.current.channels}
+    out = []
+    for row in rows:
+        alarm = session.get(Alarm, row.alarm_id)
+        if alarm is None:
+            continue
+        row.status = "sending"
+        row.attempts += 1
+        row.next_attempt_at = now + timedelta(seconds=LEASE_S)
+        out.append(
+            Claimed(
+                row.id,
+                by_id.get(row.channel),
+                row.channel,
+                message_for(session, alarm=alarm, event=row.event, public_url=public_url),
+                row.attempts,
+            )
+        )
+    session.flush()
+    return out
+
+
+def record(
+    session: Session, *, item: Claimed, error: str | None, now: datetime | None = None
+) -> None:
+    now = now or utcnow()
+    row = session.get(Notification, item.id)
+    if row is None:
+        return
+    if error is None:
+        row.status, row.sent_at, row.last_error = "sent", now, None
+        return
+    row.last_error = error[:2000]
+    if item.attempts >= MAX_ATTEMPTS:
+        row.status = "failed"
+        log.error("notification %s on %s failed for good: %s", row.id, row.channel, error)
+    else:
+        row.status = "pending"
+        row.next_attempt_at = now + backoff(item.attempts)
+        log.warning(
+            "notification %s on %s failed (attempt %s), retrying: %s",
+            row.id,
+            row.channel,
+            item.attempts,
+            error,
+        )
+
+
+def deliver_due(
+    factory: sessionmaker[Session], *, sender: Sender, rules: RuleBook, public_url: str
+) -> int:
+    """Claim, send outside any transaction, record. Returns how many were sent."""
+    with unit_of_work(factory, actor="system:notify") as session:
+        claimed = claim(session, rules=rules, public_url=public_url)
+    sent = 0
+    for item in claimed:
+        error = None
+        if item.channel is None:
+            error = f"channel {item.channel_id!r} is no longer defined in the rules file"
+        else:
+            try:
+                sender.send(item.channel, item.message)
+                sent += 1
+            except DeliveryError as exc:
+                error = str(exc)
+        with unit_of_work(factory, actor="system:notify") as session:
+            record(session, item=item, error=error)
+    return sent
+
+
+def retry(session: Session, *, notification: Notification) -> None:
+    notification.status = "pending"
+    notification.attempts = 0
+    notification.next_attempt_at = utcnow()
+    session.flush()

@@ -1,0 +1,74 @@
+"""The web application: API routers, error rendering, metrics, pages."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.orm import sessionmaker
+
+from pingan import __version__, logs, observability, problems
+from pingan.alarms import api as alarms_api
+from pingan.auth import api as auth_api
+from pingan.auth import service as auth_service
+from pingan.config import Settings, get_settings
+from pingan.db.engine import make_engine
+from pingan.devices import api as devices_api
+from pingan.events import api as events_api
+from pingan.imports import api as imports_api
+from pingan.ingest import http as ingest_http
+from pingan.runtime import Runtime
+from pingan.territory import api as territory_api
+from pingan.web import pages
+from pingan.workers import Workers
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    logs.configure(settings.log_level)
+    title = "平安社区智能化监管平台 pingan" + ("（演示 DEMO）" if settings.demo else "")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with app.state.sessionmaker() as session:
+            auth_service.prune_login_attempts(session)
+            session.commit()
+        workers = Workers(settings, app.state.sessionmaker, app.state.runtime, app.state.engine)
+        app.state.workers = workers
+        await workers.start()
+        gc.freeze()  # what start-up made lives for good: keep it out of every collection
+        try:
+            yield
+        finally:
+            await workers.stop()
+            app.state.engine.dispose()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title=title,
+        version=__version__,
+        description="API of pingan. Errors are RFC 9457 problem+json; lists page with limit/offset.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+    )
+    engine = make_engine(settings, background_checkpoint=settings.run_workers)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
+    app.state.runtime = Runtime.build(settings)
+    problems.install(app)
+    observability.install(app)
+    app.include_router(auth_api.router, prefix=API_PREFIX)
+    app.include_router(territory_api.router, prefix=API_PREFIX)
+    app.include_router(imports_api.router, prefix=API_PREFIX)
+    app.include_router(devices_api.router, prefix=API_PREFIX)
+    app.include_router(events_api.router, prefix=API_PREFIX)
+    app.include_router(alarms_api.router, prefix=API_PREFIX)
+    app.include_router(ingest_http.router, prefix=API_PREFIX)
+    pages.install(app)
+    return app

@@ -1,0 +1,197 @@
+"""Login, tokens, users and role bindings, audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from pingan.api_common import (
+    DB,
+    SESSION_COOKIE,
+    Actor,
+    Page,
+    Paging,
+    StrictQuery,
+    client_ip,
+    page_of,
+)
+from pingan.auth import service
+from pingan.auth.roles import Perm, Role
+from pingan.auth.schemas import (
+    AuditOut,
+    BindingIn,
+    BindingOut,
+    LoginIn,
+    LoginOut,
+    TokenCreate,
+    TokenIssued,
+    TokenOut,
+    UserCreate,
+    UserOut,
+    UserUpdate,
+)
+from pingan.config import get_settings
+from pingan.errors import Forbidden, NotFound, Unauthenticated
+
+router = APIRouter(dependencies=[StrictQuery])
+
+
+@router.post("/auth/login", response_model=LoginOut, tags=["auth"])
+def login(data: LoginIn, request: Request, response: Response, session: DB) -> LoginOut:
+    """Log in with user name and password: a bearer token, also set as an HttpOnly cookie."""
+    try:
+        raw, token, user = service.login(
+            session, username=data.username, password=data.password, ip=client_ip(request)
+        )
+    except Unauthenticated:
+        session.commit()  # the failed attempt must count even though the request fails
+        raise
+    response.set_cookie(
+        SESSION_COOKIE,
+        raw,
+        max_age=get_settings().session_hours * 3600,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return LoginOut(token=raw, expires_at=token.expires_at, user=UserOut.model_validate(user))
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
+def logout(request: Request, response: Response, actor: Actor, session: DB) -> None:
+    header = request.headers.get("authorization", "")
+    raw = (
+        header[7:].strip()
+        if header.lower().startswith("bearer ")
+        else request.cookies.get(SESSION_COOKIE)
+    )
+    if raw:
+        _user, token = service.authenticate_token(session, raw=raw)
+        service.revoke(session, token=token)
+    response.delete_cookie(SESSION_COOKIE)
+
+
+@router.get("/auth/me", response_model=UserOut, tags=["auth"])
+def me(actor: Actor, session: DB) -> UserOut:
+    assert actor.user_id is not None
+    user = service.get_visible_or_raise(session, actor=actor, user_id=actor.user_id)
+    return UserOut.model_validate(user)
+
+
+@router.get("/auth/tokens", response_model=list[TokenOut], tags=["auth"])
+def my_tokens(actor: Actor, session: DB) -> list[TokenOut]:
+    assert actor.user_id is not None
+    return [TokenOut.model_validate(t) for t in service.tokens_of(session, user_id=actor.user_id)]
+
+
+@router.post("/auth/tokens", response_model=TokenIssued, status_code=201, tags=["auth"])
+def create_token(data: TokenCreate, actor: Actor, session: DB) -> TokenIssued:
+    """An API token for scripts and integrations, acting as you. The token is shown once."""
+    assert actor.user_id is not None
+    user = service.get_visible_or_raise(session, actor=actor, user_id=actor.user_id)
+    days = data.days or get_settings().token_days
+    raw, token = service.issue_token(
+        session, user=user, kind=service.API, name=data.name, lifetime=timedelta(days=days)
+    )
+    return TokenIssued(token=raw, **TokenOut.model_validate(token).model_dump())
+
+
+@router.delete("/auth/tokens/{token_id}", status_code=204, tags=["auth"])
+def revoke_token(token_id: int, actor: Actor, session: DB) -> None:
+    assert actor.user_id is not None
+    token = next(
+        (t for t in service.tokens_of(session, user_id=actor.user_id) if t.id == token_id), None
+    )
+    if token is None:
+        raise NotFound(what=f"令牌 {token_id}")
+    service.revoke(session, token=token)
+
+
+def _require_any(actor: Actor, perm: Perm) -> None:
+    if not actor.system and not actor.paths(perm):
+        raise Forbidden(action=perm.value)
+
+
+@router.get("/users", response_model=Page[UserOut], tags=["users"])
+def list_users(
+    actor: Actor,
+    session: DB,
+    paging: Paging,
+    q: Annotated[
+        str | None, Query(max_length=64, description="Part of user name or display name")
+    ] = None,
+    role: Role | None = None,
+) -> Page[UserOut]:
+    _require_any(actor, Perm.users_read)
+    rows, total = service.get_all(
+        session, actor=actor, q=q, role=role, limit=paging.limit, offset=paging.offset
+    )
+    return page_of([UserOut.model_validate(u) for u in rows], total, paging)
+
+
+@router.post("/users", response_model=UserOut, status_code=201, tags=["users"])
+def create_user(data: UserCreate, actor: Actor, session: DB) -> UserOut:
+    _require_any(actor, Perm.users_write)
+    return UserOut.model_validate(service.create(session, actor=actor, data=data))
+
+
+@router.get("/users/{user_id}", response_model=UserOut, tags=["users"])
+def get_user(user_id: int, actor: Actor, session: DB) -> UserOut:
+    return UserOut.model_validate(
+        service.get_visible_or_raise(session, actor=actor, user_id=user_id)
+    )
+
+
+@router.patch("/users/{user_id}", response_model=UserOut, tags=["users"])
+def update_user(user_id: int, data: UserUpdate, actor: Actor, session: DB) -> UserOut:
+    user = service.get_visible_or_raise(session, actor=actor, user_id=user_id)
+    return UserOut.model_validate(service.update(session, actor=actor, user=user, data=data))
+
+
+@router.post("/users/{user_id}/roles", response_model=BindingOut, status_code=201, tags=["users"])
+def add_role(user_id: int, data: BindingIn, actor: Actor, session: DB) -> BindingOut:
+    user = service.get_visible_or_raise(session, actor=actor, user_id=user_id)
+    return BindingOut.model_validate(
+        service.add_binding(session, actor=actor, user=user, data=data)
+    )
+
+
+@router.delete("/users/{user_id}/roles/{binding_id}", status_code=204, tags=["users"])
+def remove_role(user_id: int, binding_id: int, actor: Actor, session: DB) -> None:
+    user = service.get_visible_or_raise(session, actor=actor, user_id=user_id)
+    service.remove_binding(session, actor=actor, user=user, binding_id=binding_id)
+
+
+@router.get("/audit", response_model=Page[AuditOut], tags=["audit"])
+def audit_log(
+    actor: Actor,
+    session: DB,
+    paging: Paging,
+    entity: Annotated[
+        str | None, Query(max_length=64, description="Table, e.g. territory_nodes")
+    ] = None,
+    entity_id: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[
+        str | None, Query(max_length=16, description="create, update, delete, read, login")
+    ] = None,
+    actor_user_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Page[AuditOut]:
+    """Who did what, when, with before and after; admins see entries within their scope."""
+    _require_any(actor, Perm.audit_read)
+    rows, total = service.audit_entries(
+        session,
+        actor=actor,
+        entity=entity,
+        entity_id=entity_id,
+        action=action,
+        actor_user_id=actor_user_id,
+        since=since,
+        until=until,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+    return page_of([AuditOut.model_validate(r) for r in rows], total, paging)

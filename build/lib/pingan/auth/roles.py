@@ -1,0 +1,69 @@
+"""Roles and what each may do. A role is always bound to a node of the territory tree."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.StrEnum):
+    street_admin = "street_admin"  # 街道管理员
+    community_admin = "community_admin"  # 社区管理员
+    centre_operator = "centre_operator"  # 综治中心值班员
+    site_manager = "site_manager"  # 物业/小区管理员
+    grid_officer = "grid_officer"  # 网格员
+    patrol_member = "patrol_member"  # 巡逻队员/志愿者
+    police_liaison = "police_liaison"  # 辖区公安联络员
+    resident = "resident"  # 居民
+
+
+class Perm(enum.StrEnum):
+    territory_read = "territory:read"
+    territory_write = "territory:write"
+    people_read = "people:read"
+    people_write = "people:write"
+    users_read = "users:read"
+    users_write = "users:write"
+    audit_read = "audit:read"
+    devices_read = "devices:read"
+    devices_write = "devices:write"
+    alarms_read = "alarms:read"
+    alarms_handle = "alarms:handle"
+
+
+_ADMIN = frozenset(Perm)
+_READ = frozenset({Perm.territory_read, Perm.people_read})
+_DESK = frozenset({Perm.devices_read, Perm.alarms_read, Perm.alarms_handle})
+
+PERMISSIONS: dict[Role, frozenset[Perm]] = {
+    Role.street_admin: _ADMIN,
+    Role.community_admin: _ADMIN,
+    Role.centre_operator: _READ | _DESK,
+    Role.site_manager: _READ | _DESK | {Perm.people_write, Perm.devices_write},
+    Role.grid_officer: _READ | _DESK | {Perm.people_write},
+    Role.patrol_member: frozenset({Perm.territory_read}) | _DESK,
+    Role.police_liaison: _READ | _DESK,
+    Role.resident: _READ,
+}
+
+# Who may grant which role: an admin grants roles of lower rank only (street admins grant all).
+RANK: dict[Role, int] = {
+    Role.street_admin: 3,
+    Role.community_admin: 2,
+    Role.centre_operator: 1,
+    Role.site_manager: 1,
+    Role.grid_officer: 1,
+    Role.patrol_member: 1,
+    Role.police_liaison: 1,
+    Role.resident: 0,
+}
+
+LABEL: dict[Role, str] = {
+    Role.street_admin: "街道管理员",
+    Role.community_admin: "社区管理员",
+    Role.centre_operator: "综治中心值班员",
+    Role.site_manager: "小区/单位管理员",
+    Role.grid_officer: "网格员",
+    Role.patrol_member: "巡逻队员",
+    Role.police_liaison: "公安联络员",
+    Role.resident: "居民",
+}

@@ -1,0 +1,328 @@
+"""Users, role bindings, tokens and logins. Flushes only; the caller commits."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, delete, exists, func, select
+from sqlalchemy.orm import Session
+
+from pingan.auth import audit
+from pingan.auth.models import ApiToken, AuditEntry, LoginAttempt, RoleBinding, User
+from pingan.auth.passwords import hash_password, verify_password
+from pingan.auth.principal import Grant, Principal
+from pingan.auth.roles import RANK, Perm, Role
+from pingan.auth.schemas import BindingIn, UserCreate, UserUpdate
+from pingan.config import get_settings
+from pingan.db.base import utcnow
+from pingan.db.paging import paginate
+from pingan.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthenticated
+from pingan.territory import service as territory_service
+from pingan.territory.models import TerritoryNode
+
+SESSION = "session"
+API = "api"
+
+
+def _digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def get(session: Session, *, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
+def get_by_username(session: Session, *, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username))
+
+
+def principal_for(session: Session, *, user: User) -> Principal:
+    rows = session.execute(
+        select(RoleBinding.role, TerritoryNode.path)
+        .join(TerritoryNode, TerritoryNode.id == RoleBinding.node_id)
+        .where(RoleBinding.user_id == user.id)
+    )
+    grants = tuple(Grant(role=Role(r.role), path=r.path) for r in rows)
+    return Principal(user_id=user.id, name=user.username, grants=grants)
+
+
+def _visible_clause(actor: Principal, perm: Perm) -> ColumnElement[bool]:
+    return exists(
+        select(RoleBinding.id)
+        .join(TerritoryNode, TerritoryNode.id == RoleBinding.node_id)
+        .where(RoleBinding.user_id == User.id, actor.filter(TerritoryNode.path, perm))
+    )
+
+
+def get_visible_or_raise(session: Session, *, actor: Principal, user_id: int) -> User:
+    """A user is visible to admins of any scope holding one of the user's bindings."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(what=f"用户 {user_id}")
+    if actor.system or actor.user_id == user.id or actor.is_root_admin():
+        return user
+    visible = session.scalar(
+        select(_visible_clause(actor, Perm.users_read)).where(User.id == user.id)
+    )
+    if not visible:
+        raise NotFound(what=f"用户 {user_id}")
+    return user
+
+
+def get_all(
+    session: Session,
+    *,
+    actor: Principal,
+    q: str | None = None,
+    role: Role | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[Sequence[User], int]:
+    stmt = select(User)
+    if not (actor.system or actor.is_root_admin()):
+        stmt = stmt.where(_visible_clause(actor, Perm.users_read))
+    if q:
+        like = f"%{q}%"
+        stmt = stmt.where(User.username.ilike(like) | User.display_name.ilike(like))
+    if role:
+        stmt = stmt.where(
+            exists(
+                select(RoleBinding.id).where(
+                    RoleBinding.user_id == User.id, RoleBinding.role == role
+                )
+            )
+        )
+    return paginate(session, stmt, order_by=User.id, limit=limit, offset=offset)
+
+
+def _check_grant(session: Session, *, actor: Principal, binding: BindingIn) -> None:
+    node = territory_service.get_visible_or_raise(
+        session, actor=actor, node_id=binding.node_id, perm=Perm.users_write
+    )
+    rank = actor.max_rank_at(node.path)
+    role_rank = RANK[binding.role]
+    if not (actor.system or rank == max(RANK.values()) or rank > role_rank):
+        raise Forbidden("role_too_high", role=binding.role.value)
+
+
+def create(session: Session, *, actor: Principal, data: UserCreate) -> User:
+    for binding in data.roles:
+        _check_grant(session, actor=actor, binding=binding)
+    if get_by_username(session, username=data.username):
+        raise Conflict(field="username", reason=f"用户名 {data.username} 已存在")
+    user = User(
+        username=data.username,
+        display_name=data.display_name,
+        password_hash=hash_password(data.password),
+        phone=data.phone,
+        person_id=data.person_id,
+        is_active=True,
+    )
+    user.bindings = [RoleBinding(role=b.role.value, node_id=b.node_id) for b in data.roles]
+    session.add(user)
+    session.flush()
+    return user
+
+
+def update(session: Session, *, actor: Principal, user: User, data: UserUpdate) -> User:
+    _require_manage(session, actor=actor, user=user)
+    if data.display_name is not None:
+        user.display_name = data.display_name
+    if data.phone is not None:
+        user.phone = data.phone
+    if data.is_active is not None:
+        user.is_active = data.is_active
+        if not data.is_active:
+            revoke_all(session, user_id=user.id)
+    if data.password is not None:
+        user.password_hash = hash_password(data.password)
+        revoke_all(session, user_id=user.id)
+        audit.record(session, action="password", entity="users", entity_id=str(user.id))
+    session.flush()
+    return user
+
+
+def _require_manage(session: Session, *, actor: Principal, user: User) -> None:
+    """May actor manage user: actor outranks the user at every one of the user's scopes."""
+    if actor.system:
+        return
+    for binding in user.bindings:
+        node = territory_service.get_or_raise(session, node_id=binding.node_id)
+        rank = actor.max_rank_at(node.path)
+        if not (rank == max(RANK.values()) or rank > RANK[Role(binding.role)]):
+            raise Forbidden(action=Perm.users_write.value)
+
+
+def add_binding(session: Session, *, actor: Principal, user: User, data: BindingIn) -> RoleBinding:
+    _check_grant(session, actor=actor, binding=data)
+    binding = RoleBinding(user_id=user.id, role=data.role.value, node_id=data.node_id)
+    session.add(binding)
+    session.flush()
+    session.refresh(user)
+    return binding
+
+
+def remove_binding(session: Session, *, actor: Principal, user: User, binding_id: int) -> None:
+    binding = session.get(RoleBinding, binding_id)
+    if binding is None or binding.user_id != user.id:
+        raise NotFound(what=f"授权 {binding_id}")
+    _check_grant(
+        session, actor=actor, binding=BindingIn(role=Role(binding.role), node_id=binding.node_id)
+    )
+    session.delete(binding)
+    session.flush()
+    session.refresh(user)
+
+
+def set_password(session: Session, *, user: User, password: str) -> None:
+    user.password_hash = hash_password(password)
+    session.flush()
+
+
+# --- tokens and logins -----------------------------------------------------------------------
+
+
+def issue_token(
+    session: Session, *, user: User, kind: str, name: str, lifetime: timedelta
+) -> tuple[str, ApiToken]:
+    raw = f"pa_{secrets.token_urlsafe(32)}"
+    token = ApiToken(
+        user_id=user.id,
+        kind=kind,
+        name=name,
+        token_hash=_digest(raw),
+        created_at=utcnow(),
+        expires_at=utcnow() + lifetime,
+    )
+    session.add(token)
+    session.flush()
+    return raw, token
+
+
+def authenticate_token(session: Session, *, raw: str) -> tuple[User, ApiToken]:
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(raw)))
+    now = utcnow()
+    if token is None or token.revoked_at is not None or token.expires_at <= now:
+        raise Unauthenticated()
+    user = session.get(User, token.user_id)
+    if user is None or not user.is_active:
+        raise Unauthenticated()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        token.last_used_at = now
+    return user, token
+
+
+def revoke(session: Session, *, token: ApiToken) -> None:
+    token.revoked_at = utcnow()
+    session.flush()
+
+
+def revoke_all(session: Session, *, user_id: int) -> None:
+    for token in session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+    ):
+        token.revoked_at = utcnow()
+
+
+def tokens_of(session: Session, *, user_id: int) -> Sequence[ApiToken]:
+    return session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc())
+    ).all()
+
+
+def _recent_failures(session: Session, *, username: str, ip: str, since: datetime) -> int:
+    return (
+        session.scalar(
+            select(func.count(LoginAttempt.id)).where(
+                LoginAttempt.username == username,
+                LoginAttempt.ip == ip,
+                LoginAttempt.success.is_(False),
+                LoginAttempt.at > since,
+            )
+        )
+        or 0
+    )
+
+
+def login(session: Session, *, username: str, password: str, ip: str) -> tuple[str, ApiToken, User]:
+    """Check the password, limited per user name and address; a page login lasts one shift."""
+    settings = get_settings()
+    window = timedelta(seconds=settings.login_window_s)
+    now = utcnow()
+    failures = _recent_failures(session, username=username, ip=ip, since=now - window)
+    if failures >= settings.login_max_failures:
+        oldest = session.scalar(
+            select(func.min(LoginAttempt.at)).where(
+                LoginAttempt.username == username,
+                LoginAttempt.ip == ip,
+                LoginAttempt.success.is_(False),
+                LoginAttempt.at > now - window,
+            )
+        )
+        wait = int(((oldest or now) + window - now).total_seconds()) + 1
+        raise RateLimited(seconds=wait, headers={"Retry-After": str(wait)})
+    user = get_by_username(session, username=username)
+    ok = user is not None and verify_password(password, user.password_hash)
+    session.add(LoginAttempt(username=username, ip=ip, at=now, success=ok))
+    session.flush()
+    if user is None or not ok:
+        raise Unauthenticated("bad_credentials")
+    if not user.is_active:
+        raise Unauthenticated("user_disabled")
+    user.last_login_at = now
+    raw, token = issue_token(
+        session,
+        user=user,
+        kind=SESSION,
+        name=f"login from {ip}",
+        lifetime=timedelta(hours=settings.session_hours),
+    )
+    session.info["actor"] = f"user:{user.id}:{user.username}"
+    session.info["actor_user_id"] = user.id
+    audit.record(session, action="login", entity="users", entity_id=str(user.id))
+    return raw, token, user
+
+
+def prune_login_attempts(session: Session, *, older_than: timedelta = timedelta(days=30)) -> int:
+    result = session.execute(delete(LoginAttempt).where(LoginAttempt.at < utcnow() - older_than))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- audit log --------------------------------------------------------------------------------
+
+
+def audit_entries(
+    session: Session,
+    *,
+    actor: Principal,
+    entity: str | None = None,
+    entity_id: str | None = None,
+    action: str | None = None,
+    actor_user_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[Sequence[AuditEntry], int]:
+    stmt = select(AuditEntry)
+    if not actor.system:
+        clause = actor.filter(AuditEntry.scope_path, Perm.audit_read)
+        if actor.is_root_admin():
+            clause = clause | AuditEntry.scope_path.is_(None)
+        stmt = stmt.where(clause)
+    if entity:
+        stmt = stmt.where(AuditEntry.entity == entity)
+    if entity_id:
+        stmt = stmt.where(AuditEntry.entity_id == entity_id)
+    if action:
+        stmt = stmt.where(AuditEntry.action == action)
+    if actor_user_id is not None:
+        stmt = stmt.where(AuditEntry.actor_user_id == actor_user_id)
+    if since:
+        stmt = stmt.where(AuditEntry.at >= since)
+    if until:
+        stmt = stmt.where(AuditEntry.at < until)
+    return paginate(session, stmt, order_by=AuditEntry.id.desc(), limit=limit, offset=offset)

@@ -1,0 +1,466 @@
+"""The `pingan` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from pingan.config import UnknownSetting, get_settings
+from pingan.errors import PinganError
+from pingan.i18n import t
+
+app = typer.Typer(
+    help="平安社区智能化监管平台 pingan — 命令行工具 (CLI)",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+user_app = typer.Typer(help="账号管理 (accounts)", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str, hint: str | None = None) -> None:
+    typer.secho(f"错误 error: {message}", fg=typer.colors.RED, err=True)
+    if hint:
+        typer.echo(f"下一步 next: {hint}", err=True)
+    raise typer.Exit(2)
+
+
+def _require_schema() -> None:
+    from pingan.db import migrate
+    from pingan.db.engine import get_engine
+
+    current, head = migrate.current_revision(get_engine()), migrate.head_revision()
+    if current != head:
+        _fail(
+            f"数据库结构版本为 {current}，程序需要 {head} (database not initialised or outdated)",
+            "运行 `pingan init` (run `pingan init`)",
+        )
+
+
+def _describe_db() -> str:
+    url = get_settings().database_url
+    if "@" in url:  # hide credentials
+        scheme, rest = url.split("://", 1)
+        url = f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+@app.command()
+def init() -> None:
+    """Create or upgrade the database schema (migrations). 初始化/升级数据库。"""
+    from pingan.db import meta, migrate
+    from pingan.db.base import utcnow
+    from pingan.db.engine import get_engine, session_scope
+
+    engine = get_engine()
+    before = migrate.current_revision(engine)
+    migrate.upgrade(engine)
+    with session_scope(actor="cli:init") as session:
+        if meta.get(session, "initialised_at") is None:
+            meta.put(session, "initialised_at", utcnow().isoformat())
+    after = migrate.current_revision(engine)
+    typer.echo(f"数据库 database: {_describe_db()}")
+    typer.echo(f"结构版本 schema: {before or '(empty)'} → {after}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address (default PINGAN_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default PINGAN_PORT)")] = None,
+) -> None:
+    """Serve the console and API. 启动服务。"""
+    import uvicorn
+
+    from pingan.app import create_app
+
+    _require_schema()
+    settings = get_settings()
+    host = host or settings.host
+    port = port or settings.port
+    typer.echo(
+        f"pingan 服务 serving on http://{host}:{port}  (API 文档 docs: /docs) — database {_describe_db()}"
+    )
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+
+
+@app.command("demo-data")
+def demo_data() -> None:
+    """Load the demo territory (柳城街道) and print the demo accounts' passwords. 载入演示数据。"""
+    from pingan import demo
+    from pingan.auth.principal import cli_principal
+    from pingan.db.engine import session_scope
+
+    _require_schema()
+    actor = cli_principal("cli:demo-data")
+    with session_scope(actor=actor.name) as session:
+        loaded = demo.load_territory(
+            session, actor=actor, progress=lambda step: typer.echo(f"  载入 loading {step} …")
+        )
+    typer.echo(
+        "演示辖区已载入 demo territory loaded"
+        if loaded
+        else "演示辖区已存在 demo territory present"
+    )
+    with session_scope(actor=actor.name) as session:
+        accounts = demo.reset_accounts(session, actor=actor)
+    typer.echo("\n演示账号 demo accounts (新密码 new passwords; 仅用于演示 demo only):")
+    for account, password in accounts:
+        typer.echo(
+            f"  {account.username:<14} {password:<16} {account.role.value:<16} {'/'.join(account.scope[1:]) or account.scope[0]}"
+        )
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="Login name")],
+    role: Annotated[
+        str, typer.Option("--role", help="street_admin, community_admin, centre_operator, …")
+    ],
+    scope: Annotated[
+        str,
+        typer.Option("--scope", help="Node id, or names from the street down: 柳城街道/光华社区"),
+    ],
+    name: Annotated[str | None, typer.Option("--name", help="Display name")] = None,
+    password: Annotated[str | None, typer.Option("--password", help="Omit to generate one")] = None,
+) -> None:
+    """Create an account with one role bound to a territory node. 新建账号。"""
+    from pingan.auth import service as auth_service
+    from pingan.auth.passwords import generate_password
+    from pingan.auth.principal import cli_principal
+    from pingan.auth.roles import Role
+    from pingan.auth.schemas import BindingIn, UserCreate
+    from pingan.db.engine import session_scope
+    from pingan.territory import service as territory_service
+
+    _require_schema()
+    try:
+        role_value = Role(role)
+    except ValueError:
+        _fail(
+            f"未知角色 unknown role {role!r}",
+            f"可选 choose one of: {', '.join(r.value for r in Role)}",
+        )
+        return
+    actor = cli_principal("cli:user-add")
+    generated = password is None
+    password = password or generate_password()
+    with session_scope(actor=actor.name) as session:
+        node = (
+            territory_service.get(session, node_id=int(scope))
+            if scope.isdigit()
+            else territory_service.get_by_names(session, names=[p for p in scope.split("/") if p])
+        )
+        if node is None:
+            _fail(
+                f"找不到辖区节点 scope not found: {scope}",
+                "用节点编号或从街道起的名称路径，如 柳城街道/光华社区",
+            )
+            return
+        user = auth_service.create(
+            session,
+            actor=actor,
+            data=UserCreate(
+                username=username,
+                display_name=name or username,
+                password=password,
+                roles=[BindingIn(role=role_value, node_id=node.id)],
+            ),
+        )
+        typer.echo(
+            f"已创建账号 created user {user.username} (id {user.id}), {role_value.value} @ {node.name}"
+        )
+    if generated:
+        typer.echo(f"初始密码 password: {password}")
+
+
+@app.command()
+def backup(
+    file: Annotated[
+        Path | None, typer.Argument(help="Backup file (default var/backups/pingan-<time>.db)")
+    ] = None,
+) -> None:
+    """Write a consistent copy of the live database (a SQLite file). 备份。"""
+    from pingan.auth import audit
+    from pingan.db import backup as backup_mod
+    from pingan.db.engine import get_engine, session_scope
+
+    dest = file or get_settings().var_dir / "backups" / f"pingan-{datetime.now():%Y%m%d-%H%M%S}.db"
+    with typer.progressbar(length=0, label="备份 backing up") as bar:
+        rows = backup_mod.backup(
+            get_engine(), dest, progress=lambda _t, n: bar.update(0) if n else None
+        )
+    with session_scope(actor="cli:backup") as session:
+        audit.record(session, action="backup", entity="database", note=str(dest))
+    typer.echo(f"已备份 backup written: {dest} ({rows} rows)")
+
+
+@app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="A file written by `pingan backup`")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Replace all data with a backup's (all or nothing). 恢复。"""
+    from pingan.auth import audit
+    from pingan.db import backup as backup_mod
+    from pingan.db.engine import get_engine, session_scope
+
+    if not yes and not typer.confirm(
+        f"用 {file} 替换 {_describe_db()} 中的全部数据？(replace all data?)"
+    ):
+        raise typer.Exit(1)
+    rows = backup_mod.restore(
+        get_engine(),
+        file,
+        progress=lambda table, n: typer.echo(f"  {table}: {n}") if n % 10000 == 0 else None,
+    )
+    with session_scope(actor="cli:restore") as session:
+        audit.record(session, action="restore", entity="database", note=str(file))
+    typer.echo(f"已恢复 restored {rows} rows from {file}")
+
+
+@app.command("import")
+def import_(
+    kind: Annotated[str, typer.Argument(help="sites | buildings | households | residents")],
+    file: Annotated[Path, typer.Argument(help="CSV or XLSX filled in from `pingan template`")],
+    crs: Annotated[
+        str, typer.Option(help="Coordinates in the file: wgs84 | gcj02 | bd09")
+    ] = "wgs84",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check every row, import nothing")
+    ] = False,
+) -> None:
+    """Bulk import from a template; every row or none. 批量导入。"""
+    from pingan.auth.principal import cli_principal
+    from pingan.db.engine import session_scope
+    from pingan.imports import service as import_service
+    from pingan.territory.geo import CRS
+
+    _require_schema()
+    try:
+        kind_value, crs_value = import_service.ImportKind(kind), CRS(crs)
+    except ValueError as exc:
+        _fail(
+            str(exc), "kind: sites | buildings | households | residents; crs: wgs84 | gcj02 | bd09"
+        )
+        return
+    if not file.is_file():
+        _fail(f"找不到文件 file not found: {file}")
+    actor = cli_principal("cli:import")
+    try:
+        with (
+            session_scope(actor=actor.name) as session,
+            typer.progressbar(length=0, label=f"导入 {kind}") as bar,
+        ):
+            report = import_service.run(
+                session,
+                actor=actor,
+                kind=kind_value,
+                data=file.read_bytes(),
+                filename=file.name,
+                crs=crs_value,
+                dry_run=dry_run,
+                progress=lambda _n: bar.update(1),
+            )
+    except import_service.ImportFailed as exc:
+        for err in exc.report.errors:
+            typer.echo(
+                f"  第 {err.row} 行 row {err.row} [{err.field or '-'}]: {err.message}", err=True
+            )
+        _fail(
+            t("import_failed", count=len({e.row for e in exc.report.errors})),
+            "改正以上各行后重新导入 (fix the rows above and import again)",
+        )
+        return
+    verb = "检查通过（未导入）checked, nothing imported" if dry_run else "已导入 imported"
+    typer.echo(
+        f"{verb}: {report.rows} 行 rows, 新建 created {report.created}, 更新 updated {report.updated}"
+    )
+
+
+@app.command()
+def template(
+    kind: Annotated[str, typer.Argument(help="sites | buildings | households | residents")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="File to write (.csv or .xlsx)")],
+) -> None:
+    """Write an import template. 导出导入模板。"""
+    from pingan.imports import service as import_service
+
+    try:
+        kind_value = import_service.ImportKind(kind)
+    except ValueError:
+        _fail(f"未知类型 unknown kind {kind!r}", "sites | buildings | households | residents")
+        return
+    body = (
+        import_service.template_xlsx(kind_value)
+        if output.suffix == ".xlsx"
+        else import_service.template_csv(kind_value)
+    )
+    output.write_bytes(body)
+    typer.echo(f"已写出模板 template written: {output}")
+
+
+@app.command()
+def simulate(
+    devices: Annotated[
+        int, typer.Option("--devices", min=1, max=100_000, help="How many devices")
+    ] = 50,
+    rate: Annotated[
+        float, typer.Option("--rate", min=0.01, help="Messages a second, all devices together")
+    ] = 5,
+    duration: Annotated[
+        float | None, typer.Option(help="Seconds; omit to run until stopped")
+    ] = None,
+    url: Annotated[str, typer.Option(help="The platform (HTTP)")] = "http://127.0.0.1:8000",
+    mqtt: Annotated[
+        str | None, typer.Option(help="Broker for MQTT devices (default PINGAN_MQTT_URL)")
+    ] = None,
+    sia: Annotated[
+        str | None,
+        typer.Option(help="DC-09 receiver host:port (default 127.0.0.1:PINGAN_SIA_PORT)"),
+    ] = None,
+    within: Annotated[
+        str | None, typer.Option(help="Only sites under this node: 柳城街道/鱼凫路社区")
+    ] = None,
+) -> None:
+    """Simulated devices sending realistic traffic to a running platform. 模拟设备流量。"""
+    import httpx
+
+    from pingan import sim
+    from pingan.auth.principal import cli_principal
+    from pingan.db.engine import session_scope
+    from pingan.territory import service as territory_service
+
+    _require_schema()
+    settings = get_settings()
+    actor = cli_principal("cli:simulate")
+    with session_scope(actor=actor.name) as session:
+        path = None
+        if within:
+            node = territory_service.get_by_names(
+                session, names=[p for p in within.split("/") if p]
+            )
+            if node is None:
+                _fail(f"找不到辖区节点 scope not found: {within}")
+                return
+            path = node.path
+        try:
+            fleet = sim.register(session, actor=actor, count=devices, within=path)
+        except LookupError as exc:
+            _fail(str(exc), "先运行 pingan demo-data (load a territory first)")
+            return
+    mqtt_url = mqtt if mqtt is not None else settings.mqtt_url or None
+    sia_addr = (
+        sia
+        if sia is not None
+        else (f"127.0.0.1:{settings.sia_port}" if settings.sia_port else None)
+    )
+    try:
+        channels = sim.Channels(url=url, mqtt_url=mqtt_url, sia=sia_addr)
+    except OSError as exc:
+        _fail(
+            f"无法连接 MQTT 服务器 cannot reach the broker {mqtt_url}: {exc}",
+            "检查 --mqtt，或不用 MQTT: --mqtt ''",
+        )
+        return
+    by_protocol = {p: sum(1 for d in fleet if d.protocol == p) for p in ("mqtt", "http", "dc09")}
+    typer.echo(f"模拟 {len(fleet)} 台设备 simulating devices {by_protocol}, {rate}/s → {url}")
+
+    def alive() -> bool:
+        try:
+            return httpx.get(f"{url.rstrip('/')}/healthz", timeout=5).status_code < 500
+        except httpx.HTTPError:
+            return False
+
+    # Wait for the platform (make run starts both together), and stop when it has gone.
+    for _ in range(120):
+        if alive():
+            break
+        time.sleep(1)
+    else:
+        channels.close()
+        _fail(
+            f"平台未响应 the platform at {url} does not answer",
+            "先运行 pingan serve (start the platform first)",
+        )
+
+    def report(c: sim.Counts) -> None:
+        typer.echo(
+            f"  已发送 sent mqtt {c.mqtt} · http {c.http} · dc09 {c.dc09} · 错误 errors {c.errors}"
+            + (f" ({c.last_error})" if c.last_error else "")
+        )
+
+    try:
+        counts = sim.run(
+            channels, sim.Mix(fleet), rate=rate, duration=duration, progress=report, alive=alive
+        )
+    except KeyboardInterrupt:
+        counts = channels.counts
+    finally:
+        channels.close()
+    report(counts)
+
+
+@app.command()
+def bench(
+    what: Annotated[str, typer.Argument(help="alarms")],
+    backends: Annotated[str, typer.Option(help="sqlite,postgresql")] = "sqlite,postgresql",
+    pg_url: Annotated[
+        str, typer.Option(help="PostgreSQL for the postgresql run")
+    ] = "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    step_s: Annotated[float, typer.Option(help="Seconds per rate step")] = 6,
+) -> None:
+    """Measure and print JSON figures. 性能测试。"""
+    from pingan import bench as bench_mod
+
+    if what != "alarms":
+        _fail(f"unknown benchmark {what!r}", "pingan bench alarms")
+    result = bench_mod.alarms(
+        backends=[b.strip() for b in backends.split(",") if b.strip()],
+        pg_url=pg_url,
+        step_s=step_s,
+        progress=lambda m: typer.echo(m, err=True),
+    )
+    typer.echo(json.dumps(result, indent=2))
+
+
+def main() -> None:
+    try:
+        app()
+    except UnknownSetting as exc:
+        typer.secho(f"错误 error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+    except PinganError as exc:
+        params = dict(exc.params)
+        params.setdefault("fields", exc.field or "")
+        typer.secho(f"错误 error: {t(exc.key, **params)}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+    except Exception as exc:
+        from pydantic import ValidationError
+        from sqlalchemy.exc import OperationalError
+
+        from pingan.db.backup import BackupError
+
+        if isinstance(exc, BackupError):
+            message = str(exc)
+        elif isinstance(exc, ValidationError):
+            message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        elif isinstance(exc, OperationalError):
+            message = f"无法连接数据库 cannot reach the database ({exc.orig}); 检查 check PINGAN_DATABASE_URL"
+        else:
+            raise
+        typer.secho(f"错误 error: {message}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

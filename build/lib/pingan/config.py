@@ -1,0 +1,135 @@
+"""Settings from PINGAN_* environment variables (and an optional .env file).
+
+Every field has bounds and a description; unknown PINGAN_* names fail at start with the name.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PREFIX = "PINGAN_"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX, env_file=".env", env_file_encoding="utf-8", extra="forbid"
+    )
+
+    var_dir: Path = Field(Path("var"), description="Folder for the embedded database and backups")
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL; empty means SQLite at <var_dir>/pingan.db. "
+        "PostgreSQL: postgresql+psycopg://user@host/db",
+    )
+    database_schema: str = Field(
+        "", description="PostgreSQL schema to use (tests run each in their own)", max_length=63
+    )
+    host: str = Field("127.0.0.1", description="Address `pingan serve` listens on")
+    port: Annotated[int, Field(ge=1, le=65535)] = Field(8000, description="HTTP port")
+    demo: bool = Field(False, description="Mark the instance as a demo in pages and /healthz")
+    session_hours: Annotated[int, Field(ge=1, le=24 * 30)] = Field(
+        12, description="Lifetime of a page login (a shift)"
+    )
+    token_days: Annotated[int, Field(ge=1, le=3650)] = Field(
+        90, description="Default lifetime of an API token"
+    )
+    login_max_failures: Annotated[int, Field(ge=1, le=1000)] = Field(
+        5, description="Failed logins allowed per user name and address within the window"
+    )
+    login_window_s: Annotated[int, Field(ge=1, le=86400)] = Field(
+        900, description="Window of the login rate limit, seconds"
+    )
+    argon2_time_cost: Annotated[int, Field(ge=1, le=20)] = Field(
+        3, description="Argon2 passes (lower only in tests)"
+    )
+    argon2_memory_kib: Annotated[int, Field(ge=8, le=4 * 1024 * 1024)] = Field(
+        65536, description="Argon2 memory, KiB (lower only in tests)"
+    )
+    vendor_dir: Path | None = Field(
+        None, description="Folder with front-end packages from npm (default: ./node_modules)"
+    )
+    log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    run_workers: bool = Field(
+        True, description="Run ingestion (MQTT, DC-09), supervision and escalation in this process"
+    )
+    rules_file: Path | None = Field(
+        None, description="Alarm rules (YAML); default: the rules shipped with pingan"
+    )
+    mqtt_url: str = Field(
+        "", description="Broker, e.g. mqtt://127.0.0.1:1883 or mqtts://host:8883; empty: no MQTT"
+    )
+    mqtt_username: str = Field("", description="The platform's own broker account")
+    mqtt_password: str = Field("", description="Password of that account")
+    mqtt_client_id: str = Field("pingan", max_length=64, description="Persistent session name")
+    mqtt_ca_file: Path | None = Field(None, description="CA certificate for mqtts://")
+    mqtt_shared: bool = Field(
+        False, description="Subscribe as a shared group ($share/pingan/…) for several processes"
+    )
+    sia_port: Annotated[int, Field(ge=0, le=65535)] = Field(
+        7777, description="SIA DC-09 receiver port, TCP and UDP; 0 turns it off"
+    )
+    sia_host: str = Field("0.0.0.0", description="Address the DC-09 receiver listens on")
+    ingest_batch_ms: Annotated[int, Field(ge=0, le=1000)] = Field(
+        5, description="MQTT messages gathered into one transaction for up to this long"
+    )
+    ingest_batch_max: Annotated[int, Field(ge=1, le=10000)] = Field(
+        500, description="… or until this many have arrived"
+    )
+    smtp_host: str = Field("", description="Mail server for e-mail notifications")
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = Field(25, description="Mail server port")
+    smtp_starttls: bool = Field(False, description="Use STARTTLS")
+    smtp_username: str = Field("", description="Mail account")
+    smtp_password: str = Field("", description="Mail password")
+    smtp_from: str = Field("pingan@localhost", description="Sender address")
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="Address of the console, for links in notifications"
+    )
+    notify_interval_s: Annotated[float, Field(gt=0, le=60)] = Field(
+        1, description="How often the outbox of notifications is worked"
+    )
+    supervision_interval_s: Annotated[float, Field(gt=0, le=3600)] = Field(
+        5, description="How often silent devices are looked for"
+    )
+    escalation_interval_s: Annotated[float, Field(gt=0, le=3600)] = Field(
+        1, description="How often unacknowledged alarms are checked for escalation"
+    )
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.var_dir / 'pingan.db').as_posix()}"
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+class UnknownSetting(ValueError):
+    pass
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    known = {PREFIX + name.upper() for name in Settings.model_fields}
+    unknown = [name for name in environment_names() if name not in known]
+    if unknown:
+        raise UnknownSetting(
+            f"unknown setting {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget cached settings (after the environment changed: CLI options, tests)."""
+    get_settings.cache_clear()
+
+
+def environment_names() -> list[str]:
+    return sorted(k for k in os.environ if k.startswith(PREFIX))

@@ -1,0 +1,19 @@
+"""Imports every model so that metadata (migrations, backups) sees all tables."""
+
+from pingan.alarms import models as alarm_models
+from pingan.auth import models as auth_models
+from pingan.db import meta
+from pingan.db.base import Base
+from pingan.devices import models as device_models
+from pingan.events import models as event_models
+from pingan.territory import models as territory_models
+
+__all__ = [
+    "Base",
+    "alarm_models",
+    "auth_models",
+    "device_models",
+    "event_models",
+    "meta",
+    "territory_models",
+]

@@ -1,0 +1,167 @@
+"""The demo territory: Liucheng sub-district (柳城街道) with 19 communities, and demo accounts.
+
+Loaded only when asked (`pingan demo-data`, `make run`); the database is then marked as a demo.
+The territory comes from data files in the package through the same import code as real data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pingan.auth import service as auth_service
+from pingan.auth.passwords import generate_password
+from pingan.auth.principal import Principal
+from pingan.auth.roles import Role
+from pingan.auth.schemas import BindingIn, UserCreate
+from pingan.db import meta
+from pingan.imports import service as import_service
+from pingan.imports.service import ImportKind
+from pingan.territory import service as territory_service
+from pingan.territory.models import NodeKind, TerritoryNode
+from pingan.territory.schemas import NodeCreate
+
+STREET = "柳城街道"
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    display_name: str
+    role: Role
+    scope: tuple[str, ...]  # names from the street down
+
+
+ACCOUNTS = (
+    DemoAccount("jd_admin", "街道管理员（演示）", Role.street_admin, (STREET,)),
+    DemoAccount("jd_operator", "街道综治中心值班员（演示）", Role.centre_operator, (STREET,)),
+    DemoAccount("gh_admin", "光华社区管理员（演示）", Role.community_admin, (STREET, "光华社区")),
+    DemoAccount("hg_admin", "红光社区管理员（演示）", Role.community_admin, (STREET, "红光社区")),
+    DemoAccount(
+        "yfl_operator",
+        "鱼凫路社区综治中心值班员（演示）",
+        Role.centre_operator,
+        (STREET, "鱼凫路社区"),
+    ),
+    DemoAccount(
+        "yfl_grid1",
+        "鱼凫路第1网格网格员（演示）",
+        Role.grid_officer,
+        (STREET, "鱼凫路社区", "鱼凫路第1网格"),
+    ),
+    DemoAccount(
+        "lxy_manager",
+        "柳欣苑物业管理员（演示）",
+        Role.site_manager,
+        (STREET, "鱼凫路社区", "鱼凫路第1网格", "柳欣苑"),
+    ),
+    DemoAccount(
+        "yfl_patrol", "鱼凫路社区巡逻队员（演示）", Role.patrol_member, (STREET, "鱼凫路社区")
+    ),
+    DemoAccount("jd_police", "辖区公安联络员（演示）", Role.police_liaison, (STREET,)),
+)
+
+
+def _data(name: str) -> bytes:
+    return resources.files("pingan.territory").joinpath("demo", name).read_bytes()
+
+
+def _load_areas(session: Session, actor: Principal) -> None:
+    collection = json.loads(_data("territory.geojson"))
+    by_name: dict[str, int] = {}
+    for feature in collection["features"]:
+        props = feature["properties"]
+        node = territory_service.create(
+            session,
+            actor=actor,
+            data=NodeCreate(
+                kind=NodeKind(props["kind"]),
+                parent_id=by_name.get(props.get("parent", "")),
+                name=props["name"],
+                code=props.get("code"),
+                address=props.get("address"),
+                boundary=feature["geometry"],
+            ),
+        )
+        by_name[node.name] = node.id
+
+
+def load_territory(
+    session: Session, *, actor: Principal, progress: Callable[[str], None] | None = None
+) -> bool:
+    """Load the demo territory unless it is there already. True when it was loaded now."""
+    if territory_service.get_by_names(session, names=[STREET]) is not None:
+        return False
+    if progress:
+        progress("territory.geojson")
+    _load_areas(session, actor)
+    for kind in (
+        ImportKind.sites,
+        ImportKind.buildings,
+        ImportKind.households,
+        ImportKind.residents,
+    ):
+        if progress:
+            progress(f"{kind.value}.csv")
+        import_service.run(
+            session,
+            actor=actor,
+            kind=kind,
+            data=_data(f"{kind.value}.csv"),
+            filename=f"{kind.value}.csv",
+        )
+    return True
+
+
+def _resident_account(session: Session) -> DemoAccount:
+    site = territory_service.get_by_names(
+        session, names=[STREET, "鱼凫路社区", "鱼凫路第1网格", "柳欣苑"]
+    )
+    assert site is not None
+    household = session.scalar(
+        select(TerritoryNode)
+        .where(TerritoryNode.kind == NodeKind.household, TerritoryNode.path.startswith(site.path))
+        .order_by(TerritoryNode.id)
+    )
+    assert household is not None
+    building = session.get(TerritoryNode, household.parent_id)
+    assert building is not None
+    return DemoAccount(
+        "lxy_resident",
+        "柳欣苑居民（演示）",
+        Role.resident,
+        (STREET, "鱼凫路社区", "鱼凫路第1网格", "柳欣苑", building.name, household.name),
+    )
+
+
+def reset_accounts(session: Session, *, actor: Principal) -> list[tuple[DemoAccount, str]]:
+    """Create the demo accounts, or give them new passwords; returns (account, password)."""
+    out = []
+    for account in (*ACCOUNTS, _resident_account(session)):
+        node = territory_service.get_by_names(session, names=account.scope)
+        if node is None:
+            raise LookupError(f"demo scope {'/'.join(account.scope)} missing")
+        password = generate_password()
+        user = auth_service.get_by_username(session, username=account.username)
+        if user is None:
+            auth_service.create(
+                session,
+                actor=actor,
+                data=UserCreate(
+                    username=account.username,
+                    display_name=account.display_name,
+                    password=password,
+                    roles=[BindingIn(role=account.role, node_id=node.id)],
+                ),
+            )
+        else:
+            auth_service.set_password(session, user=user, password=password)
+            auth_service.revoke_all(session, user_id=user.id)
+        out.append((account, password))
+    meta.put(session, "demo", "1")
+    return out

@@ -1,0 +1,84 @@
+"""The device registry."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from pingan.api_common import DB, Actor, Page, Paging, StrictQuery, page_of
+from pingan.auth.roles import Perm
+from pingan.devices import service
+from pingan.devices.models import Device, DeviceKind, DeviceStatus, Protocol
+from pingan.devices.schemas import DeviceCreate, DeviceOut, DeviceToken, DeviceUpdate
+
+router = APIRouter(dependencies=[StrictQuery], tags=["devices"])
+
+
+def _out(device: Device) -> DeviceOut:
+    out = DeviceOut.model_validate(device)
+    out.has_sia_key = bool(device.sia_key)
+    out.has_http_token = bool(device.http_token_hash)
+    return out
+
+
+@router.get("/devices", response_model=Page[DeviceOut])
+def list_devices(
+    actor: Actor,
+    session: DB,
+    paging: Paging,
+    within: Annotated[int | None, Query(description="Only devices in this node's subtree")] = None,
+    kind: DeviceKind | None = None,
+    status: DeviceStatus | None = None,
+    protocol: Protocol | None = None,
+    q: Annotated[
+        str | None, Query(max_length=100, description="Part of the name, or the code")
+    ] = None,
+) -> Page[DeviceOut]:
+    rows, total = service.get_all(
+        session,
+        actor=actor,
+        within=within,
+        kind=kind,
+        status=status,
+        protocol=protocol,
+        q=q,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+    return page_of([_out(d) for d in rows], total, paging)
+
+
+@router.post("/devices", response_model=DeviceOut, status_code=201)
+def create_device(data: DeviceCreate, actor: Actor, session: DB) -> DeviceOut:
+    return _out(service.create(session, actor=actor, data=data))
+
+
+@router.get("/devices/{device_id}", response_model=DeviceOut)
+def get_device(device_id: int, actor: Actor, session: DB) -> DeviceOut:
+    return _out(service.get_visible_or_raise(session, actor=actor, device_id=device_id))
+
+
+@router.patch("/devices/{device_id}", response_model=DeviceOut)
+def update_device(device_id: int, data: DeviceUpdate, actor: Actor, session: DB) -> DeviceOut:
+    device = service.get_visible_or_raise(
+        session, actor=actor, device_id=device_id, perm=Perm.devices_write
+    )
+    return _out(service.update_device(session, actor=actor, device=device, data=data))
+
+
+@router.delete("/devices/{device_id}", status_code=204)
+def delete_device(device_id: int, actor: Actor, session: DB) -> None:
+    device = service.get_visible_or_raise(
+        session, actor=actor, device_id=device_id, perm=Perm.devices_write
+    )
+    service.delete(session, device=device)
+
+
+@router.post("/devices/{device_id}/token", response_model=DeviceToken, status_code=201)
+def issue_token(device_id: int, actor: Actor, session: DB) -> DeviceToken:
+    """A new HTTP ingest token for the device; the previous one stops working. Shown once."""
+    device = service.get_visible_or_raise(
+        session, actor=actor, device_id=device_id, perm=Perm.devices_write
+    )
+    return DeviceToken(device_id=device.id, token=service.issue_http_token(session, device=device))

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from pingan.devices.models import DeviceKind, DeviceStatus, Protocol
+from pingan.territory.geo import CRS
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DeviceFields(Strict):
+    name: str | None = Field(None, min_length=1, max_length=100)
+    node_id: int | None = Field(None, description="The site or building the device is in")
+    vendor: str | None = Field(None, max_length=64)
+    model: str | None = Field(None, max_length=64)
+    location: str | None = Field(None, max_length=100, description="Where in the site: 东门岗 …")
+    lon: float | None = Field(None, ge=-180, le=180)
+    lat: float | None = Field(None, ge=-90, le=90)
+    crs: CRS = CRS.wgs84
+    supervision_s: int | None = Field(
+        None, ge=10, le=7 * 86400, description="Offline after this long without any message"
+    )
+    enabled: bool | None = None
+    sia_account: str | None = Field(
+        None, pattern=r"^[0-9A-Fa-f]{3,16}$", description="DC-09 account"
+    )
+    sia_key: str | None = Field(
+        None, description="DC-09 AES key: 16/24/32 ASCII characters, or 32/48/64 hex digits"
+    )
+    sia_key_hex: bool | None = Field(None, description="The key is hexadecimal (as DC-09 says)")
+
+
+class DeviceCreate(DeviceFields):
+    code: str = Field(
+        pattern=r"^[A-Za-z0-9_-]{3,64}$", description="Unique; MQTT user name and topic"
+    )
+    name: str = Field(min_length=1, max_length=100)
+    kind: DeviceKind
+    protocol: Protocol
+    node_id: int
+
+    @model_validator(mode="after")
+    def _dc09(self) -> DeviceCreate:
+        if self.protocol == Protocol.dc09 and not self.sia_account:
+            raise ValueError("sia_account is required for a DC-09 panel")
+        return self
+
+
+class DeviceUpdate(DeviceFields):
+    pass
+
+
+class DeviceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    code: str
+    name: str
+    kind: DeviceKind
+    protocol: Protocol
+    node_id: int
+    vendor: str | None
+    model: str | None
+    location: str | None
+    lon: float | None
+    lat: float | None
+    supervision_s: int
+    enabled: bool
+    sia_account: str | None
+    has_sia_key: bool = False
+    has_http_token: bool = False
+    status: DeviceStatus
+    last_seen_at: datetime | None
+    status_changed_at: datetime | None
+
+
+class DeviceToken(BaseModel):
+    device_id: int
+    token: str = Field(description="Shown once: the device sends it as `Authorization: Bearer …`")

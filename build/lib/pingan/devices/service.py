@@ -1,0 +1,341 @@
+"""The device registry and liveness. Flushes only; the caller commits."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, or_, select, update
+from sqlalchemy.orm import Session
+
+from pingan.auth.principal import Principal
+from pingan.auth.roles import Perm
+from pingan.db.base import utcnow
+from pingan.db.paging import paginate
+from pingan.devices.models import Device, DeviceStatus, default_supervision_s
+from pingan.devices.schemas import DeviceCreate, DeviceFields, DeviceUpdate
+from pingan.errors import Conflict, Invalid, NotFound
+from pingan.territory import geo
+from pingan.territory import service as territory_service
+from pingan.territory.models import NodeKind, TerritoryNode
+
+DEVICE_NODE_KINDS = {NodeKind.site, NodeKind.building}
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What ingestion needs to know of a device, detached from any session."""
+
+    id: int
+    code: str
+    name: str
+    kind: str
+    protocol: str
+    node_id: int
+    path: str
+    location: str | None
+    enabled: bool
+    sia_account: str | None
+    sia_key: str | None
+    sia_key_hex: bool
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+_INFO_COLUMNS = (
+    Device.id,
+    Device.code,
+    Device.name,
+    Device.kind,
+    Device.protocol,
+    Device.node_id,
+    TerritoryNode.path,
+    Device.location,
+    Device.enabled,
+    Device.sia_account,
+    Device.sia_key,
+    Device.sia_key_hex,
+)
+
+
+def _info_query() -> Select[*tuple[Any, ...]]:
+    # Plain rows, not ORM objects: this runs for every batch of incoming messages.
+    stmt: Select[*tuple[Any, ...]] = select(*_INFO_COLUMNS).join(
+        TerritoryNode, TerritoryNode.id == Device.node_id
+    )
+    return stmt
+
+
+def _info(row: Any) -> DeviceInfo:
+    return DeviceInfo(
+        id=row.id,
+        code=row.code,
+        name=row.name,
+        kind=str(row.kind.value if hasattr(row.kind, "value") else row.kind),
+        protocol=str(row.protocol.value if hasattr(row.protocol, "value") else row.protocol),
+        node_id=row.node_id,
+        path=row.path,
+        location=row.location,
+        enabled=row.enabled,
+        sia_account=row.sia_account,
+        sia_key=row.sia_key,
+        sia_key_hex=row.sia_key_hex,
+    )
+
+
+def infos_by_codes(session: Session, *, codes: Iterable[str]) -> dict[str, DeviceInfo]:
+    wanted = set(codes)
+    if not wanted:
+        return {}
+    rows = session.execute(_info_query().where(Device.code.in_(wanted)))
+    return {row.code: _info(row) for row in rows}
+
+
+def info_by_id(session: Session, *, device_id: int) -> DeviceInfo | None:
+    row = session.execute(_info_query().where(Device.id == device_id)).first()
+    return _info(row) if row else None
+
+
+def info_by_token(session: Session, *, token: str) -> DeviceInfo | None:
+    row = session.execute(_info_query().where(Device.http_token_hash == digest(token))).first()
+    return _info(row) if row else None
+
+
+def info_by_account(session: Session, *, account: str) -> DeviceInfo | None:
+    row = session.execute(_info_query().where(Device.sia_account == account.upper())).first()
+    return _info(row) if row else None
+
+
+# --- registry ----------------------------------------------------------------------------------
+
+
+def _what(device_id: int) -> str:
+    return f"设备 {device_id}"
+
+
+def get_visible_or_raise(
+    session: Session, *, actor: Principal, device_id: int, perm: Perm = Perm.devices_read
+) -> Device:
+    device = session.get(Device, device_id)
+    if device is None:
+        raise NotFound(what=_what(device_id))
+    node = session.get(TerritoryNode, device.node_id)
+    actor.require(perm, node.path if node else None, _what(device_id))
+    return device
+
+
+def get_all(
+    session: Session,
+    *,
+    actor: Principal,
+    within: int | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+    protocol: str | None = None,
+    q: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[Sequence[Device], int]:
+    stmt = (
+        select(Device)
+        .join(TerritoryNode, TerritoryNode.id == Device.node_id)
+        .where(actor.filter(TerritoryNode.path, Perm.devices_read))
+    )
+    if within is not None:
+        root = territory_service.get_visible_or_raise(session, actor=actor, node_id=within)
+        stmt = stmt.where(TerritoryNode.path.startswith(root.path, autoescape=True))
+    if kind:
+        stmt = stmt.where(Device.kind == kind)
+    if status:
+        stmt = stmt.where(Device.status == status)
+    if protocol:
+        stmt = stmt.where(Device.protocol == protocol)
+    if q:
+        stmt = stmt.where(Device.name.contains(q, autoescape=True) | (Device.code == q))
+    return paginate(session, stmt, order_by=Device.id, limit=limit, offset=offset)
+
+
+def _check_node(session: Session, *, actor: Principal, node_id: int) -> TerritoryNode:
+    node = territory_service.get_visible_or_raise(
+        session, actor=actor, node_id=node_id, perm=Perm.devices_write
+    )
+    if node.kind not in DEVICE_NODE_KINDS:
+        raise Invalid("bad_parent", field="node_id", kind="设备", expected="小区/单位或楼栋")
+    return node
+
+
+def _check_key(data: DeviceFields, device: Device) -> None:
+    key = data.sia_key if data.sia_key is not None else device.sia_key
+    hex_key = data.sia_key_hex if data.sia_key_hex is not None else device.sia_key_hex
+    if not key:
+        return
+    if hex_key:
+        ok = len(key) in (32, 48, 64) and all(c in "0123456789abcdefABCDEF" for c in key)
+        reason = "十六进制密钥应为 32、48 或 64 位十六进制数字"
+    else:
+        ok = len(key) in (16, 24, 32) and key.isascii()
+        reason = "ASCII 密钥应为 16、24 或 32 个字符"
+    if not ok:
+        raise Invalid(field="sia_key", fields=f"sia_key（{reason}）")
+
+
+def _apply(session: Session, device: Device, data: DeviceFields) -> None:
+    fields = data.model_dump(exclude_unset=True, exclude={"crs"})
+    if "lon" in fields or "lat" in fields:
+        lon, lat = fields.get("lon", device.lon), fields.get("lat", device.lat)
+        geo.check_position(lon, lat)
+        if lon is not None and lat is not None:
+            fields["lon"], fields["lat"] = geo.to_wgs84(lon, lat, data.crs)
+    if fields.get("sia_account"):
+        fields["sia_account"] = fields["sia_account"].upper()
+    _check_key(data, device)
+    for key, value in fields.items():
+        setattr(device, key, value)
+
+
+def create(session: Session, *, actor: Principal, data: DeviceCreate) -> Device:
+    _check_node(session, actor=actor, node_id=data.node_id)
+    device = Device(
+        code=data.code,
+        kind=data.kind,
+        protocol=data.protocol,
+        node_id=data.node_id,
+        name=data.name,
+        supervision_s=data.supervision_s or default_supervision_s(data.protocol),
+        sia_key_hex=True,
+        enabled=True,
+        status=DeviceStatus.unknown,
+    )
+    _apply(session, device, data)
+    session.add(device)
+    _flush(session)
+    return device
+
+
+def update_device(
+    session: Session, *, actor: Principal, device: Device, data: DeviceUpdate
+) -> Device:
+    if data.node_id is not None and data.node_id != device.node_id:
+        _check_node(session, actor=actor, node_id=data.node_id)
+    _apply(session, device, data)
+    _flush(session)
+    return device
+
+
+def delete(session: Session, *, device: Device) -> None:
+    """Only a device that never reported: otherwise its history would go with it."""
+    from pingan.events.models import Event
+
+    if session.scalar(select(Event.id).where(Event.device_id == device.id).limit(1)) is not None:
+        raise Conflict(
+            field="enabled", reason="设备已有事件记录，请停用（enabled=false）而不是删除"
+        )
+    session.delete(device)
+    _flush(session)
+
+
+def _flush(session: Session) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict(reason="设备编号或 DC-09 账号已被使用") from exc
+
+
+def issue_http_token(session: Session, *, device: Device) -> str:
+    """A new ingest token for the device (the old one stops working)."""
+    raw = f"pd_{secrets.token_urlsafe(32)}"
+    device.http_token_hash = digest(raw)
+    session.flush()
+    return raw
+
+
+# --- liveness ----------------------------------------------------------------------------------
+
+
+SEEN_GRANULARITY = timedelta(seconds=5)  # supervision windows are ≥ 10 s: no need to be finer
+
+
+def mark_seen(session: Session, *, seen: dict[int, datetime]) -> list[int]:
+    """Record messages from devices; returns the ids that were offline and are back."""
+    if not seen:
+        return []
+    now = max(seen.values())
+    ids = list(seen)
+    back = list(
+        session.scalars(
+            update(Device)
+            .where(Device.id.in_(ids), Device.status == DeviceStatus.offline)
+            .values(
+                status=DeviceStatus.online,
+                status_changed_at=now,
+                last_seen_at=now,
+                updated_at=Device.updated_at,
+            )
+            .returning(Device.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    session.execute(
+        update(Device)
+        .where(Device.id.in_(ids), Device.status == DeviceStatus.unknown)
+        .values(
+            status=DeviceStatus.online,
+            status_changed_at=now,
+            last_seen_at=now,
+            updated_at=Device.updated_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    # Busy devices would otherwise rewrite their row on every batch.
+    session.execute(
+        update(Device)
+        .where(
+            Device.id.in_(ids),
+            or_(Device.last_seen_at.is_(None), Device.last_seen_at < now - SEEN_GRANULARITY),
+        )
+        .values(last_seen_at=now, updated_at=Device.updated_at)  # liveness is not an edit
+        .execution_options(synchronize_session=False)
+    )
+    return back
+
+
+def overdue(session: Session, *, now: datetime | None = None) -> list[Device]:
+    """Enabled devices silent past their supervision window that are not yet marked offline."""
+    now = now or utcnow()
+    candidates = session.scalars(
+        select(Device).where(
+            Device.enabled.is_(True),
+            Device.status != DeviceStatus.offline,
+            Device.last_seen_at.is_not(None),
+        )
+    ).all()
+    return [
+        d
+        for d in candidates
+        if d.last_seen_at is not None and now - d.last_seen_at > timedelta(seconds=d.supervision_s)
+    ]
+
+
+def mark_offline(
+    session: Session, *, device_ids: Sequence[int], now: datetime | None = None
+) -> None:
+    if not device_ids:
+        return
+    session.execute(
+        update(Device)
+        .where(Device.id.in_(device_ids), Device.status != DeviceStatus.offline)
+        .values(
+            status=DeviceStatus.offline,
+            status_changed_at=now or utcnow(),
+            updated_at=Device.updated_at,
+        )
+        .execution_options(synchronize_session="fetch")
+    )

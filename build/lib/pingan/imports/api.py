@@ -1,0 +1,63 @@
+"""Bulk import by upload, and the templates to fill in."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Query, Response, UploadFile
+
+from pingan.api_common import DB, Actor, StrictQuery
+from pingan.auth.roles import Perm
+from pingan.errors import Forbidden, Invalid
+from pingan.imports import service
+from pingan.imports.service import ImportKind
+from pingan.territory.geo import CRS
+
+router = APIRouter(dependencies=[StrictQuery], tags=["import"])
+
+MAX_UPLOAD = 20 * 1024 * 1024
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get("/imports/templates/{kind}.{fmt}")
+def template(kind: ImportKind, fmt: str) -> Response:
+    """The template for one kind of import, as CSV (UTF-8 with BOM) or XLSX."""
+    if fmt == "csv":
+        body, media = service.template_csv(kind), "text/csv; charset=utf-8"
+    elif fmt == "xlsx":
+        body, media = service.template_xlsx(kind), XLSX
+    else:
+        raise Invalid(field="fmt", fields="fmt（csv 或 xlsx）")
+    return Response(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="pingan-{kind.value}.{fmt}"'},
+    )
+
+
+@router.post("/imports/{kind}")
+async def import_file(
+    kind: ImportKind,
+    actor: Actor,
+    session: DB,
+    file: Annotated[UploadFile, File(description="CSV or XLSX filled in from the template")],
+    crs: Annotated[CRS, Query(description="Coordinate system of lon/lat in the file")] = CRS.wgs84,
+    dry_run: Annotated[bool, Query(description="Check every row, import nothing")] = False,
+) -> dict[str, Any]:
+    """All rows or none: on any error, 422 with one entry per failing row."""
+    needed = Perm.people_write if kind == ImportKind.residents else Perm.territory_write
+    if not actor.system and not actor.paths(needed):
+        raise Forbidden(action=needed.value)
+    data = await file.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        raise Invalid("bad_file", field="file", reason="文件超过 20 MB")
+    report = service.run(
+        session,
+        actor=actor,
+        kind=kind,
+        data=data,
+        filename=file.filename or "",
+        crs=crs,
+        dry_run=dry_run,
+    )
+    return report.as_dict()

@@ -1,0 +1,252 @@
+"""Territory nodes, point lookup, people and resident groups."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlalchemy.orm import Session
+
+from pingan.api_common import DB, Actor, Page, Paging, StrictQuery, page_of
+from pingan.auth import audit
+from pingan.auth.audit import mask
+from pingan.auth.roles import Perm
+from pingan.territory import service
+from pingan.territory.geo import CRS
+from pingan.territory.models import NodeKind, Person, PersonKind, SiteType, TerritoryNode
+from pingan.territory.schemas import (
+    GroupCreate,
+    GroupOut,
+    GroupUpdate,
+    LocateOut,
+    NodeCreate,
+    NodeOut,
+    NodeUpdate,
+    PersonCreate,
+    PersonOut,
+    PersonUpdate,
+)
+
+router = APIRouter(dependencies=[StrictQuery])
+
+
+@router.get("/territory/nodes", response_model=Page[NodeOut], tags=["territory"])
+def list_nodes(
+    actor: Actor,
+    session: DB,
+    paging: Paging,
+    kind: NodeKind | None = None,
+    parent_id: int | None = None,
+    within: Annotated[int | None, Query(description="Only nodes in this node's subtree")] = None,
+    q: Annotated[str | None, Query(max_length=100, description="Part of the name")] = None,
+    site_type: SiteType | None = None,
+) -> Page[NodeOut]:
+    rows, total = service.get_all(
+        session,
+        actor=actor,
+        kind=kind,
+        parent_id=parent_id,
+        within=within,
+        q=q,
+        site_type=site_type,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+    return page_of([NodeOut.model_validate(n) for n in rows], total, paging)
+
+
+@router.post("/territory/nodes", response_model=NodeOut, status_code=201, tags=["territory"])
+def create_node(data: NodeCreate, actor: Actor, session: DB) -> NodeOut:
+    return NodeOut.model_validate(service.create(session, actor=actor, data=data))
+
+
+@router.get("/territory/locate", response_model=LocateOut, tags=["territory"])
+def locate(
+    actor: Actor,
+    session: DB,
+    lon: Annotated[float, Query(ge=-180, le=180)],
+    lat: Annotated[float, Query(ge=-90, le=90)],
+    crs: CRS = CRS.wgs84,
+) -> LocateOut:
+    """The community and grid a point lies in (WGS-84 unless crs says gcj02 or bd09)."""
+    wlon, wlat, community, grid = service.locate(session, actor=actor, lon=lon, lat=lat, crs=crs)
+    return LocateOut(
+        lon=wlon,
+        lat=wlat,
+        community=NodeOut.model_validate(community) if community else None,
+        grid=NodeOut.model_validate(grid) if grid else None,
+    )
+
+
+@router.get("/territory/nodes/{node_id}", response_model=NodeOut, tags=["territory"])
+def get_node(node_id: int, actor: Actor, session: DB) -> NodeOut:
+    return NodeOut.model_validate(
+        service.get_visible_or_raise(session, actor=actor, node_id=node_id)
+    )
+
+
+@router.get(
+    "/territory/nodes/{node_id}/ancestors", response_model=list[NodeOut], tags=["territory"]
+)
+def get_ancestors(node_id: int, actor: Actor, session: DB) -> list[NodeOut]:
+    node = service.get_visible_or_raise(session, actor=actor, node_id=node_id)
+    return [
+        NodeOut.model_validate(n)
+        for n in service.ancestors(session, node=node)
+        if actor.can(Perm.territory_read, n.path)
+    ]
+
+
+@router.patch("/territory/nodes/{node_id}", response_model=NodeOut, tags=["territory"])
+def update_node(node_id: int, data: NodeUpdate, actor: Actor, session: DB) -> NodeOut:
+    node = service.get_visible_or_raise(session, actor=actor, node_id=node_id)
+    return NodeOut.model_validate(service.update_node(session, actor=actor, node=node, data=data))
+
+
+@router.delete("/territory/nodes/{node_id}", status_code=204, tags=["territory"])
+def delete_node(
+    node_id: int,
+    actor: Actor,
+    session: DB,
+    cascade: Annotated[bool, Query(description="Also delete everything under the node")] = False,
+) -> None:
+    node = service.get_visible_or_raise(session, actor=actor, node_id=node_id)
+    service.delete(session, actor=actor, node=node, cascade=cascade)
+
+
+# --- people ------------------------------------------------------------------------------------
+
+
+def _person_out(person: Person, *, reveal: bool) -> PersonOut:
+    out = PersonOut.model_validate(person)
+    if not reveal and out.id_number:
+        out.id_number = mask(out.id_number)
+    return out
+
+
+def _node_path(session: Session, node_id: int) -> str | None:
+    node = session.get(TerritoryNode, node_id)
+    return node.path if node else None
+
+
+@router.get("/people", response_model=Page[PersonOut], tags=["people"])
+def list_people(
+    actor: Actor,
+    session: DB,
+    paging: Paging,
+    within: Annotated[int | None, Query(description="Only people in this node's subtree")] = None,
+    kind: PersonKind | None = None,
+    q: Annotated[
+        str | None, Query(max_length=50, description="Part of the name, or the phone")
+    ] = None,
+    resident_group_id: int | None = None,
+) -> Page[PersonOut]:
+    """People within your scope; identity numbers are masked here. Each search is audited."""
+    rows, total = service.get_all_people(
+        session,
+        actor=actor,
+        within=within,
+        kind=kind,
+        q=q,
+        resident_group_id=resident_group_id,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+    scopes = actor.paths(Perm.people_read)
+    audit.record(
+        session,
+        action="search",
+        entity="people",
+        scope_path=_node_path(session, within)
+        if within
+        else (scopes[0] if len(scopes) == 1 else None),
+        after={
+            "filters": {
+                "within": within,
+                "kind": kind,
+                "q": q,
+                "resident_group_id": resident_group_id,
+            },
+            "offset": paging.offset,
+            "returned": [p.id for p in rows],
+            "total": total,
+        },
+    )
+    return page_of([_person_out(p, reveal=False) for p in rows], total, paging)
+
+
+@router.post("/people", response_model=PersonOut, status_code=201, tags=["people"])
+def create_person(data: PersonCreate, actor: Actor, session: DB) -> PersonOut:
+    return _person_out(service.create_person(session, actor=actor, data=data), reveal=False)
+
+
+@router.get("/people/{person_id}", response_model=PersonOut, tags=["people"])
+def get_person(person_id: int, actor: Actor, session: DB) -> PersonOut:
+    """One person's whole record. Every such read is written to the audit log."""
+    person = service.get_person_visible_or_raise(session, actor=actor, person_id=person_id)
+    audit.record(
+        session,
+        action="read",
+        entity="people",
+        entity_id=str(person.id),
+        scope_path=_node_path(session, person.node_id),
+    )
+    return _person_out(person, reveal=True)
+
+
+@router.patch("/people/{person_id}", response_model=PersonOut, tags=["people"])
+def update_person(person_id: int, data: PersonUpdate, actor: Actor, session: DB) -> PersonOut:
+    person = service.get_person_visible_or_raise(
+        session, actor=actor, person_id=person_id, perm=Perm.people_write
+    )
+    return _person_out(
+        service.update_person(session, actor=actor, person=person, data=data), reveal=False
+    )
+
+
+@router.delete("/people/{person_id}", status_code=204, tags=["people"])
+def delete_person(person_id: int, actor: Actor, session: DB) -> None:
+    person = service.get_person_visible_or_raise(
+        session, actor=actor, person_id=person_id, perm=Perm.people_write
+    )
+    service.delete_person(session, person=person)
+
+
+@router.get("/resident-groups", response_model=Page[GroupOut], tags=["people"])
+def list_groups(
+    actor: Actor, session: DB, paging: Paging, community_id: int | None = None
+) -> Page[GroupOut]:
+    rows, total = service.get_all_groups(
+        session, actor=actor, community_id=community_id, limit=paging.limit, offset=paging.offset
+    )
+    return page_of([GroupOut.model_validate(g) for g in rows], total, paging)
+
+
+@router.post("/resident-groups", response_model=GroupOut, status_code=201, tags=["people"])
+def create_group(data: GroupCreate, actor: Actor, session: DB) -> GroupOut:
+    return GroupOut.model_validate(service.create_group(session, actor=actor, data=data))
+
+
+@router.get("/resident-groups/{group_id}", response_model=GroupOut, tags=["people"])
+def get_group(group_id: int, actor: Actor, session: DB) -> GroupOut:
+    return GroupOut.model_validate(
+        service.get_group_visible_or_raise(session, actor=actor, group_id=group_id)
+    )
+
+
+@router.patch("/resident-groups/{group_id}", response_model=GroupOut, tags=["people"])
+def update_group(group_id: int, data: GroupUpdate, actor: Actor, session: DB) -> GroupOut:
+    group = service.get_group_visible_or_raise(
+        session, actor=actor, group_id=group_id, perm=Perm.people_write
+    )
+    return GroupOut.model_validate(
+        service.update_group(session, actor=actor, group=group, data=data)
+    )
+
+
+@router.delete("/resident-groups/{group_id}", status_code=204, tags=["people"])
+def delete_group(group_id: int, actor: Actor, session: DB) -> None:
+    group = service.get_group_visible_or_raise(
+        session, actor=actor, group_id=group_id, perm=Perm.people_write
+    )
+    service.delete_group(session, group=group)

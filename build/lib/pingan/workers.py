@@ -1,0 +1,160 @@
+"""Background work of a running platform: ingestion (MQTT, DC-09), path supervision and
+escalation. Started and stopped with the web application; each reports its state on /healthz."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from pingan.alarms import service as alarm_service
+from pingan.alarms.notify.channels import Sender
+from pingan.alarms.notify.feed import Feed
+from pingan.alarms.notify.outbox import deliver_due
+from pingan.config import Settings
+from pingan.db.base import utcnow
+from pingan.db.engine import READONLY, unit_of_work
+from pingan.devices import supervision
+from pingan.ingest.mqtt import MqttAdapter
+from pingan.runtime import Runtime
+
+log = logging.getLogger("pingan.workers")
+
+# Advisory lock keys: with several processes on PostgreSQL, one runs each periodic job at a time.
+LOCK_SUPERVISION = 7_100_001
+LOCK_ESCALATION = 7_100_002
+
+
+@dataclass
+class LoopState:
+    runs: int = 0
+    last_run: str | None = None
+    last_error: str | None = None
+
+
+@dataclass
+class Workers:
+    settings: Settings
+    factory: sessionmaker[Session]
+    runtime: Runtime
+    engine: Engine
+    mqtt: MqttAdapter | None = None
+    sia: Any = None
+    feed: Feed | None = None
+    sender: Sender | None = None
+    loops: dict[str, LoopState] = field(default_factory=dict)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        # Live pages are served by every process, workers or not; the feed reads what is
+        # committed, through connections of its own.
+        self.feed = Feed(sessionmaker(bind=self.engine, expire_on_commit=False))
+        self.feed.start()
+        if not self.settings.run_workers:
+            return
+        self.sender = Sender(self.settings)
+        self._every("supervision", self.settings.supervision_interval_s, self.supervise)
+        self._every("escalation", self.settings.escalation_interval_s, self.escalate)
+        self._every("notify", self.settings.notify_interval_s, self.notify)
+        if self.engine.dialect.name == "sqlite":
+            self._every("checkpoint", 1.0, self.checkpoint)
+        if self.settings.mqtt_url:
+            self.mqtt = MqttAdapter(self.settings, self.factory, self.runtime.pipeline)
+            self.mqtt.start()
+        else:
+            log.warning("MQTT: no broker configured (PINGAN_MQTT_URL); MQTT devices cannot report")
+        if self.settings.sia_port:
+            from pingan.ingest.sia import SiaReceiver
+
+            self.sia = SiaReceiver(self.settings, self.factory, self.runtime.pipeline)
+            await self.sia.start()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.feed is not None:
+            await asyncio.to_thread(self.feed.stop)
+        if self.sender is not None:
+            self.sender.close()
+        if self.mqtt is not None:
+            await asyncio.to_thread(self.mqtt.stop)
+        if self.sia is not None:
+            await self.sia.stop()
+
+    def _every(self, name: str, interval: float, job: Callable[[], None]) -> None:
+        state = self.loops.setdefault(name, LoopState())
+
+        async def loop() -> None:
+            while True:
+                try:
+                    await asyncio.to_thread(job)
+                    state.runs += 1
+                    state.last_run = utcnow().isoformat()
+                    state.last_error = None
+                except Exception as exc:  # recorded for /healthz, and tried again next round
+                    state.last_error = f"{type(exc).__name__}: {exc}"
+                    log.exception("%s failed", name)
+                await asyncio.sleep(interval)
+
+        self._tasks.append(asyncio.create_task(loop(), name=f"pingan-{name}"))
+
+    def _locked(self, session: Session, key: int) -> bool:
+        if session.get_bind().dialect.name != "postgresql":
+            return True
+        return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}))
+
+    def supervise(self) -> None:
+        with unit_of_work(self.factory, actor="system:supervision") as session:
+            if self._locked(session, LOCK_SUPERVISION):
+                follow = supervision.check(session)
+                if follow:
+                    self.runtime.pipeline.process(session, follow)
+
+    def escalate(self) -> None:
+        with unit_of_work(self.factory, actor="system:escalation") as session:
+            if self._locked(session, LOCK_ESCALATION):
+                alarm_service.escalate_due(session, rules=self.runtime.rules)
+
+    def checkpoint(self) -> None:
+        """Move the SQLite WAL into the database without blocking writers (PASSIVE)."""
+        with self.engine.connect().execution_options(**{READONLY: True}) as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def notify(self) -> None:
+        assert self.sender is not None
+        deliver_due(
+            self.factory,
+            sender=self.sender,
+            rules=self.runtime.rules,
+            public_url=self.settings.public_url,
+        )
+
+    def health(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"running": self.settings.run_workers}
+        out["loops"] = {k: vars(v) for k, v in self.loops.items()}
+        if self.mqtt is not None:
+            st = self.mqtt.status
+            out["mqtt"] = {
+                "connected": st.connected,
+                "last_error": st.last_error,
+                **vars(st.counters),
+            }
+        else:
+            out["mqtt"] = {"configured": False}
+        if self.sia is not None:
+            out["sia"] = self.sia.health()
+        else:
+            out["sia"] = {"configured": False}
+        if self.feed is not None:
+            out["feed"] = {"subscribers": len(self.feed.subscribers), "cursor": self.feed.cursor}
+        out["rules"] = {
+            "file": str(self.runtime.rules.path or "(built in)"),
+            "error": self.runtime.rules.error,
+        }
+        return out
