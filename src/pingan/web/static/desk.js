@@ -34,7 +34,14 @@
       return refreshEmpty();
     }
     alarms.set(alarm.id, alarm);
-    if (!row) { row = document.createElement("tr"); row.dataset.id = alarm.id; }
+    if (!row) {
+      row = document.createElement("tr");
+      row.dataset.id = alarm.id;
+    }
+    if (!row.dataset.bound) {
+      row.dataset.bound = "1";
+      row.addEventListener("click", () => select(row));
+    }
     row.dataset.state = alarm.state;
     row.innerHTML = "";
     const cells = [
@@ -55,7 +62,6 @@
       actions.appendChild(b);
     }
     row.appendChild(actions);
-    row.addEventListener("click", () => select(row));
     place(row, alarm);
     refreshEmpty();
     return row;
