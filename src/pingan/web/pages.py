@@ -40,11 +40,12 @@ def vendor_dir(configured: Path | None) -> Path | None:
 
 
 def install(app: FastAPI) -> None:
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     vendor = vendor_dir(app.state.settings.vendor_dir)
     swagger = vendor / "swagger-ui-dist" if vendor else None
     if swagger is not None and swagger.is_dir():
         app.mount("/static/swagger", StaticFiles(directory=swagger), name="swagger")
+    # After the vendor mounts: /static would otherwise answer for /static/swagger/… too.
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
