@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from pingan.db import migrate
+from pingan.localbroker import free_port
 from tests.conftest import BACKENDS, PG_URL, drop_pg_schema, new_pg_schema, require_pg
 
 
@@ -100,12 +100,6 @@ def test_init_user_import_backup_restore(env: dict[str, str], tmp_path: Path) ->
     assert "restored" in pingan(env, "restore", str(backup_file), "--yes").stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _get(url: str, token: str | None = None) -> tuple[int, dict[str, object] | str]:
     req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
@@ -185,7 +179,7 @@ def test_demo_data_then_serve(tmp_path: Path) -> None:
 
 
 def _serve(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "pingan.cli", "serve", "--port", str(port)],
         env=env,

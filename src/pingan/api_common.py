@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Generic, TypeVar
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
@@ -34,12 +34,31 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _bearer(request: Request) -> tuple[str | None, bool]:
+def bearer(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer …` header, if there is one."""
     header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip(), False
+    return header[7:].strip() or None if header.lower().startswith("bearer ") else None
+
+
+def _bearer(request: Request) -> tuple[str | None, bool]:
+    """The caller's token and whether it came from the login cookie."""
+    token = bearer(request)
+    if token:
+        return token, False
     cookie = request.cookies.get(SESSION_COOKIE)
     return cookie, cookie is not None
+
+
+def set_session_cookie(response: Response, request: Request, raw: str) -> None:
+    """A page login: HttpOnly, same-site only, for one shift."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        raw,
+        max_age=request.app.state.settings.session_hours * 3600,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
 
 
 _SAFE = {"GET", "HEAD", "OPTIONS"}

@@ -183,6 +183,18 @@ def user_add(
         typer.echo(f"初始密码 password: {password}")
 
 
+def _progress(label: str, every: int = 10_000) -> Callable[[str, int], None]:
+    """Report a running count (rows, or pages of a SQLite copy) each time it passes `every`."""
+    shown = [0]
+
+    def report(what: str, count: int) -> None:
+        if count // every > shown[0] // every:
+            typer.echo(f"  {label}: {what} {count}")
+        shown[0] = count
+
+    return report
+
+
 @app.command()
 def backup(
     file: Annotated[
@@ -195,10 +207,7 @@ def backup(
     from pingan.db.engine import get_engine, session_scope
 
     dest = file or get_settings().var_dir / "backups" / f"pingan-{datetime.now():%Y%m%d-%H%M%S}.db"
-    with typer.progressbar(length=0, label="备份 backing up") as bar:
-        rows = backup_mod.backup(
-            get_engine(), dest, progress=lambda _t, n: bar.update(0) if n else None
-        )
+    rows = backup_mod.backup(get_engine(), dest, progress=_progress("备份 backing up"))
     with session_scope(actor="cli:backup") as session:
         audit.record(session, action="backup", entity="database", note=str(dest))
     typer.echo(f"已备份 backup written: {dest} ({rows} rows)")
@@ -221,7 +230,7 @@ def restore(
     rows = backup_mod.restore(
         get_engine(),
         file,
-        progress=lambda table, n: typer.echo(f"  {table}: {n}") if n % 10000 == 0 else None,
+        progress=_progress("恢复 restoring"),
     )
     with session_scope(actor="cli:restore") as session:
         audit.record(session, action="restore", entity="database", note=str(file))

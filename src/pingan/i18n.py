@@ -35,10 +35,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "bad_geometry": {"zh": "边界无效：{reason}", "en": "Invalid boundary: {reason}"},
     "conflict": {"zh": "与现有数据冲突：{reason}", "en": "Conflicts with existing data: {reason}"},
-    "scope_outside": {
-        "zh": "授权范围超出了您自己的管辖范围",
-        "en": "The scope lies outside your own scope",
-    },
     "role_too_high": {
         "zh": "不能授予角色 {role}",
         "en": "You may not grant the role {role}",

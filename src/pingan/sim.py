@@ -29,7 +29,7 @@ from pingan.devices import service as device_service
 from pingan.devices.models import Device, DeviceKind, Protocol
 from pingan.devices.schemas import DeviceCreate
 from pingan.ingest import topics
-from pingan.ingest.sia import frame
+from pingan.ingest.sia import frame, timestamp
 from pingan.territory.models import NodeKind, TerritoryNode
 
 PREFIX = "sim-"
@@ -228,7 +228,7 @@ class Mix:
 
 def sia_frame(message: Message, sequence: int) -> bytes:
     account = message.device.account or "0"
-    stamp = datetime.now(UTC).strftime("_%H:%M:%S,%m-%d-%Y")
+    stamp = timestamp()
     if message.kind == "heartbeat":
         return frame(f'"NULL"{sequence % 10000:04d}R0L0#{account}[]')
     code = {"burglary": "BA", "restore": "BR", "open_close": "OP"}.get(message.kind, "RP")

@@ -14,8 +14,10 @@ from pingan.api_common import (
     Page,
     Paging,
     StrictQuery,
+    bearer,
     client_ip,
     page_of,
+    set_session_cookie,
 )
 from pingan.auth import service
 from pingan.auth.roles import Perm, Role
@@ -48,25 +50,13 @@ def login(data: LoginIn, request: Request, response: Response, session: DB) -> L
     except Unauthenticated:
         session.commit()  # the failed attempt must count even though the request fails
         raise
-    response.set_cookie(
-        SESSION_COOKIE,
-        raw,
-        max_age=get_settings().session_hours * 3600,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    set_session_cookie(response, request, raw)
     return LoginOut(token=raw, expires_at=token.expires_at, user=UserOut.model_validate(user))
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
 def logout(request: Request, response: Response, actor: Actor, session: DB) -> None:
-    header = request.headers.get("authorization", "")
-    raw = (
-        header[7:].strip()
-        if header.lower().startswith("bearer ")
-        else request.cookies.get(SESSION_COOKIE)
-    )
+    raw = bearer(request) or request.cookies.get(SESSION_COOKIE)
     if raw:
         _user, token = service.authenticate_token(session, raw=raw)
         service.revoke(session, token=token)

@@ -33,7 +33,3 @@ def verify_password(password: str, password_hash: str) -> bool:
 def generate_password(length: int = 14) -> str:
     alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
     return "".join(secrets.choice(alphabet) for _ in range(length))
-
-
-def reset_hasher() -> None:
-    _hasher.cache_clear()

@@ -69,13 +69,6 @@ def get_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
 
 
-def reset_engine() -> None:
-    if get_engine.cache_info().currsize:
-        get_engine().dispose()
-    get_engine.cache_clear()
-    get_sessionmaker.cache_clear()
-
-
 @contextmanager
 def unit_of_work(factory: sessionmaker[Session], **info: Any) -> Iterator[Session]:
     """One transaction: commit when the block ends, roll back when it raises.

@@ -51,9 +51,10 @@ def check(session: Session, *, now: datetime | None = None) -> list[Incoming]:
     if not overdue:
         return []
     device_service.mark_offline(session, device_ids=[d.id for d in overdue], now=now)
+    infos = device_service.infos_by_codes(session, codes=[d.code for d in overdue])
     out = []
     for device in overdue:
-        info = device_service.info_by_id(session, device_id=device.id)
+        info = infos.get(device.code)
         if info is None:
             continue
         silent = (now - device.last_seen_at).total_seconds() if device.last_seen_at else None

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel
 
-from pingan.api_common import DB, StrictQuery, client_ip
+from pingan.api_common import DB, StrictQuery, bearer, client_ip
 from pingan.devices import service as device_service
 from pingan.errors import Invalid, PinganError, Unauthenticated
 from pingan.events.pipeline import dead_letter
@@ -70,11 +70,7 @@ async def ingest_events(
             "too_large",
             "body over 1 MiB",
         )
-    token = (
-        authorization[7:].strip()
-        if authorization and authorization.lower().startswith("bearer ")
-        else None
-    )
+    token = bearer(request)
     device = device_service.info_by_token(session, token=token) if token else None
     if device is None or not device.enabled:
         reason = (

@@ -14,6 +14,7 @@ from pingan.devices.service import DeviceInfo
 from pingan.events.models import DeadLetter
 from pingan.events.pipeline import Incoming
 from pingan.events.schemas import EventIn
+from pingan.ingest import topics
 
 MAX_BATCH = 1000
 
@@ -82,16 +83,14 @@ def reparse(session: Session, letter: DeadLetter) -> list[Incoming]:
         device_service.info_by_id(session, device_id=letter.device_id) if letter.device_id else None
     )
     if device is None and letter.channel == "mqtt" and letter.source:
-        code = topic_device(letter.source)
-        device = device_service.infos_by_codes(session, codes=[code]).get(code) if code else None
+        where = topics.parse(letter.source)
+        device = (
+            device_service.infos_by_codes(session, codes=[where.code]).get(where.code)
+            if where
+            else None
+        )
     if device is None:
         raise BadMessage("unknown_device", "the device is still unknown")
     if not device.enabled:
         raise BadMessage("disabled", "the device is disabled")
     return [to_incoming(device, letter.channel, event) for event in parse(letter.raw)]
-
-
-def topic_device(topic: str) -> str | None:
-    """pingan/v1/<device code>/<event|heartbeat|status> → the device code."""
-    parts = topic.split("/")
-    return parts[-2] if len(parts) >= 3 else None

@@ -55,13 +55,14 @@ def frame(body: str) -> bytes:
     return f"\n{crc16_arc(raw):04X}{len(raw):04X}".encode() + raw + b"\r"
 
 
-def _now_stamp() -> str:
+def timestamp() -> str:
+    """The DC-09 timestamp of now, as a message ends with it: _HH:MM:SS,MM-DD-YYYY (UTC)."""
     return datetime.now(UTC).strftime("_%H:%M:%S,%m-%d-%Y")
 
 
 def nak(account: str | None = None) -> bytes:
     """Sequence 0000 and our time, so the panel can correct its clock (account echoed, or 0)."""
-    return frame(f'"NAK"0000R0L0#{account or "0"}[]{_now_stamp()}')
+    return frame(f'"NAK"0000R0L0#{account or "0"}[]{timestamp()}')
 
 
 def duh(sequence: str, receiver: str, line: str, account: str | None) -> bytes:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import date
 from typing import Any
 
 from sqlalchemy import String, func, literal, select, update
@@ -115,12 +114,6 @@ def ancestors(session: Session, *, node: TerritoryNode) -> list[TerritoryNode]:
         n.id: n for n in session.scalars(select(TerritoryNode).where(TerritoryNode.id.in_(ids)))
     }
     return [found[i] for i in ids if i in found]
-
-
-def ancestor_of_kind(
-    session: Session, *, node: TerritoryNode, kind: NodeKind
-) -> TerritoryNode | None:
-    return next((n for n in ancestors(session, node=node) if n.kind == kind), None)
 
 
 def _apply(node: TerritoryNode, data: NodeFields, kind: NodeKind) -> None:
@@ -428,14 +421,6 @@ def update_person(
 def delete_person(session: Session, *, person: Person) -> None:
     session.delete(person)
     _flush(session)
-
-
-def age(person: Person, today: date | None = None) -> int | None:
-    if person.birth_date is None:
-        return None
-    today = today or date.today()
-    b = person.birth_date
-    return today.year - b.year - ((today.month, today.day) < (b.month, b.day))
 
 
 # --- resident groups ---------------------------------------------------------------------------

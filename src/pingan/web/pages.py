@@ -17,7 +17,12 @@ from pingan.alarms import service as alarm_service
 from pingan.alarms.flows import ACTION_LABEL, MOVES, Action
 from pingan.alarms.models import STATE_LABEL, AlarmState
 from pingan.alarms.notify.feed import change_alarm
-from pingan.api_common import SESSION_COOKIE, client_ip, get_principal_detached
+from pingan.api_common import (
+    SESSION_COOKIE,
+    client_ip,
+    get_principal_detached,
+    set_session_cookie,
+)
 from pingan.auth import service as auth_service
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
@@ -119,14 +124,7 @@ def install(app: FastAPI) -> None:
                     next=target,
                 )
         response = RedirectResponse(target, status_code=303)
-        response.set_cookie(
-            SESSION_COOKIE,
-            raw,
-            max_age=app.state.settings.session_hours * 3600,
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-        )
+        set_session_cookie(response, request, raw)
         return response
 
     @app.post("/logout", include_in_schema=False)
