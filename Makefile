@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO   := PINGAN_DATABASE_URL=sqlite:///var/demo.db PINGAN_DEMO=true PINGAN_MQTT_URL=mqtt://127.0.0.1:1883
 
-.PHONY: install run test lint check-types unit clean demo-data
+.PHONY: install run test lint check-types unit clean demo-data i18n screenshots
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -41,3 +41,13 @@ test: lint check-types unit
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache
+
+# New words marked with _() in templates or N_() in code go into the English catalogue (msgstr "").
+i18n: install
+	mkdir -p var
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ --no-location --sort-output -o var/messages.pot .
+	$(BIN)/pybabel update -i var/messages.pot -d src/pingan/locale -D messages -l en --no-fuzzy-matching
+
+# The README's pictures of the console, taken by the browser tests.
+screenshots: install
+	SCREENSHOT_DIR=docs/img $(BIN)/pytest -q tests/web/test_desk.py -k arrives

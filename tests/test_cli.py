@@ -170,8 +170,8 @@ def test_demo_data_then_serve(tmp_path: Path) -> None:
         status, page = _get(f"{base}/")
         assert status == 200 and "演示环境" in str(page)
         status, docs = _get(f"{base}/docs")
-        assert status == 200 and "/static/swagger/swagger-ui-bundle.js" in str(docs)
-        status, _js = _get(f"{base}/static/swagger/swagger-ui-bundle.js")
+        assert status == 200 and "/static/vendor/swagger/swagger-ui-bundle.js" in str(docs)
+        status, _js = _get(f"{base}/static/vendor/swagger/swagger-ui-bundle.js")
         assert status == 200
     finally:
         proc.terminate()
@@ -182,7 +182,7 @@ def _serve(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "pingan.cli", "serve", "--port", str(port)],
-        env=env,
+        env={"PINGAN_SIA_PORT": "0", **env},  # another platform on this machine may hold 7777
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

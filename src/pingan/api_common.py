@@ -15,8 +15,10 @@ from pingan.auth import service as auth_service
 from pingan.auth.principal import Principal
 from pingan.db.engine import unit_of_work
 from pingan.errors import Invalid, PinganError, Unauthenticated
+from pingan.i18n import DEFAULT_LANG, LANGS, pick_lang
 
 SESSION_COOKIE = "pingan_session"
+LANG_COOKIE = "pingan_lang"
 T = TypeVar("T")
 
 
@@ -32,6 +34,14 @@ DB = Annotated[Session, Depends(get_db)]
 
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def request_lang(request: Request, *, header: bool = True) -> str:
+    """The language chosen on the pages (?lang=, then its cookie), else Accept-Language's."""
+    asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
+    if asked in LANGS:
+        return asked
+    return pick_lang(request.headers.get("accept-language")) if header else DEFAULT_LANG
 
 
 def bearer(request: Request) -> str | None:

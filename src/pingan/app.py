@@ -11,6 +11,7 @@ from sqlalchemy.orm import sessionmaker
 
 from pingan import __version__, logs, observability, problems
 from pingan.alarms import api as alarms_api
+from pingan.assessment import api as figures_api
 from pingan.auth import api as auth_api
 from pingan.auth import service as auth_service
 from pingan.config import Settings, get_settings
@@ -21,7 +22,7 @@ from pingan.imports import api as imports_api
 from pingan.ingest import http as ingest_http
 from pingan.runtime import Runtime
 from pingan.territory import api as territory_api
-from pingan.web import pages
+from pingan.web import mapdata, pages
 from pingan.workers import Workers
 
 API_PREFIX = "/api/v1"
@@ -70,5 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events_api.router, prefix=API_PREFIX)
     app.include_router(alarms_api.router, prefix=API_PREFIX)
     app.include_router(ingest_http.router, prefix=API_PREFIX)
+    app.include_router(figures_api.router, prefix=API_PREFIX)
+    app.include_router(mapdata.router, prefix=API_PREFIX)
     pages.install(app)
     return app

@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     vendor_dir: Path | None = Field(
         None, description="Folder with front-end packages from npm (default: ./node_modules)"
     )
+    map_tile_url: str | None = Field(
+        None,
+        description="Optional map tile URL template ({z}/{x}/{y}); without it the map draws "
+        "only our own GeoJSON layers, which works with no internet",
+    )
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     run_workers: bool = Field(
         True, description="Run ingestion (MQTT, DC-09), supervision and escalation in this process"

@@ -1,61 +1,67 @@
-"""Message catalogue for API and CLI messages: stable keys, words in zh-CN (default) and en."""
+"""Words of the platform: Chinese in the code, other languages in Babel message catalogues.
+
+Chinese (zh-CN) is the source language: pages, API problems and CLI messages are written in
+Chinese and marked with ``_()`` or ``N_()``; ``locale/<lang>/LC_MESSAGES/messages.po`` translates
+them. ``make i18n`` extracts new words into the catalogues (pybabel extract + update).
+"""
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-DEFAULT_LANG = "zh"
+from babel.messages.pofile import read_po
 
-MESSAGES: dict[str, dict[str, str]] = {
-    "not_found": {"zh": "未找到{what}", "en": "{what} not found"},
-    "validation": {"zh": "请求数据有误：{fields}", "en": "Invalid request: {fields}"},
-    "unknown_query": {
-        "zh": "不支持的查询参数：{names}；可用：{allowed}",
-        "en": "Unknown query parameter(s): {names}; allowed: {allowed}",
-    },
-    "unauthenticated": {"zh": "请先登录", "en": "Authentication required"},
-    "bad_credentials": {"zh": "用户名或密码错误", "en": "Wrong user name or password"},
-    "user_disabled": {"zh": "账号已停用", "en": "Account disabled"},
-    "rate_limited": {
-        "zh": "登录失败次数过多，请 {seconds} 秒后再试",
-        "en": "Too many failed logins; try again in {seconds} s",
-    },
-    "forbidden": {"zh": "无权执行：{action}", "en": "Not allowed: {action}"},
-    "csrf": {
-        "zh": "跨站请求被拒绝（Origin 不符）",
-        "en": "Cross-site request refused (Origin mismatch)",
-    },
-    "has_children": {
-        "zh": "{what}下还有 {count} 个下级节点；确需删除请加 cascade=true",
-        "en": "{what} has {count} child node(s); add cascade=true to delete them too",
-    },
-    "bad_parent": {
-        "zh": "{kind} 的上级必须是 {expected}",
-        "en": "The parent of a {kind} must be a {expected}",
-    },
-    "bad_geometry": {"zh": "边界无效：{reason}", "en": "Invalid boundary: {reason}"},
-    "conflict": {"zh": "与现有数据冲突：{reason}", "en": "Conflicts with existing data: {reason}"},
-    "role_too_high": {
-        "zh": "不能授予角色 {role}",
-        "en": "You may not grant the role {role}",
-    },
-    "import_failed": {
-        "zh": "导入失败：{count} 行有错误，未导入任何数据",
-        "en": "Import failed: {count} row(s) have errors; nothing was imported",
-    },
-    "bad_file": {"zh": "无法读取文件：{reason}", "en": "Cannot read the file: {reason}"},
-    "internal": {"zh": "服务器内部错误", "en": "Internal server error"},
-    "alarm_changed": {
-        "zh": "该报警已被他人处理（当前状态 {state}，版本 {version}），请刷新后再操作",
-        "en": "Someone else changed this alarm (now {state}, version {version}); reload first",
-    },
-    "alarm_move": {
-        "zh": "报警当前为 {state}，不能执行 {action}",
-        "en": "The alarm is {state}; {action} is not allowed now",
-    },
-    "device_auth": {"zh": "设备认证失败：{reason}", "en": "Device authentication failed: {reason}"},
-    "bad_event": {"zh": "事件无效：{reason}", "en": "Invalid event: {reason}"},
+DEFAULT_LANG = "zh"
+LANGS = ("zh", "en")
+LOCALE_DIR = Path(__file__).parent / "locale"
+
+
+def N_(text: str) -> str:
+    """Marks a word for the catalogue where it is defined; translated where it is shown."""
+    return text
+
+
+# API and CLI messages by a stable key (problem+json carries the key).
+MESSAGES: dict[str, str] = {
+    "not_found": N_("未找到{what}"),
+    "validation": N_("请求数据有误：{fields}"),
+    "unknown_query": N_("不支持的查询参数：{names}；可用：{allowed}"),
+    "unauthenticated": N_("请先登录"),
+    "bad_credentials": N_("用户名或密码错误"),
+    "user_disabled": N_("账号已停用"),
+    "rate_limited": N_("登录失败次数过多，请 {seconds} 秒后再试"),
+    "forbidden": N_("无权执行：{action}"),
+    "csrf": N_("跨站请求被拒绝（Origin 不符）"),
+    "has_children": N_("{what}下还有 {count} 个下级节点；确需删除请加 cascade=true"),
+    "bad_parent": N_("{kind} 的上级必须是 {expected}"),
+    "bad_geometry": N_("边界无效：{reason}"),
+    "conflict": N_("与现有数据冲突：{reason}"),
+    "role_too_high": N_("不能授予角色 {role}"),
+    "import_failed": N_("导入失败：{count} 行有错误，未导入任何数据"),
+    "bad_file": N_("无法读取文件：{reason}"),
+    "internal": N_("服务器内部错误"),
+    "alarm_changed": N_("该报警已被他人处理（当前状态 {state}，版本 {version}），请刷新后再操作"),
+    "alarm_move": N_("报警当前为 {state}，不能执行 {action}"),
+    "device_auth": N_("设备认证失败：{reason}"),
+    "bad_event": N_("事件无效：{reason}"),
+    "bad_period": N_("时间段有误：{reason}"),
 }
+
+
+@cache
+def catalogue(lang: str) -> dict[str, str]:
+    path = LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
+    if lang == DEFAULT_LANG or not path.is_file():
+        return {}
+    with path.open("rb") as fh:
+        cat = read_po(fh, locale=lang)
+    return {str(m.id): str(m.string) for m in cat if m.id and m.string and not m.fuzzy}
+
+
+def gettext(text: str, lang: str = DEFAULT_LANG) -> str:
+    return catalogue(lang).get(text, text) if lang != DEFAULT_LANG else text
 
 
 def pick_lang(accept_language: str | None) -> str:
@@ -72,11 +78,12 @@ def pick_lang(accept_language: str | None) -> str:
 
 
 def t(key: str, lang: str = DEFAULT_LANG, **params: Any) -> str:
-    entry = MESSAGES.get(key)
-    if entry is None:
+    text = MESSAGES.get(key)
+    if text is None:
         return key
-    text = entry.get(lang) or entry[DEFAULT_LANG]
+    # Parameters that are words of the catalogue (a kind, a reason) are translated too.
+    words = {k: gettext(v, lang) if isinstance(v, str) else v for k, v in params.items()}
     try:
-        return text.format(**params)
+        return gettext(text, lang).format(**words)
     except (KeyError, IndexError):
-        return text
+        return gettext(text, lang)

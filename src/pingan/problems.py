@@ -10,8 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pingan.api_common import request_lang
 from pingan.errors import PinganError
-from pingan.i18n import pick_lang, t
+from pingan.i18n import t
 
 log = logging.getLogger("pingan.api")
 MEDIA = "application/problem+json"
@@ -64,7 +65,7 @@ def _loc(loc: tuple[Any, ...]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(PinganError)
     async def _domain(request: Request, exc: PinganError) -> JSONResponse:
-        lang = pick_lang(request.headers.get("accept-language"))
+        lang = request_lang(request)
         params = dict(exc.params)
         params.setdefault("fields", exc.field or "")
         return problem(
@@ -79,7 +80,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        lang = pick_lang(request.headers.get("accept-language"))
+        lang = request_lang(request)
         errors = []
         for err in exc.errors():
             message = str(err.get("msg", ""))
@@ -110,7 +111,7 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404:
             detail = t(
                 "not_found",
-                pick_lang(request.headers.get("accept-language")),
+                request_lang(request),
                 what=request.url.path,
             )
         return problem(request, exc.status_code, key, detail, headers=getattr(exc, "headers", None))
@@ -118,5 +119,5 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        lang = pick_lang(request.headers.get("accept-language"))
+        lang = request_lang(request)
         return problem(request, 500, "internal", t("internal", lang))

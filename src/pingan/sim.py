@@ -74,12 +74,22 @@ def small_territory(session: Session, *, actor: Principal, sites: int = 1) -> di
     from pingan.territory.models import SiteType
     from pingan.territory.schemas import NodeCreate
 
-    chain = [("street", "柳城街道"), ("community", "鱼凫路社区"), ("grid", "鱼凫路第1网格")]
+    def square(west: float, south: float, size: float) -> dict[str, Any]:
+        ring = [[west, south], [west + size, south], [west + size, south + size]]
+        return {"type": "Polygon", "coordinates": [[*ring, [west, south + size], [west, south]]]}
+
+    chain = [
+        ("street", "柳城街道", square(103.78, 30.67, 0.04)),
+        ("community", "鱼凫路社区", square(103.79, 30.68, 0.02)),
+        ("grid", "鱼凫路第1网格", square(103.79, 30.68, 0.01)),
+    ]
     ids: dict[str, int] = {}
     parent: int | None = None
-    for kind, name in chain:
+    for kind, name, boundary in chain:
         parent = territory_service.create(
-            session, actor=actor, data=NodeCreate(kind=kind, parent_id=parent, name=name)
+            session,
+            actor=actor,
+            data=NodeCreate(kind=kind, parent_id=parent, name=name, boundary=boundary),
         ).id
         ids[kind] = parent
     for n in range(sites):
@@ -91,6 +101,8 @@ def small_territory(session: Session, *, actor: Principal, sites: int = 1) -> di
                 parent_id=parent,
                 name="柳欣苑" if n == 0 else f"小区{n}",
                 site_type=SiteType.commercial_residential,
+                lon=103.792 + 0.001 * (n % 8),
+                lat=30.682 + 0.001 * (n // 8),
             ),
         ).id
     return ids

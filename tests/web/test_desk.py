@@ -4,6 +4,7 @@ no request leaves 127.0.0.1."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -54,6 +55,16 @@ def live(tmp_path: Path) -> Iterator[Live]:
                 roles=[BindingIn(role=Role.centre_operator, node_id=other.id)],
             ),
         )
+        auth_service.create(
+            s,
+            actor=SYSTEM,
+            data=UserCreate(
+                username="gh_operator",
+                display_name="光华值班员",
+                password="gh-operator-pw",
+                roles=[BindingIn(role=Role.centre_operator, node_id=world.nodes["community"])],
+            ),
+        )
         device = s.get(Device, world.devices["lxy-smoke-1"])
         assert device is not None
         world.env["TEST_DEVICE_TOKEN"] = device_service.issue_http_token(s, device=device)
@@ -84,6 +95,14 @@ def browser() -> Iterator[Browser]:
         b.close()
 
 
+def shot(page: Page, live: Live, name: str) -> None:
+    """Screenshots for the README when SCREENSHOT_DIR names a folder (make screenshots)."""
+    folder = os.environ.get("SCREENSHOT_DIR")
+    target = Path(folder) if folder else Path(live.settings.var_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(target / f"{name}.png"))
+
+
 def login(page: Page, base: str, username: str, password: str) -> None:
     page.goto(f"{base}/desk")
     expect(page).to_have_url(f"{base}/login?next=/desk")
@@ -98,7 +117,7 @@ def test_alarm_arrives_live_and_is_handled(live: Live, browser: Browser) -> None
     page = browser.new_page(viewport={"width": 1366, "height": 768})
     hosts: set[str] = set()
     page.on("request", lambda r: hosts.add(urlparse(r.url).hostname or ""))
-    login(page, base, "admin", live.admin_password)
+    login(page, base, "gh_operator", "gh-operator-pw")
     expect(page.locator("#empty")).to_be_visible()
     expect(page.locator("#live")).not_to_have_class("live down")
     expect(page.locator(".keys")).to_contain_text("快捷键")
@@ -118,10 +137,33 @@ def test_alarm_arrives_live_and_is_handled(live: Live, browser: Browser) -> None
     assert time.monotonic() - sent < 2.0
     expect(row.locator(".badge")).to_have_text("P1")
     expect(row).to_have_class("flash")
-    page.screenshot(path=str(Path(live.settings.var_dir) / "desk.png"))
+    shot(page, live, "desk")
 
     row.get_by_role("button", name="确认").click()
     expect(row).to_contain_text("已确认")
+
+    # The alarm's own page: its timeline, device and place; a second operator's action shows.
+    row.get_by_role("link").click()
+    expect(page.locator("h1")).to_contain_text("火警")
+    expect(page.locator("#timeline tbody tr")).to_have_count(2)
+    expect(page.locator("#minimap .alarm-marker")).to_have_count(1)
+    alarm_id = int(page.url.rsplit("/", 1)[1])
+    token = live.token()  # the community's admin, a second person at another screen
+    version = live.get(f"/api/v1/alarms/{alarm_id}", token)["version"]
+    r = httpx.post(
+        f"{base}/api/v1/alarms/{alarm_id}/actions",
+        json={"action": "dispatch", "note": "派东门保安", "version": version},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 200, r.text
+    expect(page.locator("#state")).to_have_text("已派警")  # pushed live to this page
+    expect(page.locator("#timeline")).to_contain_text("派东门保安")
+    expect(page.locator("#buttons button[data-action=dispatch]")).to_have_count(0)
+    shot(page, live, "alarm")
+    page.locator(".crumbs a", has_text="报警值班台").click()
+
+    row = page.locator("#alarms tbody tr", has_text="火警")
+    expect(row).to_contain_text("已派警")
     row.click()
     page.keyboard.press("r")  # resolve by keyboard
     expect(page.locator("#alarms tbody tr")).to_have_count(0)
@@ -131,7 +173,45 @@ def test_alarm_arrives_live_and_is_handled(live: Live, browser: Browser) -> None
     expect(other.locator("#alarms tbody tr")).to_have_count(0)
     other.reload()
     expect(other.locator("#alarms tbody tr")).to_have_count(0)
+
+    # The map and the statistics draw from our own files and data only.
+    page.goto(f"{base}/map")
+    expect(page.locator("#map")).to_have_attribute("data-loaded", "devices")
+    expect(page.locator("#map .area-label")).to_have_text("鱼凫路社区")
+    expect(page.locator("#map canvas")).to_have_count(1)
+    expect(page.locator(".leaflet-control-layers")).to_contain_text("小区/单位")
+    shot(page, live, "map")
+    page.goto(f"{base}/stats")
+    for name in ("by_category", "by_day", "tta", "defences"):
+        expect(page.locator(f"[data-figure={name}]")).to_have_attribute("data-loaded", "1")
+    expect(page.locator("[data-figure=by_category] svg")).to_have_count(1)
+    expect(page.locator("[data-figure=defences] table")).to_contain_text("技防")
+    with page.expect_download() as download:
+        page.locator("[data-figure=by_category] a.csv").click()
+    assert download.value.suggested_filename.startswith("pingan-by_category-")
+    assert "fire,火警,1" in Path(download.value.path()).read_text(encoding="utf-8-sig")
+    shot(page, live, "stats")
+    page.goto(f"{base}/devices")
+    expect(page.locator("#wallpanel")).to_contain_text("鱼凫路社区")
+    expect(page.locator("#wallpanel .tile").first).to_contain_text("1")
     assert hosts == {"127.0.0.1"}, hosts
+
+
+def test_wall_mode_and_keyboard(live: Live, browser: Browser) -> None:
+    base = f"http://127.0.0.1:{live.port}"
+    page = browser.new_page(viewport={"width": 3840, "height": 2160})
+    login(page, base, "gh_operator", "gh-operator-pw")
+    small = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    assert small >= 24  # a 4K wall reads from across the room
+    page.click("#wall")
+    expect(page.locator("html")).to_have_class("wall")
+    assert page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)") > small
+    page.goto(f"{base}/map")
+    expect(page.locator("html")).to_have_class("wall")  # remembered across pages
+    page.keyboard.press("Tab")  # the first stop skips to the content
+    expect(page.locator(".skip")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#main")).to_be_focused()
 
 
 def test_english_and_a_wrong_password(live: Live, browser: Browser) -> None:
@@ -143,3 +223,17 @@ def test_english_and_a_wrong_password(live: Live, browser: Browser) -> None:
     page.fill("input[name=password]", "wrong")
     page.click("button[type=submit]")
     expect(page.locator(".error")).to_have_text("Wrong user name or password")
+
+
+def test_territory_search_as_you_type(live: Live, browser: Browser) -> None:
+    base = f"http://127.0.0.1:{live.port}"
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    login(page, base, "gh_operator", "gh-operator-pw")
+    page.goto(f"{base}/territory")
+    page.get_by_role("link", name="鱼凫路社区").click()
+    expect(page.locator("h1")).to_have_text("鱼凫路社区")
+    page.locator("input[type=search]").press_sequentially("柳欣")
+    expect(page.locator("#results")).to_contain_text("柳欣苑")  # without leaving the page
+    assert page.url.endswith(f"node={live.nodes['community']}")
+    page.locator("#results a", has_text="柳欣苑").click()
+    expect(page.locator(".crumbs")).to_contain_text("鱼凫路第1网格")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 
 from pingan.alarms.models import AlarmState as S
+from pingan.i18n import N_
 
 
 class Action(enum.StrEnum):
@@ -21,13 +22,23 @@ class Action(enum.StrEnum):
 
 
 ACTION_LABEL: dict[Action, str] = {
-    Action.acknowledge: "确认",
-    Action.dispatch: "派警",
-    Action.arrive: "到场",
-    Action.resolve: "处置完毕",
-    Action.false_alarm: "误报",
-    Action.close: "关闭",
-    Action.note: "备注",
+    Action.acknowledge: N_("确认"),
+    Action.dispatch: N_("派警"),
+    Action.arrive: N_("到场"),
+    Action.resolve: N_("处置完毕"),
+    Action.false_alarm: N_("误报"),
+    Action.close: N_("关闭"),
+    Action.note: N_("备注"),
+}
+
+# What the platform itself writes on a timeline, beside the actions of people.
+ENTRY_LABEL: dict[str, str] = {
+    "raised": N_("报警"),
+    "repeat": N_("再次报警"),
+    "restored": N_("恢复"),
+    "escalated": N_("升级"),
+    "auto_close": N_("自动关闭"),
+    **{a.value: label for a, label in ACTION_LABEL.items()},
 }
 
 MOVES: dict[S, dict[Action, S]] = {

@@ -9,6 +9,7 @@ from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pingan.db.base import Base, UTCDateTime, utcnow
+from pingan.i18n import N_
 
 
 class AlarmState(enum.StrEnum):
@@ -22,13 +23,28 @@ class AlarmState(enum.StrEnum):
 
 
 STATE_LABEL: dict[AlarmState, str] = {
-    AlarmState.raised: "待处理",
-    AlarmState.acknowledged: "已确认",
-    AlarmState.dispatched: "已派警",
-    AlarmState.on_scene: "已到场",
-    AlarmState.resolved: "已处置",
-    AlarmState.false_alarm: "误报",
-    AlarmState.closed: "已关闭",
+    AlarmState.raised: N_("待处理"),
+    AlarmState.acknowledged: N_("已确认"),
+    AlarmState.dispatched: N_("已派警"),
+    AlarmState.on_scene: N_("已到场"),
+    AlarmState.resolved: N_("已处置"),
+    AlarmState.false_alarm: N_("误报"),
+    AlarmState.closed: N_("已关闭"),
+}
+
+# Categories named in the rules file; one not named here is shown as written.
+CATEGORY_LABEL: dict[str, str] = {
+    "intrusion": N_("入侵"),
+    "fire": N_("火警"),
+    "gas": N_("燃气泄漏"),
+    "panic": N_("紧急求助"),
+    "medical": N_("医疗求助"),
+    "fire_facility": N_("消防设施"),
+    "access": N_("门禁"),
+    "confirmed": N_("复核确认"),
+    "device": N_("设备故障"),
+    "tamper": N_("防拆"),
+    "trouble": N_("故障"),
 }
 
 OPEN_STATES = frozenset(

@@ -23,6 +23,7 @@ from pingan.devices.models import Device
 from pingan.errors import Conflict, NotFound
 from pingan.events.models import Event
 from pingan.events.pipeline import Incoming, Stored
+from pingan.i18n import N_
 
 SYSTEM_ACTOR = "system"
 # Kinds that never raise anything: kept out of the rule loop on the hot path.
@@ -121,9 +122,9 @@ class Engine:
             if alarm.restored:
                 alarm.restored = False
                 alarm.restored_at = None
-                _entry(session, alarm, "repeat", event_id=event.id, note="恢复后再次报警")
+                _entry(session, alarm, "repeat", event_id=event.id, note=N_("恢复后再次报警"))
             elif quiet:
-                _entry(session, alarm, "repeat", event_id=event.id, note="静默后再次报警")
+                _entry(session, alarm, "repeat", event_id=event.id, note=N_("静默后再次报警"))
             session.flush()
             return alarm
         # Nothing open (never, or a person resolved it): a new alarm, never a silent count.
@@ -183,7 +184,7 @@ class Engine:
                 "auto_close",
                 from_state=before,
                 at=event.received_at,
-                note="恢复正常，自动关闭",
+                note=N_("恢复正常，自动关闭"),
             )
         session.flush()
 

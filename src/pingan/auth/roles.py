@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 
+from pingan.i18n import N_
+
 
 class Role(enum.StrEnum):
     street_admin = "street_admin"  # 街道管理员
@@ -58,12 +60,12 @@ RANK: dict[Role, int] = {
 }
 
 LABEL: dict[Role, str] = {
-    Role.street_admin: "街道管理员",
-    Role.community_admin: "社区管理员",
-    Role.centre_operator: "综治中心值班员",
-    Role.site_manager: "小区/单位管理员",
-    Role.grid_officer: "网格员",
-    Role.patrol_member: "巡逻队员",
-    Role.police_liaison: "公安联络员",
-    Role.resident: "居民",
+    Role.street_admin: N_("街道管理员"),
+    Role.community_admin: N_("社区管理员"),
+    Role.centre_operator: N_("综治中心值班员"),
+    Role.site_manager: N_("小区/单位管理员"),
+    Role.grid_officer: N_("网格员"),
+    Role.patrol_member: N_("巡逻队员"),
+    Role.police_liaison: N_("公安联络员"),
+    Role.resident: N_("居民"),
 }

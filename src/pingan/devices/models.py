@@ -9,6 +9,7 @@ from sqlalchemy import Boolean, Enum, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pingan.db.base import Base, TimestampMixin, UTCDateTime
+from pingan.i18n import N_
 
 
 class DeviceKind(enum.StrEnum):
@@ -25,16 +26,16 @@ class DeviceKind(enum.StrEnum):
 
 
 KIND_LABEL: dict[DeviceKind, str] = {
-    DeviceKind.camera: "摄像机",
-    DeviceKind.face_terminal: "人脸识别终端",
-    DeviceKind.access_controller: "门禁控制器",
-    DeviceKind.intrusion_panel: "入侵报警主机",
-    DeviceKind.smoke_detector: "烟感探测器",
-    DeviceKind.gas_detector: "燃气探测器",
-    DeviceKind.hydrant_pressure: "消防栓水压监测",
-    DeviceKind.ebike_charger: "电动车充电监测",
-    DeviceKind.panic_button: "一键报警",
-    DeviceKind.guard_console: "门岗值守台",
+    DeviceKind.camera: N_("摄像机"),
+    DeviceKind.face_terminal: N_("人脸识别终端"),
+    DeviceKind.access_controller: N_("门禁控制器"),
+    DeviceKind.intrusion_panel: N_("入侵报警主机"),
+    DeviceKind.smoke_detector: N_("烟感探测器"),
+    DeviceKind.gas_detector: N_("燃气探测器"),
+    DeviceKind.hydrant_pressure: N_("消防栓水压监测"),
+    DeviceKind.ebike_charger: N_("电动车充电监测"),
+    DeviceKind.panic_button: N_("一键报警"),
+    DeviceKind.guard_console: N_("门岗值守台"),
 }
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, Mapper, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
 
 from pingan.db.base import Base, TimestampMixin
+from pingan.i18n import N_
 
 
 class NodeKind(enum.StrEnum):
@@ -45,13 +46,31 @@ PARENT_KIND: dict[NodeKind, NodeKind | None] = {
     NodeKind.household: NodeKind.building,
 }
 
+
+def _path_parts(path: str) -> list[str]:
+    return [p for p in path.strip("/").split("/") if p]
+
+
+def ancestor_path(path: str, kind: NodeKind) -> str | None:
+    """The path of the node of a kind above (or at) a path: "/1/7/20/55/9/" → site "/1/7/20/55/"."""
+    depth = list(PARENT_KIND).index(kind) + 1
+    parts = _path_parts(path)
+    return "/" + "/".join(parts[:depth]) + "/" if len(parts) >= depth else None
+
+
+def ancestor_id(path: str, kind: NodeKind) -> int | None:
+    depth = list(PARENT_KIND).index(kind)
+    parts = _path_parts(path)
+    return int(parts[depth]) if len(parts) > depth else None
+
+
 KIND_LABEL: dict[NodeKind, str] = {
-    NodeKind.street: "街道",
-    NodeKind.community: "社区",
-    NodeKind.grid: "网格",
-    NodeKind.site: "小区/单位",
-    NodeKind.building: "楼栋/院落",
-    NodeKind.household: "住户",
+    NodeKind.street: N_("街道"),
+    NodeKind.community: N_("社区"),
+    NodeKind.grid: N_("网格"),
+    NodeKind.site: N_("小区/单位"),
+    NodeKind.building: N_("楼栋/院落"),
+    NodeKind.household: N_("住户"),
 }
 
 
@@ -65,12 +84,12 @@ class SiteType(enum.StrEnum):
 
 
 SITE_TYPE_LABEL: dict[SiteType, str] = {
-    SiteType.commercial_residential: "商住小区",
-    SiteType.resettlement: "农民安置区",
-    SiteType.old_courtyard: "老旧院落",
-    SiteType.three_no: "三无院落",
-    SiteType.work_unit: "单位",
-    SiteType.business_building: "商圈楼宇",
+    SiteType.commercial_residential: N_("商住小区"),
+    SiteType.resettlement: N_("农民安置区"),
+    SiteType.old_courtyard: N_("老旧院落"),
+    SiteType.three_no: N_("三无院落"),
+    SiteType.work_unit: N_("单位"),
+    SiteType.business_building: N_("商圈楼宇"),
 }
 
 
@@ -82,10 +101,10 @@ class Management(enum.StrEnum):
 
 
 MANAGEMENT_LABEL: dict[Management, str] = {
-    Management.property_company: "物业",
-    Management.owners_committee: "业委会",
-    Management.self_management: "自管会",
-    Management.none: "无",
+    Management.property_company: N_("物业"),
+    Management.owners_committee: N_("业委会"),
+    Management.self_management: N_("自管会"),
+    Management.none: N_("无"),
 }
 
 

@@ -1,4 +1,8 @@
-"""Pages: the start page and the API documentation, served with local assets only."""
+"""Pages: login, the start page and the API documentation; the console's pages are in console.py.
+
+Front-end packages (htmx, ECharts, Leaflet, Swagger UI) come from npm at set-up and are served
+from /static/vendor; no page loads anything from another host.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +17,8 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from pingan import __version__
-from pingan.alarms import service as alarm_service
-from pingan.alarms.flows import ACTION_LABEL, MOVES, Action
-from pingan.alarms.models import STATE_LABEL, AlarmState
-from pingan.alarms.notify.feed import change_alarm
 from pingan.api_common import (
+    LANG_COOKIE,
     SESSION_COOKIE,
     client_ip,
     get_principal_detached,
@@ -29,11 +30,20 @@ from pingan.auth.roles import Perm
 from pingan.db import meta
 from pingan.db.engine import unit_of_work
 from pingan.errors import PinganError
-from pingan.i18n import t
-from pingan.web.text import LANG_COOKIE, lang_of, words
+from pingan.i18n import N_, gettext, t
+from pingan.web import console
+from pingan.web.text import home_of, lang_of, menu
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+
+# npm package → the folder of it that pages use, served at /static/vendor/<name>/
+VENDOR = {
+    "swagger": "swagger-ui-dist",
+    "htmx": "htmx.org/dist",
+    "echarts": "echarts/dist",
+    "leaflet": "leaflet/dist",
+}
 
 
 def vendor_dir(configured: Path | None) -> Path | None:
@@ -44,13 +54,96 @@ def vendor_dir(configured: Path | None) -> Path | None:
     return None
 
 
+class Pages:
+    """Rendering and sign-in checks shared by every page."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def demo(self) -> bool:
+        try:
+            return meta.engine_is_demo(self.app.state.engine) or self.app.state.settings.demo
+        except (OperationalError, ProgrammingError):  # not initialised yet: /healthz says so
+            return bool(self.app.state.settings.demo)
+
+    def render(
+        self,
+        request: Request,
+        name: str,
+        *,
+        principal: Principal | None = None,
+        status: int = 200,
+        **extra: Any,
+    ) -> HTMLResponse:
+        lang = lang_of(request)
+
+        def translate(text: str, **params: Any) -> str:
+            word = gettext(text, lang)
+            return word.format(**params) if params else word
+
+        def since(seconds: int | None) -> str:
+            """How long ago, in the largest two units: 3 天 4 小时, 12 分钟."""
+            if seconds is None:
+                return translate(N_("从未上线"))
+            days, rest = divmod(max(seconds, 0), 86400)
+            hours, rest = divmod(rest, 3600)
+            if days:
+                return translate(N_("{d} 天 {h} 小时"), d=days, h=hours)
+            if hours:
+                return translate(N_("{h} 小时 {m} 分钟"), h=hours, m=rest // 60)
+            if rest >= 60:
+                return translate(N_("{m} 分钟"), m=rest // 60)
+            return translate(N_("{s} 秒"), s=rest)
+
+        context = {
+            "lang": lang,
+            "_": translate,
+            "since": since,
+            "demo": self.demo(),
+            "version": __version__,
+            "principal": principal,
+            "user": principal.name if principal else None,
+            "menu": menu(principal) if principal else [],
+            "here": request.url.path,
+            **extra,
+        }
+        response = templates.TemplateResponse(request, name, context, status_code=status)
+        if request.cookies.get(LANG_COOKIE) != lang:
+            # Remembered, and the pages' own API calls then answer in the same language.
+            response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
+        return response
+
+    def signed_in(self, request: Request) -> Principal | None:
+        if not request.cookies.get(SESSION_COOKIE):
+            return None
+        try:
+            return get_principal_detached(request)
+        except PinganError:
+            return None
+
+    def require(self, request: Request, perm: Perm) -> Principal | Response:
+        """The signed-in user, or the login page; a page the role has no part of is a 404."""
+        principal = self.signed_in(request)
+        if principal is None:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={target}", status_code=303)
+        if not principal.system and not principal.paths(perm):
+            return self.not_found(request, principal, request.url.path)
+        return principal
+
+    def not_found(self, request: Request, principal: Principal, what: str) -> HTMLResponse:
+        return self.render(request, "missing.html", principal=principal, status=404, what=what)
+
+
 def install(app: FastAPI) -> None:
     vendor = vendor_dir(app.state.settings.vendor_dir)
-    swagger = vendor / "swagger-ui-dist" if vendor else None
-    if swagger is not None and swagger.is_dir():
-        app.mount("/static/swagger", StaticFiles(directory=swagger), name="swagger")
-    # After the vendor mounts: /static would otherwise answer for /static/swagger/… too.
+    for name, folder in VENDOR.items():
+        if vendor is not None and (vendor / folder).is_dir():
+            app.mount(f"/static/vendor/{name}", StaticFiles(directory=vendor / folder), name=name)
+    # After the vendor mounts: /static would otherwise answer for /static/vendor/… too.
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    pages = Pages(app)
+    swagger = vendor / VENDOR["swagger"] if vendor else None
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -63,47 +156,22 @@ def install(app: FastAPI) -> None:
         return get_swagger_ui_html(
             openapi_url=app.openapi_url or "",
             title=f"{app.title} — API",
-            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
-            swagger_css_url="/static/swagger/swagger-ui.css",
-            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+            swagger_js_url="/static/vendor/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/vendor/swagger/favicon-32x32.png",
         )
-
-    def context(request: Request, **extra: Any) -> dict[str, Any]:
-        lang = lang_of(request)
-        try:
-            demo = meta.engine_is_demo(app.state.engine) or app.state.settings.demo
-        except (OperationalError, ProgrammingError):
-            demo = app.state.settings.demo
-        return {"lang": lang, "t": words(lang), "demo": demo, "version": __version__, **extra}
-
-    def render(request: Request, name: str, status: int = 200, **extra: Any) -> HTMLResponse:
-        response = templates.TemplateResponse(
-            request, name, context(request, **extra), status_code=status
-        )
-        if "lang" in request.query_params:
-            response.set_cookie(LANG_COOKIE, lang_of(request), max_age=365 * 86400, samesite="lax")
-        return response
-
-    def signed_in(request: Request) -> tuple[Principal, str] | None:
-        if not request.cookies.get(SESSION_COOKIE):
-            return None
-        try:
-            principal = get_principal_detached(request)
-        except PinganError:
-            return None
-        return principal, principal.name
 
     @app.get("/login", include_in_schema=False)
-    def login_page(request: Request, next: str = "/desk") -> HTMLResponse:
-        return render(request, "login.html", next=next)
+    def login_page(request: Request, next: str = "") -> HTMLResponse:
+        return pages.render(request, "login.html", next=next)
 
     @app.post("/login", include_in_schema=False)
     async def login_submit(request: Request) -> Response:
         form = await request.form()
         username, password = str(form.get("username", "")), str(form.get("password", ""))
-        target = str(form.get("next") or "/desk")
+        target = str(form.get("next") or "")
         if not target.startswith("/") or target.startswith("//"):
-            target = "/desk"  # never a redirect to another site
+            target = ""  # never a redirect to another site
         lang = lang_of(request)
         with unit_of_work(
             app.state.sessionmaker, ip=client_ip(request), actor="anonymous"
@@ -114,16 +182,16 @@ def install(app: FastAPI) -> None:
                 )
             except PinganError as exc:
                 session.commit()  # the failed attempt counts
-                params = dict(exc.params)
-                return render(
+                return pages.render(
                     request,
                     "login.html",
                     status=exc.status,
-                    error=t(exc.key, lang, **params),
+                    error=t(exc.key, lang, **exc.params),
                     username=username,
                     next=target,
                 )
-        response = RedirectResponse(target, status_code=303)
+            principal = auth_service.principal_for(session, user=_user)
+        response = RedirectResponse(target or home_of(principal), status_code=303)
         set_session_cookie(response, request, raw)
         return response
 
@@ -143,40 +211,8 @@ def install(app: FastAPI) -> None:
         response.delete_cookie(SESSION_COOKIE)
         return response
 
-    @app.get("/desk", include_in_schema=False)
-    def desk(request: Request) -> Response:
-        who = signed_in(request)
-        if who is None:
-            return RedirectResponse("/login?next=/desk", status_code=303)
-        principal, name = who
-        lang = lang_of(request)
-        with unit_of_work(app.state.sessionmaker, actor=principal.actor) as session:
-            rows, _total = alarm_service.get_all(session, actor=principal, desk=True, limit=500)
-            initial = [change_alarm(a) for a in rows]
-        levels = [alarm_service.desk_level(p) for p in principal.paths(Perm.alarms_read)]
-        labels = {
-            "states": {
-                s.value: (STATE_LABEL[s] if lang == "zh" else s.value.replace("_", " "))
-                for s in AlarmState
-            },
-            "actions": {
-                a.value: (ACTION_LABEL[a] if lang == "zh" else a.value.replace("_", " "))
-                for a in Action
-            },
-            "moves": {s.value: [a.value for a in MOVES[s]] for s in AlarmState},
-            "restored": "已恢复" if lang == "zh" else "restored",
-            "desk_level": min(levels) if levels else 0,
-        }
-        return render(
-            request, "desk.html", user=name, alarms=initial, initial=initial, labels=labels
-        )
-
     @app.get("/", include_in_schema=False)
     def home(request: Request) -> HTMLResponse:
-        try:
-            demo = meta.engine_is_demo(app.state.engine) or app.state.settings.demo
-        except (OperationalError, ProgrammingError):  # not initialised yet: /healthz says so
-            demo = app.state.settings.demo
-        return templates.TemplateResponse(
-            request, "home.html", {"demo": demo, "version": __version__}
-        )
+        return pages.render(request, "home.html", principal=pages.signed_in(request))
+
+    console.install(app, pages)

@@ -1,43 +1,57 @@
-"""Words of the pages, Chinese first; English on request (?lang=en, remembered in a cookie)."""
+"""What every page shares: the language, the menu a role sees, the words handed to scripts."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from fastapi import Request
 
-LANG_COOKIE = "pingan_lang"
-
-TEXT: dict[str, dict[str, str]] = {
-    "app": {"zh": "平安社区智能化监管平台", "en": "Pingan community safety platform"},
-    "login": {"zh": "登录", "en": "Log in"},
-    "logout": {"zh": "退出", "en": "Log out"},
-    "username": {"zh": "用户名", "en": "User name"},
-    "password": {"zh": "密码", "en": "Password"},
-    "desk": {"zh": "报警值班台", "en": "Alarm desk"},
-    "demo": {
-        "zh": "演示环境 DEMO：数据与账号均为虚构，请勿用于实际工作。",
-        "en": "DEMO: fictitious data and accounts.",
-    },
-    "no_alarms": {"zh": "当前没有待处理的报警", "en": "No open alarms"},
-    "priority": {"zh": "级别", "en": "Priority"},
-    "alarm": {"zh": "报警", "en": "Alarm"},
-    "state": {"zh": "状态", "en": "State"},
-    "raised_at": {"zh": "报警时间", "en": "Raised"},
-    "count": {"zh": "次数", "en": "Count"},
-    "actions": {"zh": "操作", "en": "Actions"},
-    "live": {"zh": "实时", "en": "Live"},
-    "offline": {"zh": "连接中断，正在重连…", "en": "Connection lost, reconnecting…"},
-    "shortcuts": {
-        "zh": "快捷键：J/K 选择，A 确认，D 派警，R 处置完毕，F 误报",
-        "en": "Keys: J/K select, A acknowledge, D dispatch, R resolve, F false alarm",
-    },
-    "lang_switch": {"zh": "English", "en": "中文"},
-}
+from pingan.alarms.flows import ACTION_LABEL, ENTRY_LABEL, MOVES, Action
+from pingan.alarms.models import CATEGORY_LABEL, STATE_LABEL, AlarmState
+from pingan.api_common import request_lang
+from pingan.auth.principal import Principal
+from pingan.auth.roles import Perm
+from pingan.i18n import N_, gettext
 
 
 def lang_of(request: Request) -> str:
-    asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
-    return "en" if asked == "en" else "zh"
+    """Pages are Chinese unless English was chosen with the switch (?lang=en, then a cookie)."""
+    return request_lang(request, header=False)
 
 
-def words(lang: str) -> dict[str, str]:
-    return {key: entry.get(lang) or entry["zh"] for key, entry in TEXT.items()}
+@dataclass(frozen=True)
+class MenuItem:
+    href: str
+    label: str
+    perm: Perm
+    key: str  # Alt+key jumps there
+
+
+MENU: tuple[MenuItem, ...] = (
+    MenuItem("/desk", N_("报警值班台"), Perm.alarms_read, "1"),
+    MenuItem("/map", N_("地图"), Perm.territory_read, "2"),
+    MenuItem("/devices", N_("设备监测"), Perm.devices_read, "3"),
+    MenuItem("/stats", N_("统计分析"), Perm.alarms_read, "4"),
+    MenuItem("/territory", N_("辖区"), Perm.territory_read, "5"),
+)
+
+
+def menu(principal: Principal) -> list[MenuItem]:
+    return [m for m in MENU if principal.system or principal.paths(m.perm)]
+
+
+def home_of(principal: Principal) -> str:
+    items = menu(principal)
+    return items[0].href if items else "/territory"
+
+
+def alarm_words(lang: str) -> dict[str, Any]:
+    """Labels of states, actions and categories for the scripts of the desk and alarm pages."""
+    return {
+        "states": {s.value: gettext(STATE_LABEL[s], lang) for s in AlarmState},
+        "actions": {a.value: gettext(ACTION_LABEL[a], lang) for a in Action},
+        "entries": {k: gettext(v, lang) for k, v in ENTRY_LABEL.items()},
+        "categories": {k: gettext(v, lang) for k, v in CATEGORY_LABEL.items()},
+        "moves": {s.value: [a.value for a in MOVES[s]] for s in AlarmState},
+    }

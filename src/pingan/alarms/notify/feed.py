@@ -60,6 +60,7 @@ def change_alarm(alarm: Alarm) -> dict[str, Any]:
         "count": alarm.count,
         "restored": alarm.restored,
         "node_id": alarm.node_id,
+        "path": alarm.path,
         "device_id": alarm.device_id,
         "zone": alarm.zone,
         "raised_at": alarm.raised_at.isoformat(),

@@ -6,14 +6,14 @@
   const empty = document.getElementById("empty");
   const live = document.getElementById("live");
   const message = document.getElementById("message");
+  const filters = document.getElementById("filters");
+  const shown = document.getElementById("shown");
   const alarms = new Map();
   const OPEN = new Set(["raised", "acknowledged", "dispatched", "on_scene"]);
   const KEYS = { a: "acknowledge", d: "dispatch", r: "resolve", f: "false_alarm" };
+  const communities = new Map(labels.communities.map((c) => [c.id, c.name]));
+  const sites = new Map(labels.sites.map((s) => [s.id, s.name]));
   let selected = null;
-
-  const shanghai = new Intl.DateTimeFormat(document.documentElement.lang, {
-    timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
-  });
 
   function beep() {
     try {
@@ -26,29 +26,45 @@
     } catch (e) { /* no sound device: the flash still shows */ }
   }
 
+  // "/street/community/grid/site/…": the ids at depth 1 and 3.
+  function placeOf(alarm) {
+    const parts = (alarm.path || "").split("/").filter(Boolean).map(Number);
+    return { community: parts[1], site: parts[3] };
+  }
+
+  function matches(alarm) {
+    const f = Object.fromEntries(new FormData(filters));
+    const where = placeOf(alarm);
+    return (!f.community || where.community === Number(f.community)) &&
+      (!f.site || where.site === Number(f.site)) &&
+      (!f.category || alarm.category === f.category) &&
+      (!f.state || alarm.state === f.state);
+  }
+
   function render(alarm) {
     let row = body.querySelector(`tr[data-id="${alarm.id}"]`);
     if (!OPEN.has(alarm.state) || alarm.level < labels.desk_level) {
       if (row) row.remove();
       alarms.delete(alarm.id);
-      return refreshEmpty();
+      return refresh();
     }
     alarms.set(alarm.id, alarm);
     if (!row) {
       row = document.createElement("tr");
       row.dataset.id = alarm.id;
-    }
-    if (!row.dataset.bound) {
-      row.dataset.bound = "1";
       row.addEventListener("click", () => select(row));
     }
     row.dataset.state = alarm.state;
     row.innerHTML = "";
+    const where = placeOf(alarm);
+    const place = [communities.get(where.community), sites.get(where.site)].filter(Boolean).join(" · ");
     const cells = [
       `<span class="badge p${alarm.priority}">P${alarm.priority}</span>`,
-      escapeHtml(alarm.title) + (alarm.restored ? ` <small>(${labels.restored})</small>` : ""),
-      labels.states[alarm.state] || alarm.state,
-      shanghai.format(new Date(alarm.raised_at)),
+      `<a href="/alarms/${alarm.id}">${escapeHtml(alarm.title)}</a>` +
+        (alarm.restored ? ` <small>(${escapeHtml(labels.restored)})</small>` : ""),
+      escapeHtml(place),
+      escapeHtml(labels.states[alarm.state] || alarm.state),
+      pingan.time(alarm.raised_at),
       String(alarm.count),
     ];
     for (const html of cells) { const td = document.createElement("td"); td.innerHTML = html; row.appendChild(td); }
@@ -58,16 +74,16 @@
       b.type = "button";
       b.textContent = labels.actions[action];
       b.dataset.action = action;
-      b.addEventListener("click", () => act(alarm.id, action));
+      b.addEventListener("click", (event) => { event.stopPropagation(); act(alarm.id, action); });
       actions.appendChild(b);
     }
     row.appendChild(actions);
-    place(row, alarm);
-    refreshEmpty();
+    place_(row, alarm);
+    refresh();
     return row;
   }
 
-  function place(row, alarm) {
+  function place_(row, alarm) {
     // Highest priority first, newest first within a priority.
     const rows = [...body.querySelectorAll("tr")].filter((r) => r !== row);
     const before = rows.find((r) => {
@@ -78,40 +94,53 @@
     body.insertBefore(row, before || null);
   }
 
-  function refreshEmpty() { empty.hidden = alarms.size > 0; }
-  function escapeHtml(s) { return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`); }
+  function refresh() {
+    let visible = 0;
+    for (const row of body.querySelectorAll("tr")) {
+      const alarm = alarms.get(Number(row.dataset.id));
+      row.hidden = !(alarm && matches(alarm));
+      if (!row.hidden) visible += 1;
+    }
+    if (selected && selected.hidden) select(null);
+    empty.hidden = visible > 0;
+    shown.textContent = labels.shown.replace("{n}", visible).replace("{total}", alarms.size);
+  }
+
+  function escapeHtml(s) { return String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`); }
 
   function select(row) {
     if (selected) selected.classList.remove("selected");
     selected = row;
-    if (row) row.classList.add("selected");
+    if (row) { row.classList.add("selected"); row.scrollIntoView({ block: "nearest" }); }
   }
 
   async function act(id, action) {
     const alarm = alarms.get(id);
-    const response = await fetch(`/api/v1/alarms/${id}/actions`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "Accept-Language": document.documentElement.lang },
-      body: JSON.stringify({ action, version: alarm ? alarm.version : null }),
-    });
-    const data = await response.json();
-    if (!response.ok) {
-      message.textContent = data.detail;  // e.g. someone else acknowledged it first
-      const fresh = await fetch(`/api/v1/alarms/${id}`);
-      if (fresh.ok) render(await fresh.json());
-      return;
-    }
-    message.textContent = "";
-    render(data);
+    const result = await pingan.act(id, action, alarm ? alarm.version : null);
+    message.textContent = result.error || "";  // e.g. someone else acknowledged it first
+    if (result.alarm) render(result.alarm);
   }
 
+  filters.addEventListener("change", (event) => {
+    if (event.target.name === "community") {
+      // Only the chosen community's sites in the site list.
+      const site = filters.elements.site;
+      for (const option of site.options) {
+        option.hidden = Boolean(event.target.value && option.value && option.dataset.community !== event.target.value);
+      }
+      if (site.selectedOptions[0] && site.selectedOptions[0].hidden) site.value = "";
+    }
+    refresh();
+  });
+
   document.addEventListener("keydown", (event) => {
-    if (event.target.closest("input, textarea")) return;
-    const rows = [...body.querySelectorAll("tr")];
+    if (event.target.closest("input, textarea, select") || event.altKey || event.ctrlKey || event.metaKey) return;
+    const rows = [...body.querySelectorAll("tr")].filter((r) => !r.hidden);
     const index = selected ? rows.indexOf(selected) : -1;
     const key = event.key.toLowerCase();
     if (key === "j") select(rows[Math.min(rows.length - 1, index + 1)] || null);
     else if (key === "k") select(rows[Math.max(0, index - 1)] || null);
+    else if (key === "enter" && selected) window.location.href = `/alarms/${selected.dataset.id}`;
     else if (KEYS[key] && selected) {
       const alarm = alarms.get(Number(selected.dataset.id));
       if (alarm && (labels.moves[alarm.state] || []).includes(KEYS[key])) act(alarm.id, KEYS[key]);
@@ -119,19 +148,13 @@
   });
 
   for (const alarm of JSON.parse(document.getElementById("initial").textContent)) render(alarm);
+  refresh();
 
-  function connect() {
-    const stream = new EventSource("/api/v1/alarms/stream");
-    stream.addEventListener("hello", () => { live.classList.remove("down"); live.title = ""; });
-    stream.addEventListener("alarm", (event) => {
-      const change = JSON.parse(event.data);
-      const row = render(change.alarm);
-      if (row && change.action === "raised" && change.alarm.priority === 1) {
-        row.classList.add("flash");
-        beep();
-      }
-    });
-    stream.onerror = () => { live.classList.add("down"); live.title = live.dataset.offline; };
-  }
-  connect();
+  pingan.alarmStream((change) => {
+    const row = render(change.alarm);
+    if (row && !row.hidden && change.action === "raised" && change.alarm.priority === 1) {
+      row.classList.add("flash");
+      beep();
+    }
+  }, live);
 })();

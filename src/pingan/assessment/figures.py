@@ -1,0 +1,322 @@
+"""Figures of the console's statistics: alarms, response times, false alarms, device health and
+the three defences, for any period, inside the asking user's scope.
+
+Every figure is a table (columns + rows) so that the page's chart and the CSV download are the
+same numbers. Days are Asia/Shanghai days.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from pingan.alarms.models import CATEGORY_LABEL, Alarm, AlarmEntry
+from pingan.auth.principal import Principal
+from pingan.auth.roles import Perm
+from pingan.devices.models import Device, DeviceKind, DeviceStatus
+from pingan.errors import Invalid, NotFound
+from pingan.i18n import N_
+from pingan.territory.models import NodeKind, TerritoryNode, ancestor_id, ancestor_path
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+MAX_DAYS = 366
+
+# Response-time buckets (upper bounds in seconds): what a centre is judged by.
+BUCKETS: tuple[tuple[str, float], ...] = (
+    ("<1 min", 60),
+    ("1–5 min", 300),
+    ("5–15 min", 900),
+    ("15–60 min", 3600),
+    ("1–4 h", 4 * 3600),
+    (">4 h", float("inf")),
+)
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date  # first day, inclusive
+    end: date  # last day, inclusive
+
+    @property
+    def since(self) -> datetime:
+        return datetime.combine(self.start, time(), SHANGHAI)
+
+    @property
+    def until(self) -> datetime:
+        return datetime.combine(self.end + timedelta(days=1), time(), SHANGHAI)
+
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
+
+
+def today() -> date:
+    return datetime.now(SHANGHAI).date()
+
+
+def period(start: date | None, end: date | None, *, default_days: int = 30) -> Period:
+    last = end or today()
+    first = start or last - timedelta(days=default_days - 1)
+    if first > last:
+        raise Invalid("bad_period", field="start", reason=N_("开始日期晚于结束日期"))
+    if (last - first).days + 1 > MAX_DAYS:
+        raise Invalid("bad_period", field="start", reason=N_("时间段最长一年"))
+    return Period(first, last)
+
+
+@dataclass
+class Figure:
+    name: str
+    title: str  # Chinese; translated where shown
+    columns: list[str]
+    rows: list[list[Any]] = field(default_factory=list)
+    note: str | None = None
+
+
+@dataclass
+class _AlarmRow:
+    path: str
+    category: str
+    state: str
+    raised_at: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    false_alarm: bool
+
+
+class Figures:
+    """Loads what a period needs once; each method is one figure."""
+
+    def __init__(self, session: Session, *, actor: Principal, period: Period) -> None:
+        self.session = session
+        self.actor = actor
+        self.period = period
+        was_false = exists(
+            select(AlarmEntry.id).where(
+                AlarmEntry.alarm_id == Alarm.id, AlarmEntry.action == "false_alarm"
+            )
+        )
+        rows = session.execute(
+            select(
+                Alarm.path,
+                Alarm.category,
+                Alarm.state,
+                Alarm.raised_at,
+                Alarm.acknowledged_at,
+                Alarm.resolved_at,
+                was_false,
+            ).where(
+                actor.filter(Alarm.path, Perm.alarms_read),
+                Alarm.raised_at >= period.since,
+                Alarm.raised_at < period.until,
+            )
+        ).all()
+        self.alarms = [_AlarmRow(*row) for row in rows]
+        self._names: dict[int, str] | None = None
+
+    def names(self) -> dict[int, str]:
+        if self._names is None:
+            self._names = {
+                node_id: name
+                for node_id, name in self.session.execute(
+                    select(TerritoryNode.id, TerritoryNode.name).where(
+                        TerritoryNode.kind.in_([NodeKind.community, NodeKind.site]),
+                        self.actor.filter(TerritoryNode.path, Perm.territory_read),
+                    )
+                )
+            }
+        return self._names
+
+    def _name(self, node_id: int | None) -> str:
+        return self.names().get(node_id, "—") if node_id is not None else "—"
+
+    # --- alarms ---------------------------------------------------------------------------------
+
+    def by_category(self) -> Figure:
+        counts = Counter(a.category for a in self.alarms)
+        return Figure(
+            "by_category",
+            N_("按类别的报警数"),
+            ["category", "name", "alarms"],
+            [[c, CATEGORY_LABEL.get(c, c), n] for c, n in counts.most_common()],
+        )
+
+    def by_day(self) -> Figure:
+        counts = Counter(a.raised_at.astimezone(SHANGHAI).date() for a in self.alarms)
+        return Figure(
+            "by_day",
+            N_("每日报警数"),
+            ["day", "alarms"],
+            [[d.isoformat(), counts.get(d, 0)] for d in self.period.days()],
+        )
+
+    def by_community(self) -> Figure:
+        counts = Counter(ancestor_id(a.path, NodeKind.community) for a in self.alarms)
+        return Figure(
+            "by_community",
+            N_("各社区报警数"),
+            ["community", "alarms"],
+            sorted(([self._name(c), n] for c, n in counts.items()), key=lambda r: -r[1]),
+        )
+
+    def _durations(
+        self, name: str, title: str, end: Callable[[_AlarmRow], datetime | None]
+    ) -> Figure:
+        seconds = [
+            (stop - a.raised_at).total_seconds()
+            for a in self.alarms
+            if (stop := end(a)) is not None and stop >= a.raised_at
+        ]
+        counts = Counter(next(label for label, top in BUCKETS if s < top) for s in seconds)
+        note = None
+        if seconds:
+            cuts = statistics.quantiles(seconds, n=10) if len(seconds) > 1 else [seconds[0]] * 9
+            note = f"n={len(seconds)} p50={statistics.median(seconds):.0f}s p90={cuts[8]:.0f}s"
+        return Figure(
+            name, title, ["bucket", "alarms"], [[b, counts.get(b, 0)] for b, _ in BUCKETS], note
+        )
+
+    def time_to_acknowledge(self) -> Figure:
+        return self._durations("tta", N_("确认用时分布"), lambda a: a.acknowledged_at)
+
+    def time_to_resolve(self) -> Figure:
+        return self._durations("ttr", N_("处置用时分布"), lambda a: a.resolved_at)
+
+    def false_alarm_rate(self) -> Figure:
+        handled: Counter[int | None] = Counter()
+        false: Counter[int | None] = Counter()
+        for a in self.alarms:
+            if a.resolved_at is None:
+                continue
+            site = ancestor_id(a.path, NodeKind.site)
+            handled[site] += 1
+            false[site] += a.false_alarm
+        rows: list[list[Any]] = [
+            [self._name(site), n, false[site], round(false[site] / n, 3)]
+            for site, n in handled.items()
+        ]
+        rows.sort(key=lambda r: (-r[3], -r[1]))
+        return Figure(
+            "false_alarm_rate",
+            N_("各小区/单位误报率"),
+            ["site", "handled", "false_alarms", "rate"],
+            rows,
+        )
+
+    # --- devices (as of now, not of the period) --------------------------------------------------
+
+    def _devices(self) -> list[tuple[str, DeviceKind, DeviceStatus]]:
+        rows = self.session.execute(
+            select(TerritoryNode.path, Device.kind, Device.status)
+            .join(TerritoryNode, TerritoryNode.id == Device.node_id)
+            .where(Device.enabled, self.actor.filter(TerritoryNode.path, Perm.devices_read))
+        ).all()
+        return [(path, kind, status) for path, kind, status in rows]
+
+    def device_online(self) -> Figure:
+        total: Counter[int | None] = Counter()
+        online: Counter[int | None] = Counter()
+        for path, _kind, status in self._devices():
+            community = ancestor_id(path, NodeKind.community)
+            total[community] += 1
+            online[community] += status == DeviceStatus.online
+        rows: list[list[Any]] = [
+            [self._name(c), n, online[c], round(online[c] / n, 3)] for c, n in total.items() if n
+        ]
+        rows.sort(key=lambda r: r[3])
+        return Figure(
+            "device_online",
+            N_("各社区设备在线率"),
+            ["community", "devices", "online", "rate"],
+            rows,
+        )
+
+    def defences(self) -> Figure:
+        """The three defences at a glance; 人防 fills in once patrol teams are kept here."""
+        devices = self._devices()
+        online = sum(status == DeviceStatus.online for _p, _k, status in devices)
+        sites = [
+            path
+            for (path,) in self.session.execute(
+                select(TerritoryNode.path).where(
+                    TerritoryNode.kind == NodeKind.site,
+                    self.actor.filter(TerritoryNode.path, Perm.territory_read),
+                )
+            )
+        ]
+        kinds_at: dict[str, set[DeviceKind]] = defaultdict(set)
+        for path, kind, _status in devices:
+            site = ancestor_path(path, NodeKind.site)
+            if site:
+                kinds_at[site].add(kind)
+
+        def covered(*kinds: DeviceKind) -> int:
+            return sum(1 for s in sites if kinds_at.get(s, set()) & set(kinds))
+
+        open_alarms = sum(a.resolved_at is None for a in self.alarms)
+        count, ratio = "count", "ratio"
+        rows: list[list[Any]] = [
+            [N_("技防"), N_("设备数"), len(devices), count],
+            [
+                N_("技防"),
+                N_("设备在线率"),
+                round(online / len(devices), 3) if devices else None,
+                ratio,
+            ],
+            [N_("技防"), N_("本期报警数"), len(self.alarms), count],
+            [N_("技防"), N_("本期未处置报警"), open_alarms, count],
+            [N_("物防"), N_("小区/单位数"), len(sites), count],
+            [N_("物防"), N_("有视频监控的小区/单位"), covered(DeviceKind.camera), count],
+            [
+                N_("物防"),
+                N_("有门禁的小区/单位"),
+                covered(DeviceKind.access_controller, DeviceKind.face_terminal),
+                count,
+            ],
+            [N_("物防"), N_("有门岗值守的小区/单位"), covered(DeviceKind.guard_console), count],
+            [
+                N_("物防"),
+                N_("有消防感知的小区/单位"),
+                covered(DeviceKind.smoke_detector, DeviceKind.gas_detector),
+                count,
+            ],
+            [N_("人防"), N_("巡逻队伍与值班"), None, count],
+        ]
+        return Figure(
+            "defences",
+            N_("三防概览"),
+            ["defence", "figure", "value", "unit"],
+            rows,
+            N_("人防数据在巡逻队伍功能启用后显示"),
+        )
+
+    def get(self, name: str) -> Figure:
+        method = FIGURES.get(name)
+        if method is None:
+            raise NotFound(what=f"统计 {name}")
+        return method(self)
+
+
+FIGURES: dict[str, Callable[[Figures], Figure]] = {
+    "defences": Figures.defences,
+    "by_category": Figures.by_category,
+    "by_community": Figures.by_community,
+    "by_day": Figures.by_day,
+    "tta": Figures.time_to_acknowledge,
+    "ttr": Figures.time_to_resolve,
+    "false_alarm_rate": Figures.false_alarm_rate,
+    "device_online": Figures.device_online,
+}
+
+
+def csv_rows(figure: Figure, translate: Callable[[str], str]) -> Iterable[list[Any]]:
+    yield figure.columns
+    for row in figure.rows:
+        yield [translate(v) if isinstance(v, str) else ("" if v is None else v) for v in row]

@@ -1,0 +1,453 @@
+"""The governance centre's console: alarm desk, one alarm, map, device wall, statistics and the
+territory. Pages read through the same domain services as the API, so scope applies once."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pingan.alarms import service as alarm_service
+from pingan.alarms.models import CATEGORY_LABEL, Alarm
+from pingan.alarms.notify.feed import change_alarm
+from pingan.api_common import client_ip
+from pingan.assessment import figures
+from pingan.auth import audit
+from pingan.auth.principal import Principal
+from pingan.auth.roles import Perm
+from pingan.db.base import utcnow
+from pingan.db.engine import unit_of_work
+from pingan.devices import service as device_service
+from pingan.devices.models import KIND_LABEL, Device, DeviceKind, DeviceStatus
+from pingan.errors import PinganError
+from pingan.events import service as event_service
+from pingan.events.models import Event
+from pingan.territory import service as territory_service
+from pingan.territory.models import (
+    KIND_LABEL as NODE_KIND_LABEL,
+)
+from pingan.territory.models import (
+    SITE_TYPE_LABEL,
+    NodeKind,
+    Person,
+    TerritoryNode,
+    ancestor_id,
+    ancestor_path,
+)
+from pingan.web.text import alarm_words, lang_of
+
+if TYPE_CHECKING:
+    from pingan.web.pages import Pages
+
+NEAREST_CAMERAS = 4
+
+
+def _names(session: Session, principal: Principal, kinds: list[NodeKind]) -> dict[int, str]:
+    return {
+        node_id: name
+        for node_id, name in session.execute(
+            select(TerritoryNode.id, TerritoryNode.name).where(
+                TerritoryNode.kind.in_(kinds),
+                principal.filter(TerritoryNode.path, Perm.territory_read),
+            )
+        )
+    }
+
+
+def _places(session: Session, principal: Principal) -> dict[str, Any]:
+    """Communities and sites in scope, for the desk's filters and its place column."""
+    rows = session.execute(
+        select(TerritoryNode.id, TerritoryNode.kind, TerritoryNode.name, TerritoryNode.path)
+        .where(
+            TerritoryNode.kind.in_([NodeKind.community, NodeKind.site]),
+            principal.filter(TerritoryNode.path, Perm.alarms_read),
+        )
+        .order_by(TerritoryNode.path)
+    )
+    communities: list[dict[str, Any]] = []
+    sites: list[dict[str, Any]] = []
+    for node_id, kind, name, path in rows:
+        if kind == NodeKind.community:
+            communities.append({"id": node_id, "name": name})
+        else:
+            sites.append(
+                {"id": node_id, "name": name, "community": ancestor_id(path, NodeKind.community)}
+            )
+    return {"communities": communities, "sites": sites}
+
+
+def _distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Equirectangular distance: good to a metre or so across a sub-district."""
+    lat = math.radians((a[1] + b[1]) / 2)
+    dx = math.radians(b[0] - a[0]) * math.cos(lat)
+    dy = math.radians(b[1] - a[1])
+    return 6_371_000 * math.hypot(dx, dy)
+
+
+@dataclass(frozen=True)
+class Rate:
+    id: int | None
+    name: str
+    devices: int
+    online: int
+
+    @property
+    def rate(self) -> float:
+        return self.online / self.devices if self.devices else 0.0
+
+
+def partial(request: Request) -> bool:
+    """An htmx request, which wants a part of the page, not the whole."""
+    return request.headers.get("hx-request") == "true"
+
+
+def _silent_for(since: datetime | None, now: datetime) -> int | None:
+    return int((now - since).total_seconds()) if since else None
+
+
+def install(app: FastAPI, pages: Pages) -> None:
+    def session_for(principal: Principal, request: Request) -> Any:
+        return unit_of_work(app.state.sessionmaker, actor=principal.actor, ip=client_ip(request))
+
+    # --- the desk ---------------------------------------------------------------------------------
+
+    @app.get("/desk", include_in_schema=False)
+    def desk(request: Request) -> Response:
+        principal = pages.require(request, Perm.alarms_read)
+        if isinstance(principal, Response):
+            return principal
+        with session_for(principal, request) as session:
+            rows, _total = alarm_service.get_all(session, actor=principal, desk=True, limit=500)
+            initial = [change_alarm(a) for a in rows]
+            places = _places(session, principal)
+        levels = [alarm_service.desk_level(p) for p in principal.paths(Perm.alarms_read)]
+        labels = {
+            **alarm_words(lang_of(request)),
+            "desk_level": min(levels) if levels else 0,
+            **places,
+        }
+        return pages.render(
+            request, "desk.html", principal=principal, initial=initial, labels=labels
+        )
+
+    # --- one alarm --------------------------------------------------------------------------------
+
+    @app.get("/alarms/{alarm_id}", include_in_schema=False)
+    def alarm_page(request: Request, alarm_id: int) -> Response:
+        principal = pages.require(request, Perm.alarms_read)
+        if isinstance(principal, Response):
+            return principal
+        with session_for(principal, request) as session:
+            try:
+                alarm = alarm_service.get_visible_or_raise(
+                    session, actor=principal, alarm_id=alarm_id
+                )
+            except PinganError:
+                return pages.not_found(request, principal, f"#{alarm_id}")
+            node = session.get(TerritoryNode, alarm.node_id)
+            assert node is not None
+            trail = territory_service.ancestors(session, node=node)
+            site = next((n for n in trail if n.kind == NodeKind.site), None)
+            device = session.get(Device, alarm.device_id) if alarm.device_id else None
+            first = session.get(Event, alarm.first_event_id) if alarm.first_event_id else None
+            snapshot = (first.payload or {}).get("snapshot") if first else None
+            if not (isinstance(snapshot, str) and snapshot.startswith(("/", "data:image/"))):
+                snapshot = None  # only what the platform itself serves: no page calls out
+            point = (
+                (device.lon, device.lat)
+                if device and device.lon is not None and device.lat is not None
+                else (site.lon, site.lat)
+                if site and site.lon is not None and site.lat is not None
+                else None
+            )
+            cameras = _nearest_cameras(session, principal, alarm, point)
+            timeline = alarm_service.timeline(session, alarm=alarm)
+            data = change_alarm(alarm)
+            can_handle = principal.can(Perm.alarms_handle, alarm.path)
+            return pages.render(
+                request,
+                "alarm.html",
+                principal=principal,
+                alarm=alarm,
+                data=data,
+                trail=trail,
+                site=site,
+                device=device,
+                device_kind=KIND_LABEL[DeviceKind(device.kind)] if device else None,
+                snapshot=snapshot,
+                point=point,
+                cameras=cameras,
+                timeline=timeline,
+                can_handle=can_handle,
+                category=CATEGORY_LABEL.get(alarm.category, alarm.category),
+                labels=alarm_words(lang_of(request)),
+                tile_url=app.state.settings.map_tile_url,
+            )
+
+    def _nearest_cameras(
+        session: Session,
+        principal: Principal,
+        alarm: Alarm,
+        point: tuple[float, float] | None,
+    ) -> list[dict[str, Any]]:
+        community = ancestor_path(alarm.path, NodeKind.community)
+        if point is None or community is None:
+            return []
+        rows = session.execute(
+            select(Device, TerritoryNode.lon, TerritoryNode.lat, TerritoryNode.name)
+            .join(TerritoryNode, TerritoryNode.id == Device.node_id)
+            .where(
+                Device.kind == DeviceKind.camera,
+                Device.enabled,
+                TerritoryNode.path.startswith(community, autoescape=True),
+                principal.filter(TerritoryNode.path, Perm.devices_read),
+            )
+        ).all()
+        found: list[dict[str, Any]] = []
+        for camera, lon, lat, place in rows:
+            at = (camera.lon or lon, camera.lat or lat)
+            if at[0] is None or at[1] is None:
+                continue
+            found.append(
+                {
+                    "device": camera,
+                    "place": place,
+                    "distance_m": round(_distance_m(point, (float(at[0]), float(at[1])))),
+                }
+            )
+        found.sort(key=lambda c: c["distance_m"])
+        return found[:NEAREST_CAMERAS]
+
+    # --- map --------------------------------------------------------------------------------------
+
+    @app.get("/map", include_in_schema=False)
+    def map_page(request: Request) -> Response:
+        principal = pages.require(request, Perm.territory_read)
+        if isinstance(principal, Response):
+            return principal
+        return pages.render(
+            request,
+            "map.html",
+            principal=principal,
+            tile_url=app.state.settings.map_tile_url,
+            show_devices=principal.system or bool(principal.paths(Perm.devices_read)),
+        )
+
+    # --- device wall ------------------------------------------------------------------------------
+
+    def wall(request: Request, principal: Principal, community_id: int | None) -> dict[str, Any]:
+        now = utcnow()
+        with session_for(principal, request) as session:
+            scope = principal.filter(TerritoryNode.path, Perm.devices_read)
+            within = (
+                territory_service.get_visible_or_raise(
+                    session, actor=principal, node_id=community_id
+                ).path
+                if community_id
+                else None
+            )
+            rows = session.execute(
+                select(TerritoryNode.path, Device.status)
+                .join(TerritoryNode, TerritoryNode.id == Device.node_id)
+                .where(Device.enabled, scope)
+            ).all()
+            names = _names(session, principal, [NodeKind.community, NodeKind.site])
+            level = NodeKind.site if community_id else NodeKind.community
+            totals: dict[int | None, list[int]] = {}
+            for path, status in rows:
+                if within and not path.startswith(within):
+                    continue
+                key = ancestor_id(path, level)
+                entry = totals.setdefault(key, [0, 0])
+                entry[0] += 1
+                entry[1] += status == DeviceStatus.online
+            rates = sorted(
+                (
+                    Rate(key, names.get(key, "—") if key else "—", n, up)
+                    for key, (n, up) in totals.items()
+                ),
+                key=lambda r: (r.rate, r.name),
+            )
+            offline_stmt = (
+                select(Device, TerritoryNode.path, TerritoryNode.name)
+                .join(TerritoryNode, TerritoryNode.id == Device.node_id)
+                .where(Device.enabled, Device.status != DeviceStatus.online, scope)
+                .order_by(Device.last_seen_at.asc().nulls_first(), Device.id)
+                .limit(200)
+            )
+            if within:
+                offline_stmt = offline_stmt.where(
+                    TerritoryNode.path.startswith(within, autoescape=True)
+                )
+            offline = [
+                {
+                    "device": d,
+                    "kind": KIND_LABEL[DeviceKind(d.kind)],
+                    "place": place,
+                    "community": names.get(ancestor_id(path, NodeKind.community) or 0, ""),
+                    "silent_s": _silent_for(d.last_seen_at, now),
+                    "never": d.last_seen_at is None,
+                }
+                for d, path, place in session.execute(offline_stmt)
+            ]
+            total_offline = sum(r.devices - r.online for r in rates)
+            letters, letters_total = event_service.dead_letters(
+                session, actor=principal, limit=50, offset=0
+            )
+            all_devices = sum(r.devices for r in rates)
+            all_online = sum(r.online for r in rates)
+            return {
+                "rates": rates,
+                "level": level,
+                "community": names.get(community_id) if community_id else None,
+                "community_id": community_id,
+                "offline": offline,
+                "offline_total": total_offline or 0,
+                "letters": letters,
+                # Raw device messages are for those who manage devices (as in the API).
+                "letters_allowed": principal.system or bool(principal.paths(Perm.devices_write)),
+                "letters_total": letters_total,
+                "all_devices": all_devices,
+                "all_online": all_online,
+                "now": now,
+            }
+
+    @app.get("/devices", include_in_schema=False)
+    def devices_page(request: Request, community: int | None = None) -> Response:
+        principal = pages.require(request, Perm.devices_read)
+        if isinstance(principal, Response):
+            return principal
+        try:
+            figures_of_wall = wall(request, principal, community)
+        except PinganError:
+            return pages.not_found(request, principal, f"#{community}")
+        # The page polls itself every 15 s (htmx) and then takes the wall's body alone.
+        template = "devices_panel.html" if partial(request) else "devices.html"
+        return pages.render(request, template, principal=principal, **figures_of_wall)
+
+    # --- statistics -------------------------------------------------------------------------------
+
+    @app.get("/stats", include_in_schema=False)
+    def stats_page(
+        request: Request, start: date | None = None, end: date | None = None
+    ) -> Response:
+        principal = pages.require(request, Perm.alarms_read)
+        if isinstance(principal, Response):
+            return principal
+        error = None
+        try:
+            span = figures.period(start, end)
+        except PinganError as exc:
+            span = figures.period(None, None)
+            error = exc
+        return pages.render(
+            request,
+            "stats.html",
+            principal=principal,
+            span=span,
+            names=list(figures.FIGURES),
+            error=error,
+        )
+
+    # --- territory --------------------------------------------------------------------------------
+
+    @app.get("/territory", include_in_schema=False)
+    def territory_page(request: Request, node: int | None = None, q: str = "") -> Response:
+        principal = pages.require(request, Perm.territory_read)
+        if isinstance(principal, Response):
+            return principal
+        with session_for(principal, request) as session:
+            current = None
+            if node is not None:
+                try:
+                    current = territory_service.get_visible_or_raise(
+                        session, actor=principal, node_id=node
+                    )
+                except PinganError:
+                    return pages.not_found(request, principal, f"#{node}")
+            if current is None:
+                children, _n = _tops(session, principal)
+                trail: list[TerritoryNode] = []
+            else:
+                trail = territory_service.ancestors(session, node=current)
+                found_children, _n = territory_service.get_all(
+                    session, actor=principal, parent_id=current.id, limit=500
+                )
+                children = list(found_children)
+            devices: list[Any] = []
+            people: list[Person] = []
+            people_total = 0
+            if current is not None and current.kind in (
+                NodeKind.site,
+                NodeKind.building,
+                NodeKind.household,
+            ):
+                if principal.can(Perm.devices_read, current.path):
+                    devices = list(
+                        device_service.get_all(
+                            session, actor=principal, within=current.id, limit=200
+                        )[0]
+                    )
+                if principal.can(Perm.people_read, current.path):
+                    found, people_total = territory_service.get_all_people(
+                        session, actor=principal, within=current.id, limit=100
+                    )
+                    people = list(found)
+                    audit.record(  # a page listing residents is a search of people
+                        session,
+                        action="search",
+                        entity="people",
+                        scope_path=current.path,
+                        after={
+                            "filters": {"within": current.id},
+                            "page": "territory",
+                            "returned": [p.id for p in people],
+                            "total": people_total,
+                        },
+                    )
+            results: list[TerritoryNode] = []
+            if q.strip():
+                found_nodes, _n = territory_service.get_all(
+                    session,
+                    actor=principal,
+                    q=q.strip(),
+                    within=current.id if current else None,
+                    limit=50,
+                )
+                results = list(found_nodes)
+            template = "territory_results.html" if partial(request) else "territory.html"
+            return pages.render(
+                request,
+                template,
+                principal=principal,
+                node=current,
+                trail=trail,
+                children=children,
+                devices=devices,
+                people=people,
+                people_total=people_total,
+                results=results,
+                q=q,
+                kind_label=NODE_KIND_LABEL,
+                mask=audit.mask,
+                site_type_label=SITE_TYPE_LABEL,
+                device_kind_label=KIND_LABEL,
+            )
+
+    def _tops(session: Session, principal: Principal) -> tuple[list[TerritoryNode], int]:
+        """The outermost nodes a user may read: the roots of their scope."""
+        paths = principal.paths(Perm.territory_read)
+        if principal.system:
+            nodes = list(
+                session.scalars(select(TerritoryNode).where(TerritoryNode.parent_id.is_(None)))
+            )
+            return nodes, len(nodes)
+        outer = [p for p in paths if not any(p != o and p.startswith(o) for o in paths)]
+        nodes = list(session.scalars(select(TerritoryNode).where(TerritoryNode.path.in_(outer))))
+        return nodes, len(nodes)

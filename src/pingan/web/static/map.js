@@ -1,0 +1,58 @@
+// The territory map: our own GeoJSON layers (no tile server needed), each a switchable layer.
+"use strict";
+(() => {
+  const box = document.getElementById("map");
+  const words = JSON.parse(document.getElementById("words").textContent);
+  const map = L.map(box, { attributionControl: false, preferCanvas: true });
+  if (box.dataset.tiles) L.tileLayer(box.dataset.tiles, { maxZoom: 19 }).addTo(map);
+  const control = L.control.layers(null, null, { collapsed: false }).addTo(map);
+  const COLOURS = { 1: "#c92a2a", 2: "#e8590c", 3: "#f08c00", 4: "#f08c00" };
+  const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+  const get = (layer) => fetch(`/api/v1/map/${layer}`).then((r) => r.json());
+
+  get("boundaries").then((data) => {
+    const layer = L.geoJSON(data, {
+      style: (f) => f.properties.kind === "community"
+        ? { color: "#0b3d91", weight: 2, fillOpacity: 0.05 }
+        : { color: "#5c7cfa", weight: 1, dashArray: "4 4", fill: false },
+      onEachFeature: (f, l) => l.bindTooltip(esc(f.properties.name), f.properties.kind === "community"
+        ? { permanent: true, direction: "center", className: "area-label" } : { sticky: true })
+        .on("click", () => { window.location.href = `/territory?node=${f.properties.id}`; }),
+    }).addTo(map);
+    control.addOverlay(layer, words.boundaries);
+    if (layer.getBounds().isValid()) map.fitBounds(layer.getBounds());
+    else map.setView([30.70, 103.80], 14);
+    return get("sites");
+  }).then((data) => {
+    const layer = L.geoJSON(data, {
+      pointToLayer: (f, at) => L.circleMarker(at, {
+        radius: f.properties.open_alarms ? 9 : 6,
+        color: "#fff", weight: 1, fillOpacity: 0.9,
+        fillColor: COLOURS[f.properties.top_priority] || "#2b8a3e",
+      }),
+      onEachFeature: (f, l) => l.bindPopup(
+        `<strong>${esc(f.properties.name)}</strong><br>${esc(f.properties.site_type)}<br>` +
+        `${words.open_alarms}: ${f.properties.open_alarms}<br>` +
+        `<a href="/territory?node=${f.properties.id}">${words.details}</a>`),
+    }).addTo(map);
+    layer.getLayers().forEach((m) => m.feature.properties.open_alarms && m.bringToFront());
+    control.addOverlay(layer, words.sites);
+    box.dataset.loaded = "sites";
+    if (!box.dataset.devices) return null;
+    return get("devices");
+  }).then((data) => {
+    if (!data) return;
+    const layer = L.geoJSON(data, {
+      pointToLayer: (f, at) => L.circleMarker(at, {
+        radius: 4, weight: 1, color: "#fff", fillOpacity: 1,
+        fillColor: f.properties.status === "online" ? "#2b8a3e" : f.properties.status === "offline" ? "#868e96" : "#adb5bd",
+      }),
+      onEachFeature: (f, l) => l.bindPopup(
+        `<strong>${esc(f.properties.name)}</strong><br>${esc(f.properties.kind)}` +
+        `${f.properties.location ? " · " + esc(f.properties.location) : ""}<br>${esc(words[f.properties.status] || "")}`),
+    });
+    control.addOverlay(layer, words.devices);  // off at first: hundreds of dots hide the sites
+    box.dataset.loaded = "devices";
+  });
+})();

@@ -1,0 +1,61 @@
+// Shared by every page: times in Asia/Shanghai, the wall-screen mode, alarm actions, the live feed.
+"use strict";
+window.pingan = (() => {
+  const lang = document.documentElement.lang;
+  const shanghai = new Intl.DateTimeFormat(lang, {
+    timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+    hour12: false,
+  });
+
+  function time(iso) { return iso ? shanghai.format(new Date(iso)) : ""; }
+
+  function localiseTimes(root) {
+    for (const el of (root || document).querySelectorAll("time[datetime]")) el.textContent = time(el.getAttribute("datetime"));
+  }
+
+  // An action on an alarm; on a conflict the caller gets the alarm as it is now and the reason.
+  async function act(id, action, version, note) {
+    const response = await fetch(`/api/v1/alarms/${id}/actions`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ action, version, note: note || null }),
+    });
+    const data = await response.json();
+    if (response.ok) return { alarm: data };
+    const fresh = await fetch(`/api/v1/alarms/${id}`);
+    return { error: data.detail, alarm: fresh.ok ? await fresh.json() : null };
+  }
+
+  function alarmStream(onChange, indicator) {
+    const stream = new EventSource("/api/v1/alarms/stream");
+    stream.addEventListener("hello", () => { if (indicator) { indicator.classList.remove("down"); indicator.title = ""; } });
+    stream.addEventListener("alarm", (event) => onChange(JSON.parse(event.data)));
+    stream.onerror = () => { if (indicator) { indicator.classList.add("down"); indicator.title = indicator.dataset.offline || ""; } };
+    return stream;
+  }
+
+  // Wall mode: full screen and larger type for a screen read from across the room; remembered.
+  function setWall(on) {
+    document.documentElement.classList.toggle("wall", on);
+    const button = document.getElementById("wall");
+    if (button) button.setAttribute("aria-pressed", String(on));
+    localStorage.setItem("pingan.wall", on ? "1" : "");
+    window.dispatchEvent(new Event("resize"));  // charts and the map redraw at the new size
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    localiseTimes();
+    document.body.addEventListener("htmx:after:swap", (e) => localiseTimes(e.target));
+    if (localStorage.getItem("pingan.wall")) setWall(true);
+    const button = document.getElementById("wall");
+    if (button) button.addEventListener("click", () => {
+      const on = !document.documentElement.classList.contains("wall");
+      setWall(on);
+      if (on && document.fullscreenEnabled) document.documentElement.requestFullscreen().catch(() => {});
+      else if (!on && document.fullscreenElement) document.exitFullscreen();
+    });
+  });
+  document.addEventListener("fullscreenchange", () => { if (!document.fullscreenElement) setWall(false); });
+
+  return { time, localiseTimes, act, alarmStream, setWall };
+})();

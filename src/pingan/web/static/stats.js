@@ -1,0 +1,78 @@
+// Statistics: each card fetches its figure (the same numbers as its CSV) and draws it.
+"use strict";
+(() => {
+  const span = JSON.parse(document.getElementById("span").textContent);
+  const words = span.words;
+  const charts = [];
+  const percent = (v) => `${(100 * v).toFixed(1)}%`;
+
+  function option(figure) {
+    const rows = figure.rows;
+    const cats = rows.map((r) => String(r[0]));
+    const base = { tooltip: { trigger: "axis" }, grid: { left: 8, right: 16, top: 16, bottom: 8, containLabel: true } };
+    switch (figure.name) {
+      case "by_day":
+        return { ...base, xAxis: { type: "category", data: cats }, yAxis: { type: "value", minInterval: 1 },
+          series: [{ type: "line", name: words.alarms, data: rows.map((r) => r[1]), areaStyle: {}, smooth: true }] };
+      case "false_alarm_rate":
+        return { ...base, xAxis: { type: "value", max: 1, axisLabel: { formatter: percent } },
+          yAxis: { type: "category", data: cats.slice(0, 15).reverse() },
+          series: [{ type: "bar", name: words.rate, data: rows.slice(0, 15).map((r) => r[3]).reverse(), color: "#e8590c" }] };
+      case "device_online":
+        return { ...base, xAxis: { type: "value", max: 1, axisLabel: { formatter: percent } },
+          yAxis: { type: "category", data: cats },
+          series: [{ type: "bar", name: words.rate, data: rows.map((r) => r[3]), color: "#2b8a3e" }] };
+      case "by_category":
+        return { tooltip: { trigger: "item" },
+          series: [{ type: "pie", radius: ["35%", "70%"], data: rows.map((r) => ({ name: r[1], value: r[2] })) }] };
+      default:
+        return { ...base, xAxis: { type: "category", data: cats, axisLabel: { interval: 0, rotate: cats.length > 8 ? 30 : 0 } },
+          yAxis: { type: "value", minInterval: 1 }, series: [{ type: "bar", name: words.alarms, data: rows.map((r) => r[1]) }] };
+    }
+  }
+
+  function table(figure, box) {
+    // The three defences are figures, not a chart: a table reads better from across a room.
+    const t = document.createElement("table");
+    t.className = "list defences";
+    for (const [defence, name, value, unit] of figure.rows) {
+      const tr = t.insertRow();
+      tr.insertCell().textContent = defence;
+      tr.insertCell().textContent = name;
+      tr.insertCell().textContent = value === null ? "—" : unit === "ratio" ? percent(value) : value;
+    }
+    box.replaceWith(t);
+  }
+
+  for (const card of document.querySelectorAll("[data-figure]")) {
+    const name = card.dataset.figure;
+    fetch(`/api/v1/figures/${name}?start=${span.start}&end=${span.end}`).then((r) => r.json()).then((figure) => {
+      card.querySelector("h2").textContent = figure.title;
+      card.querySelector(".note").textContent = figure.note || "";
+      const box = card.querySelector(".chart");
+      if (name === "defences") table(figure, box);
+      else if (figure.rows.every((r) => r.every((v) => typeof v !== "number" || v === 0))) {
+        box.classList.add("nodata");
+        box.textContent = words.none;
+      } else {
+        const chart = echarts.init(box, null, { renderer: "svg" });
+        chart.setOption({ animation: false, ...option(figure) });  // a console, not a show
+        charts.push(chart);
+      }
+      card.dataset.loaded = "1";
+    });
+  }
+  window.addEventListener("resize", () => charts.forEach((c) => c.resize()));
+
+  for (const button of document.querySelectorAll("[data-days]")) {
+    button.addEventListener("click", () => {
+      const form = button.closest("form");
+      const end = new Date(new Date().toLocaleString("en-US", { timeZone: "Asia/Shanghai" }));
+      const start = new Date(end.getTime() - (Number(button.dataset.days) - 1) * 86400000);
+      const iso = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+      form.elements.start.value = iso(start);
+      form.elements.end.value = iso(end);
+      form.submit();
+    });
+  }
+})();
