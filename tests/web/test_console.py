@@ -74,8 +74,26 @@ def test_alarm_page_shows_timeline_device_place_and_actions(
     assert "火警 · 1栋烟感" in r.text and "1栋大堂" in r.text and "光华苑" in r.text
     assert 'id="minimap"' in r.text and "东门摄像机" in r.text  # the nearest camera
     assert 'id="act"' in r.text  # an operator may act
+    assert f'href="/territory?node={world.nodes["gh"]}"' in r.text  # the way up, within scope
+    assert f'href="/territory?node={world.nodes["street"]}"' not in r.text
+    assert "此报警没有抓拍图片" in r.text
     assert page(client, world, "gh_operator", f"/alarms/{raised['hg']}").status_code == 404
     assert page(client, world, "hg_admin", f"/alarms/{raised['gh']}").status_code == 404
+
+
+def test_alarm_page_shows_only_snapshots_the_platform_serves(
+    client: TestClient, world: World
+) -> None:
+    token = add_device(world, "gh-face", node="gh_site", kind="face_terminal", name="东门人脸")
+    inline = "data:image/png;base64,iVBORw0KGgo="
+    for zone, snapshot in (("1", inline), ("2", "//elsewhere.example/x.jpg")):
+        send(client, token, kind="panic", code="PA", zone=zone, data={"snapshot": snapshot})
+    shown = [
+        page(client, world, "gh_operator", f"/alarms/{a.id}").text
+        for a in world.session.scalars(select(Alarm).order_by(Alarm.zone))
+    ]
+    assert f'src="{inline}"' in shown[0]
+    assert "elsewhere.example" not in shown[1] and "此报警没有抓拍图片" in shown[1]
 
 
 def test_desk_offers_filters_of_the_users_territory_only(
@@ -112,6 +130,7 @@ def test_map_layers_inside_scope(client: TestClient, world: World, raised: dict[
     assert {f["properties"]["name"] for f in bounds} == {"光华社区", "光华第1网格"}
     devices = client.get("/api/v1/map/devices", headers=h).json()["features"]
     assert {f["properties"]["name"] for f in devices} == {"1栋烟感", "东门摄像机"}
+    assert {f["properties"]["site_id"] for f in devices} == {world.nodes["gh_site"]}
     for f in devices:  # without a position of their own, around their site's point
         lon, lat = f["geometry"]["coordinates"]
         assert abs(lon - 103.805) < 0.001 and abs(lat - 30.685) < 0.001

@@ -102,6 +102,11 @@ class Rate:
         return self.online / self.devices if self.devices else 0.0
 
 
+def _own(url: str) -> bool:
+    """A picture this platform serves (a path here, or inline), never another host's."""
+    return url.startswith("data:image/") or (url.startswith("/") and not url.startswith("//"))
+
+
 def partial(request: Request) -> bool:
     """An htmx request, which wants a part of the page, not the whole."""
     return request.headers.get("hx-request") == "true"
@@ -157,7 +162,7 @@ def install(app: FastAPI, pages: Pages) -> None:
             device = session.get(Device, alarm.device_id) if alarm.device_id else None
             first = session.get(Event, alarm.first_event_id) if alarm.first_event_id else None
             snapshot = (first.payload or {}).get("snapshot") if first else None
-            if not (isinstance(snapshot, str) and snapshot.startswith(("/", "data:image/"))):
+            if not (isinstance(snapshot, str) and _own(snapshot)):
                 snapshot = None  # only what the platform itself serves: no page calls out
             point = (
                 (device.lon, device.lat)
@@ -174,6 +179,7 @@ def install(app: FastAPI, pages: Pages) -> None:
                 request,
                 "alarm.html",
                 principal=principal,
+                linked={n.id for n in trail if principal.sees(n.path)},
                 alarm=alarm,
                 data=data,
                 trail=trail,
@@ -426,6 +432,7 @@ def install(app: FastAPI, pages: Pages) -> None:
                 request,
                 template,
                 principal=principal,
+                linked={n.id for n in trail if principal.sees(n.path)},
                 node=current,
                 trail=trail,
                 children=children,

@@ -20,7 +20,13 @@ from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
 from pingan.devices.models import KIND_LABEL, Device, DeviceKind
 from pingan.i18n import gettext
-from pingan.territory.models import SITE_TYPE_LABEL, NodeKind, TerritoryNode, ancestor_path
+from pingan.territory.models import (
+    SITE_TYPE_LABEL,
+    NodeKind,
+    TerritoryNode,
+    ancestor_id,
+    ancestor_path,
+)
 
 router = APIRouter(dependencies=[StrictQuery], tags=["map"])
 Layer = Literal["boundaries", "sites", "devices"]
@@ -119,6 +125,7 @@ def devices(session: Session, *, actor: Principal, lang: str) -> dict[str, Any]:
                 kind=gettext(KIND_LABEL[DeviceKind(device.kind)], lang),
                 status=device.status.value,
                 location=device.location,
+                site_id=ancestor_id(path, NodeKind.site),
             )
         )
     return _collection(features)

@@ -50,7 +50,8 @@
       }),
       onEachFeature: (f, l) => l.bindPopup(
         `<strong>${esc(f.properties.name)}</strong><br>${esc(f.properties.kind)}` +
-        `${f.properties.location ? " · " + esc(f.properties.location) : ""}<br>${esc(words[f.properties.status] || "")}`),
+        `${f.properties.location ? " · " + esc(f.properties.location) : ""}<br>${esc(words[f.properties.status] || "")}` +
+        (f.properties.site_id ? `<br><a href="/territory?node=${f.properties.site_id}">${words.details}</a>` : "")),
     });
     control.addOverlay(layer, words.devices);  // off at first: hundreds of dots hide the sites
     box.dataset.loaded = "devices";
