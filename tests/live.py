@@ -70,6 +70,7 @@ class Live:
     proc: subprocess.Popen[bytes] | None = None
     port: int = 0
     sia_port: int = 0
+    broker: Broker | None = None
 
     def session(self) -> Session:
         return Session(make_engine(self.settings))

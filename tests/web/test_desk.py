@@ -21,12 +21,11 @@ from pingan.auth.principal import SYSTEM
 from pingan.auth.roles import Role
 from pingan.auth.schemas import BindingIn, UserCreate
 from pingan.db.engine import make_engine
-from pingan.devices import service as device_service
-from pingan.devices.models import Device
+from pingan.ingest import topics
 from pingan.territory import service as territory_service
 from pingan.territory.schemas import NodeCreate
 from tests.conftest import settings_for
-from tests.live import Live, make_live
+from tests.live import Broker, Live, client, make_live, publish_all
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -36,7 +35,7 @@ def live(tmp_path: Path) -> Iterator[Live]:
     if shutil.which(CHROMIUM) is None:
         pytest.skip("Chromium is not installed: apt-get install chromium (.ci/run does)")
     world = make_live(settings_for("sqlite", tmp_path))
-    world.add_device("lxy-smoke-1", name="1栋烟感", protocol="http")
+    world.add_device("lxy-smoke-1", name="1栋烟感", protocol="mqtt")
     engine = make_engine(world.settings)
     with Session(engine) as s:
         s.info["actor"] = "test"
@@ -65,15 +64,20 @@ def live(tmp_path: Path) -> Iterator[Live]:
                 roles=[BindingIn(role=Role.centre_operator, node_id=world.nodes["community"])],
             ),
         )
-        device = s.get(Device, world.devices["lxy-smoke-1"])
-        assert device is not None
-        world.env["TEST_DEVICE_TOKEN"] = device_service.issue_http_token(s, device=device)
         s.commit()
     engine.dispose()
-    world.env["PINGAN_SIA_PORT"] = "0"
+    (tmp_path / "broker").mkdir()
+    broker = Broker(tmp_path / "broker")
+    broker.start()
+    world.env.update(PINGAN_SIA_PORT="0", PINGAN_MQTT_URL=broker.url)
+    world.broker = broker
     world.serve()
+    until = time.monotonic() + 15
+    while not world.get("/healthz")["workers"]["mqtt"]["connected"] and time.monotonic() < until:
+        time.sleep(0.1)
     yield world
     world.stop()
+    broker.stop()
 
 
 @pytest.fixture()
@@ -125,13 +129,19 @@ def test_alarm_arrives_live_and_is_handled(live: Live, browser: Browser) -> None
     other = browser.new_page()
     login(other, base, "hg_operator", "hg-operator-pw")
 
+    assert live.broker is not None
+    device = client(live.broker, "lxy-smoke-1")  # the detector, through the real broker
     sent = time.monotonic()
-    r = httpx.post(
-        f"{base}/api/v1/ingest/events",
-        json={"kind": "fire", "code": "smoke", "zone": "1"},
-        headers={"Authorization": f"Bearer {live.env['TEST_DEVICE_TOKEN']}"},
+    publish_all(
+        device,
+        [
+            (
+                topics.device_topic("lxy-smoke-1", "event"),
+                b'{"kind": "fire", "code": "smoke", "zone": "1"}',
+            )
+        ],
     )
-    assert r.status_code == 200
+    device.disconnect()
     row = page.locator("#alarms tbody tr", has_text="火警")
     expect(row).to_be_visible(timeout=2000)
     assert time.monotonic() - sent < 2.0
