@@ -94,9 +94,18 @@ def drop_pg_schema(schema: str) -> None:
     eng.dispose()
 
 
+TEST_DATA_KEY = "dGVzdC1rZXktb2YtdGhpcnR5LXR3by1ieXRlcy0wMDA="  # 32 bytes, tests only
+
+
 def settings_for(name: str, tmp: Path, **extra: Any) -> Settings:
     """Settings of a test database; no background workers or listeners unless asked for."""
-    base: dict[str, Any] = {"var_dir": tmp, "run_workers": False, "sia_port": 0, "mqtt_url": ""}
+    base: dict[str, Any] = {
+        "var_dir": tmp,
+        "run_workers": False,
+        "sia_port": 0,
+        "mqtt_url": "",
+        "data_key": TEST_DATA_KEY,
+    }
     base.update(extra)
     if name == "sqlite":
         return Settings(database_url=f"sqlite:///{tmp / 'test.db'}", **base)

@@ -18,6 +18,8 @@ from pingan.config import Settings, get_settings
 from pingan.db.engine import make_engine
 from pingan.devices import api as devices_api
 from pingan.events import api as events_api
+from pingan.faces import api as faces_api
+from pingan.faces.runtime import FaceRuntime
 from pingan.imports import api as imports_api
 from pingan.ingest import http as ingest_http
 from pingan.runtime import Runtime
@@ -46,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await workers.stop()
+            app.state.faces.close()
             app.state.engine.dispose()
 
     app = FastAPI(
@@ -60,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings, background_checkpoint=settings.run_workers)
     app.state.settings = settings
     app.state.engine = engine
+    app.state.faces = FaceRuntime(settings)
     app.state.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
     app.state.runtime = Runtime.build(settings)
     problems.install(app)
@@ -73,5 +77,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingest_http.router, prefix=API_PREFIX)
     app.include_router(figures_api.router, prefix=API_PREFIX)
     app.include_router(mapdata.router, prefix=API_PREFIX)
+    app.include_router(faces_api.router, prefix=API_PREFIX)
     pages.install(app)
     return app

@@ -24,6 +24,8 @@ app = typer.Typer(
 )
 user_app = typer.Typer(help="账号管理 (accounts)", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+faces_app = typer.Typer(help="人脸识别 (faces)", no_args_is_help=True)
+app.add_typer(faces_app, name="faces")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -440,6 +442,118 @@ def bench(
         progress=lambda m: typer.echo(m, err=True),
     )
     typer.echo(json.dumps(result, indent=2))
+
+
+@app.command()
+def keygen() -> None:
+    """Print a new data key for PINGAN_DATA_KEY (faces, door cards and PINs). 生成数据密钥。"""
+    from pingan.faces.vault import new_key
+
+    typer.echo(new_key())
+    typer.echo(
+        "把它设为 PINGAN_DATA_KEY 并与备份分开妥善保存；丢失后人脸数据无法解密。\n"
+        "Set it as PINGAN_DATA_KEY and keep it safe, apart from the backups: without it the "
+        "face data cannot be opened.",
+        err=True,
+    )
+
+
+@faces_app.command("enroll")
+def faces_enroll(
+    person: Annotated[int, typer.Argument(help="The person's id (GET /api/v1/people)")],
+    photos: Annotated[list[Path], typer.Argument(help="1–5 photos: JPEG, PNG or WebP")],
+) -> None:
+    """Enrol a person's face; needs their recorded consent. 人脸录入（须已登记本人同意）。"""
+    from pingan.auth.principal import cli_principal
+    from pingan.db.engine import session_scope
+    from pingan.faces import service as face_service
+    from pingan.faces.analysis import analyse_with, make_engine
+    from pingan.faces.engine import EngineError
+    from pingan.faces.vault import KeyMissing, Vault
+    from pingan.territory.models import Person
+
+    _require_schema()
+    settings = get_settings()
+    try:
+        vault = Vault.from_setting(settings.data_key)
+        engine = make_engine(settings.face_engine, settings.face_model_dir)
+    except (KeyMissing, EngineError) as exc:
+        _fail(str(exc))
+        return
+    analysed = []
+    for path in photos:
+        if not path.is_file():
+            _fail(f"找不到文件 file not found: {path}")
+        try:
+            analysed.append((path.name, analyse_with(engine, path.read_bytes())))
+        except ValueError as exc:
+            _fail(f"{path}: {exc}")
+    actor = cli_principal("cli:faces")
+    with session_scope(actor=actor.name) as session:
+        found = session.get(Person, person)
+        if found is None:
+            _fail(f"没有编号为 {person} 的人员 (no person {person})", "GET /api/v1/people?q=姓名")
+            return
+        try:
+            results = face_service.enrol(
+                session,
+                actor=actor,
+                person=found,
+                photos=analysed,
+                engine_id=engine.id,
+                vault=vault,
+            )
+        except PinganError as exc:
+            _fail(
+                t(exc.key, **exc.params),
+                "先登记本人同意：POST /api/v1/people/{id}/face-consents (record consent first)",
+            )
+            return
+    for result in results:
+        if result.accepted:
+            typer.echo(f"  ✓ {result.photo}: 已录入 enrolled (template {result.template_id})")
+        else:
+            typer.echo(f"  ✗ {result.photo}: {result.reason} ({result.reason_key})")
+    if not any(r.accepted for r in results):
+        _fail("没有照片被录入 (no photo was enrolled)", "按以上原因重拍后再试 (retake and retry)")
+
+
+@faces_app.command("calibrate")
+def faces_calibrate(
+    folder: Annotated[Path, typer.Argument(help="Labelled photos: <person>/<photo>")],
+    far: Annotated[float, typer.Option(help="Target false-accept rate")] = 0.001,
+) -> None:
+    """Measure the engine's accept threshold on labelled photos and store it. 校准阈值。"""
+    from pingan.db.engine import session_scope
+    from pingan.faces.analysis import make_engine
+    from pingan.faces.calibration import calibrate
+    from pingan.faces.models import FaceEngineCalibration
+
+    _require_schema()
+    settings = get_settings()
+    if not folder.is_dir():
+        _fail(f"找不到文件夹 folder not found: {folder}")
+    engine = make_engine(settings.face_engine, settings.face_model_dir)
+    with typer.progressbar(length=1, label="校准 calibrating") as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(1)
+
+        try:
+            result = calibrate(engine, folder, target_far=far, progress=progress)
+        except ValueError as exc:
+            _fail(str(exc))
+            return
+    with session_scope(actor="cli:faces") as session:
+        row = session.get(FaceEngineCalibration, result.engine) or FaceEngineCalibration(
+            engine=result.engine
+        )
+        row.threshold, row.target_far, row.tar = result.threshold, result.target_far, result.tar
+        row.genuine_pairs, row.impostor_pairs = result.genuine_pairs, result.impostor_pairs
+        row.source = result.source
+        session.merge(row)
+    typer.echo(json.dumps(result.__dict__, ensure_ascii=False))
 
 
 def main() -> None:

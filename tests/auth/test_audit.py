@@ -191,6 +191,9 @@ def test_every_audited_model_is_covered() -> None:
         "role_bindings",
         "api_tokens",
         "devices",
+        "face_consents",
+        "face_templates",
+        "access_credentials",
     }
 
 

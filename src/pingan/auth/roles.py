@@ -30,6 +30,8 @@ class Perm(enum.StrEnum):
     devices_write = "devices:write"
     alarms_read = "alarms:read"
     alarms_handle = "alarms:handle"
+    faces_enrol = "faces:enrol"  # record consent, enrol faces, issue cards and PINs
+    faces_search = "faces:search"  # where has this person been seen (with a stated reason)
 
 
 _ADMIN = frozenset(Perm)
@@ -40,10 +42,10 @@ PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.street_admin: _ADMIN,
     Role.community_admin: _ADMIN,
     Role.centre_operator: _READ | _DESK,
-    Role.site_manager: _READ | _DESK | {Perm.people_write, Perm.devices_write},
-    Role.grid_officer: _READ | _DESK | {Perm.people_write},
+    Role.site_manager: _READ | _DESK | {Perm.people_write, Perm.devices_write, Perm.faces_enrol},
+    Role.grid_officer: _READ | _DESK | {Perm.people_write, Perm.faces_enrol},
     Role.patrol_member: frozenset({Perm.territory_read}) | _DESK,
-    Role.police_liaison: _READ | _DESK,
+    Role.police_liaison: _READ | _DESK | {Perm.faces_search},
     Role.resident: _READ,
 }
 

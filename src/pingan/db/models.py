@@ -6,6 +6,7 @@ from pingan.db import meta
 from pingan.db.base import Base
 from pingan.devices import models as device_models
 from pingan.events import models as event_models
+from pingan.faces import models as face_models
 from pingan.territory import models as territory_models
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "auth_models",
     "device_models",
     "event_models",
+    "face_models",
     "meta",
     "territory_models",
 ]

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from pingan.api_common import DB, StrictQuery, bearer, client_ip
 from pingan.devices import service as device_service
+from pingan.devices.service import DeviceInfo
 from pingan.errors import Invalid, PinganError, Unauthenticated
 from pingan.events.pipeline import dead_letter
 from pingan.events.schemas import IngestResult
@@ -23,7 +24,7 @@ class IngestOut(BaseModel):
     results: list[IngestResult]
 
 
-def _refuse(
+def refuse(
     session: DB,
     raw: bytes,
     source: str,
@@ -46,6 +47,28 @@ def _refuse(
     return exc
 
 
+def authenticate_device(session: DB, request: Request, raw: bytes, source: str) -> DeviceInfo:
+    """The device whose bearer token came with a request; a refused request is kept with why."""
+    token = bearer(request)
+    device = device_service.info_by_token(session, token=token) if token else None
+    if device is None or not device.enabled:
+        reason = (
+            "no device token"
+            if not token
+            else ("unknown token" if device is None else "device disabled")
+        )
+        raise refuse(
+            session,
+            raw,
+            source,
+            Unauthenticated("device_auth", reason=reason, headers={"WWW-Authenticate": "Bearer"}),
+            "bad_token",
+            reason,
+            device.id if device else None,
+        )
+    return device
+
+
 @router.post("/ingest/events", response_model=IngestOut)
 async def ingest_events(
     request: Request,
@@ -62,7 +85,7 @@ async def ingest_events(
     raw = await request.body()
     source = client_ip(request)
     if len(raw) > MAX_BODY:
-        raise _refuse(
+        raise refuse(
             session,
             raw[:MAX_BODY],
             source,
@@ -70,27 +93,11 @@ async def ingest_events(
             "too_large",
             "body over 1 MiB",
         )
-    token = bearer(request)
-    device = device_service.info_by_token(session, token=token) if token else None
-    if device is None or not device.enabled:
-        reason = (
-            "no device token"
-            if not token
-            else ("unknown token" if device is None else "device disabled")
-        )
-        raise _refuse(
-            session,
-            raw,
-            source,
-            Unauthenticated("device_auth", reason=reason, headers={"WWW-Authenticate": "Bearer"}),
-            "bad_token",
-            reason,
-            device.id if device else None,
-        )
+    device = authenticate_device(session, request, raw, source)
     try:
         events = messages.parse(raw)
     except messages.BadMessage as exc:
-        raise _refuse(
+        raise refuse(
             session,
             raw,
             f"{source} {device.code}",

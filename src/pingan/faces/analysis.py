@@ -1,0 +1,142 @@
+"""What a photo holds, worked out away from the web loop: the faces found, the largest one's
+template, and the figures of the quality gate. Runs in worker processes (one engine each)."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pingan.faces.engine import Engine, Face, OnnxEngine, align, decode_image
+from pingan.i18n import N_
+
+MIN_EYE_DISTANCE = 60.0  # px, as the face terminals of the big vendors ask for enrolment photos
+MIN_SHARPNESS = 100.0  # variance of the Laplacian of the aligned face
+MAX_YAW = 0.45  # nose offset from the eyes' midpoint, in eye distances (about 45°)
+OTHER_FACE_SHARE = 0.2  # a second face this large beside the first makes a photo ambiguous
+
+
+@dataclass(frozen=True)
+class Analysis:
+    faces: int  # how many faces were found
+    others_large: bool  # another face large enough to confuse whose photo it is
+    score: float = 0.0
+    box: tuple[float, float, float, float] = (0, 0, 0, 0)
+    eye_distance: float = 0.0
+    sharpness: float = 0.0
+    yaw: float = 0.0
+    vector: bytes = b""  # float32, unit length
+    crop: bytes = b""  # the aligned face, JPEG
+
+    def refusal(self) -> tuple[str, str] | None:
+        """Why this photo cannot be enrolled (a reason key and its words), or None."""
+        if self.faces == 0:
+            return "no_face", N_("照片中没有找到人脸")
+        if self.others_large:
+            return "several_faces", N_("照片中有多张人脸，请只拍本人")
+        if self.eye_distance < MIN_EYE_DISTANCE:
+            return "too_small", N_("人脸太小（双眼间距不足 60 像素），请靠近拍摄")
+        if self.sharpness < MIN_SHARPNESS:
+            return "blurred", N_("照片太模糊，请对焦后重拍")
+        if abs(self.yaw) > MAX_YAW:
+            return "turned", N_("脸部偏转过大，请正对镜头")
+        return None
+
+    def as_array(self) -> np.ndarray:
+        return np.frombuffer(self.vector, dtype=np.float32)
+
+
+def analyse_with(engine: Engine, data: bytes) -> Analysis:
+    image = decode_image(data)
+    faces = engine.detect(image)
+    if not faces:
+        return Analysis(faces=0, others_large=False)
+    face: Face = faces[0]
+    others = any(f.area >= OTHER_FACE_SHARE * face.area for f in faces[1:])
+    crop = align(image, face)
+    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    middle = (face.landmarks[0] + face.landmarks[1]) / 2
+    ok, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return Analysis(
+        faces=len(faces),
+        others_large=others,
+        score=face.score,
+        box=face.box,
+        eye_distance=face.eye_distance,
+        sharpness=float(cv2.Laplacian(gray, cv2.CV_64F).var()),
+        yaw=float((face.landmarks[2][0] - middle[0]) / max(face.eye_distance, 1e-6)),
+        vector=engine.embed(image, face).tobytes(),
+        crop=jpeg.tobytes() if ok else b"",
+    )
+
+
+def make_engine(kind: str, model_dir: Path | None) -> Engine:
+    if kind == "dlib":
+        from pingan.faces.dlib_engine import DlibEngine
+
+        return DlibEngine()
+    return OnnxEngine(model_dir=model_dir)
+
+
+# --- worker processes -----------------------------------------------------------------------------
+
+_engine: Engine | None = None
+
+
+def _start(kind: str, model_dir: str | None) -> None:
+    global _engine
+    _engine = make_engine(kind, Path(model_dir) if model_dir else None)
+
+
+def _analyse(data: bytes) -> Analysis:
+    assert _engine is not None
+    return analyse_with(_engine, data)
+
+
+def _engine_id() -> str:
+    assert _engine is not None
+    return _engine.id
+
+
+class FaceWorkers:
+    """A pool of processes, each with its own engine: detection and embedding never hold up the
+    web loop, and a crash in native code takes a worker, not the platform."""
+
+    def __init__(self, kind: str, model_dir: Path | None, workers: int) -> None:
+        self.kind, self.model_dir, self.workers = kind, model_dir, workers
+        self._pool: ProcessPoolExecutor | None = None
+        self.engine_id: str | None = None
+
+    def start(self) -> str:
+        """Start the workers (their engines load once) and say which engine they run."""
+        self._ensure()
+        assert self.engine_id is not None
+        return self.engine_id
+
+    def _ensure(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start,
+                initargs=(self.kind, str(self.model_dir) if self.model_dir else None),
+            )
+            self.engine_id = self._pool.submit(_engine_id).result()
+        return self._pool
+
+    def analyse(self, data: bytes) -> Analysis:
+        return self._ensure().submit(_analyse, data).result()
+
+    async def analyse_async(self, data: bytes) -> Analysis:
+        pool = await asyncio.to_thread(self._ensure)
+        return await asyncio.wrap_future(pool.submit(_analyse, data))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None

@@ -1,0 +1,279 @@
+"""Face consent, enrolment, cards and PINs; recognition and door checks for terminals."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, File, Header, Request, UploadFile
+from fastapi.responses import Response
+
+from pingan.api_common import DB, Actor, StrictQuery, client_ip
+from pingan.auth.roles import Perm
+from pingan.db.base import utcnow
+from pingan.devices.service import DeviceInfo
+from pingan.errors import Invalid
+from pingan.events.pipeline import Incoming
+from pingan.faces import service
+from pingan.faces.analysis import Analysis
+from pingan.faces.models import Credential, CredentialKind, Decision
+from pingan.faces.runtime import FaceRuntime
+from pingan.faces.schemas import (
+    ConsentIn,
+    ConsentOut,
+    CredentialIn,
+    CredentialOut,
+    DecisionOut,
+    EnrolOut,
+    TemplateOut,
+    WithdrawIn,
+)
+from pingan.ingest.http import authenticate_device, refuse
+from pingan.territory import service as territory_service
+from pingan.territory.models import Person
+
+router = APIRouter(dependencies=[StrictQuery], tags=["faces"])
+MAX_PHOTO = 5 * 1024 * 1024
+
+
+def _faces(request: Request) -> FaceRuntime:
+    runtime: FaceRuntime = request.app.state.faces
+    return runtime
+
+
+def _person(session: DB, actor: Actor, person_id: int) -> Person:
+    return territory_service.get_person_visible_or_raise(
+        session, actor=actor, person_id=person_id, perm=Perm.faces_enrol
+    )
+
+
+# --- consent ------------------------------------------------------------------------------------
+
+
+@router.post("/people/{person_id}/face-consents", response_model=ConsentOut, status_code=201)
+def give_consent(person_id: int, data: ConsentIn, actor: Actor, session: DB) -> ConsentOut:
+    """Record a person's separate consent to face recognition (purpose, scope, how, by whom;
+    a guardian's for a child under 14), and whether the platform may hold the template."""
+    person = _person(session, actor, person_id)
+    return ConsentOut.model_validate(
+        service.record_consent(session, actor=actor, person=person, data=data)
+    )
+
+
+@router.get("/people/{person_id}/face-consents", response_model=list[ConsentOut])
+def list_consents(person_id: int, actor: Actor, session: DB) -> list[ConsentOut]:
+    person = _person(session, actor, person_id)
+    return [ConsentOut.model_validate(c) for c in service.consents(session, person=person)]
+
+
+@router.post("/face-consents/{consent_id}/withdraw", response_model=ConsentOut)
+def withdraw_consent(consent_id: int, data: WithdrawIn, actor: Actor, session: DB) -> ConsentOut:
+    """Withdraw: the person's templates and photos under it are deleted at once."""
+    consent = service.consent_visible_or_raise(session, actor=actor, consent_id=consent_id)
+    service.withdraw(session, consent=consent, by=actor.actor, reason=data.reason)
+    return ConsentOut.model_validate(consent)
+
+
+# --- templates ----------------------------------------------------------------------------------
+
+
+@router.post("/people/{person_id}/face-templates", response_model=EnrolOut)
+async def enrol(
+    person_id: int,
+    request: Request,
+    actor: Actor,
+    session: DB,
+    photos: Annotated[list[UploadFile], File(description="1–5 photos: JPEG, PNG or WebP")],
+) -> EnrolOut:
+    """Enrol a person's face from 1–5 photos. A photo with no face, several faces, a face too
+    small, too blurred or turned too far is refused with the reason; the others are enrolled."""
+    faces = _faces(request)
+    vault = faces.vault()
+    person = _person(session, actor, person_id)
+    analysed: list[tuple[str, Analysis]] = []
+    for upload in photos[: service.MAX_TEMPLATES + 1]:
+        data = await upload.read(MAX_PHOTO + 1)
+        name = upload.filename or "photo"
+        if len(data) > MAX_PHOTO:
+            raise Invalid("bad_photo", field="photos", photo=name, reason="over 5 MB")
+        try:
+            analysed.append((name, await faces.workers.analyse_async(data)))
+        except ValueError as exc:
+            raise Invalid("bad_photo", field="photos", photo=name, reason=str(exc)) from exc
+    results = service.enrol(
+        session,
+        actor=actor,
+        person=person,
+        photos=analysed,
+        engine_id=faces.engine_id(),
+        vault=vault,
+    )
+    return EnrolOut(results=results, templates=len(service.templates(session, person_id=person.id)))
+
+
+@router.get("/people/{person_id}/face-templates", response_model=list[TemplateOut])
+def list_templates(person_id: int, actor: Actor, session: DB) -> list[TemplateOut]:
+    person = _person(session, actor, person_id)
+    return [TemplateOut.model_validate(t) for t in service.templates(session, person_id=person.id)]
+
+
+@router.delete("/people/{person_id}/face-templates", status_code=204)
+def delete_templates(person_id: int, actor: Actor, session: DB) -> Response:
+    """Delete all of a person's face templates and photos (the consent stays on record)."""
+    person = _person(session, actor, person_id)
+    service.delete_templates(session, person_id=person.id)
+    return Response(status_code=204)
+
+
+# --- cards and PINs -----------------------------------------------------------------------------
+
+
+@router.post("/people/{person_id}/credentials", response_model=CredentialOut, status_code=201)
+def issue_credential(
+    person_id: int, data: CredentialIn, request: Request, actor: Actor, session: DB
+) -> CredentialOut:
+    """A door card or PIN: the way in for everyone, with or without face consent."""
+    person = _person(session, actor, person_id)
+    credential = service.issue_credential(
+        session, actor=actor, person=person, data=data, vault=_faces(request).vault()
+    )
+    return CredentialOut.model_validate(credential)
+
+
+@router.get("/people/{person_id}/credentials", response_model=list[CredentialOut])
+def list_credentials(person_id: int, actor: Actor, session: DB) -> list[CredentialOut]:
+    person = _person(session, actor, person_id)
+    return [CredentialOut.model_validate(c) for c in service.credentials(session, person=person)]
+
+
+@router.post("/credentials/{credential_id}/revoke", response_model=CredentialOut)
+def revoke_credential(credential_id: int, actor: Actor, session: DB) -> CredentialOut:
+    credential: Credential = service.credential_visible_or_raise(
+        session, actor=actor, credential_id=credential_id
+    )
+    if credential.revoked_at is None:
+        credential.revoked_at = utcnow()
+    return CredentialOut.model_validate(credential)
+
+
+# --- terminals ----------------------------------------------------------------------------------
+
+
+def _record(
+    request: Request, session: DB, device: DeviceInfo, outcome: service.Outcome, how: str
+) -> None:
+    """A door's decision is an access event like any other: the alarm rules see it."""
+    if device.kind not in service.DOORS:
+        return
+    granted = outcome.decision == Decision.grant
+    request.app.state.runtime.pipeline.process(
+        session,
+        [
+            Incoming(
+                device=device,
+                channel="http",
+                kind="door",
+                code="access_granted" if granted else "access_denied",
+                payload={
+                    "by": how,
+                    "reason": outcome.reason,
+                    "person_id": outcome.person.id if outcome.person else None,
+                    "recognition_id": outcome.recognition.id if outcome.recognition else None,
+                },
+            )
+        ],
+    )
+
+
+def _answer(outcome: service.Outcome, threshold: float | None = None) -> DecisionOut:
+    return DecisionOut(
+        decision=outcome.decision,
+        reason=outcome.reason,
+        person_id=outcome.person.id if outcome.person else None,
+        name=service.masked_name(outcome.person.name) if outcome.person else None,
+        score=round(outcome.score, 4) if outcome.score is not None else None,
+        threshold=threshold,
+        recognition_id=outcome.recognition.id if outcome.recognition else None,
+    )
+
+
+@router.post("/faces/recognitions", response_model=DecisionOut)
+async def recognise(
+    request: Request,
+    session: DB,
+    x_liveness: Annotated[
+        str | None,
+        Header(pattern="^(passed|failed)$", description="The terminal's own liveness check"),
+    ] = None,
+) -> DecisionOut:
+    """A face terminal or camera sends a snapshot (the image as the body: JPEG, PNG or WebP)
+    with its device token. A door is answered grant or deny within the same request."""
+    raw = await request.body()
+    source = client_ip(request)
+    device = authenticate_device(session, request, raw[:1024], source)
+    faces = _faces(request)
+    vault = faces.vault()
+    if len(raw) > MAX_PHOTO:
+        raise refuse(
+            session,
+            raw[:1024],
+            f"{source} {device.code}",
+            Invalid("bad_photo", photo="body", reason="over 5 MB"),
+            "too_large",
+            "snapshot over 5 MB",
+            device.id,
+        )
+    try:
+        analysis = await faces.workers.analyse_async(raw)
+    except ValueError as exc:
+        raise refuse(
+            session,
+            raw,
+            f"{source} {device.code}",
+            Invalid("bad_photo", photo="body", reason=str(exc)),
+            "bad_image",
+            str(exc),
+            device.id,
+        ) from exc
+    engine_id = faces.engine_id()
+    gallery = faces.gallery(engine_id, len(analysis.as_array()) or 512)
+    liveness = None if x_liveness is None else x_liveness == "passed"
+    outcome = service.recognise(
+        session,
+        device=device,
+        analysis=analysis,
+        engine_id=engine_id,
+        gallery=gallery,
+        vault=vault,
+        liveness=liveness,
+    )
+    _record(request, session, device, outcome, "face")
+    return _answer(outcome, service.threshold_for(session, engine_id=engine_id))
+
+
+@router.post("/doors/credentials", response_model=DecisionOut)
+async def check_credential(request: Request, session: DB) -> DecisionOut:
+    """A door reader sends a card number or PIN ({"kind": "card"|"pin", "secret": "…"}) with its
+    device token, and is answered grant or deny."""
+    raw = await request.body()
+    source = client_ip(request)
+    device = authenticate_device(session, request, raw, source)
+    try:
+        body = json.loads(raw)
+        kind = CredentialKind(body["kind"])
+        secret = str(body["secret"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise refuse(
+            session,
+            raw,
+            f"{source} {device.code}",
+            Invalid("bad_event", field="kind", reason="expected {kind: card|pin, secret}"),
+            "schema",
+            "expected {kind: card|pin, secret}",
+            device.id,
+        ) from exc
+    outcome = service.verify_credential(
+        session, device=device, kind=kind, secret=secret, vault=_faces(request).vault()
+    )
+    _record(request, session, device, outcome, kind.value)
+    return _answer(outcome)

@@ -1,0 +1,172 @@
+"""Faces: consent, templates (encrypted), other ways in (cards, PINs), recognitions.
+
+Face data is sensitive personal information (PIPL art. 28–29): a template is stored only under a
+consent of its own, encrypted at rest; withdrawing the consent or moving out deletes it at once.
+The audit log records that templates were made or deleted, never the face data itself.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from pingan.db.base import Base, TimestampMixin, UTCDateTime, utcnow
+from pingan.i18n import N_
+
+
+class ConsentMethod(enum.StrEnum):
+    paper = "paper"  # 纸质签字
+    online = "online"  # 居民本人线上确认
+    terminal = "terminal"  # 在人脸终端上确认
+
+
+METHOD_LABEL: dict[ConsentMethod, str] = {
+    ConsentMethod.paper: N_("纸质签字"),
+    ConsentMethod.online: N_("本人线上确认"),
+    ConsentMethod.terminal: N_("终端上确认"),
+}
+
+
+class FaceConsent(TimestampMixin, Base):
+    """A person's separate consent to face recognition, for one purpose within one scope."""
+
+    __tablename__ = "face_consents"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("territory_nodes.id", ondelete="RESTRICT"))
+    path: Mapped[str] = mapped_column(String(255))  # where face access applies: a site, usually
+    purpose: Mapped[str] = mapped_column(String(200))
+    # The 2025 rules keep face data on the device unless the person separately agrees otherwise.
+    central_storage: Mapped[bool] = mapped_column(Boolean, default=False)
+    method: Mapped[ConsentMethod] = mapped_column(Enum(ConsentMethod, native_enum=False, length=16))
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    guardian_name: Mapped[str | None] = mapped_column(String(50))  # required under 14
+    guardian_relation: Mapped[str | None] = mapped_column(String(20))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(100))
+    withdraw_reason: Mapped[str | None] = mapped_column(String(200))
+
+    def audit_scope_node_id(self) -> int | None:
+        return self.node_id
+
+
+class FaceTemplate(Base):
+    """One enrolment photo's embedding; vector and face crop are encrypted with the face key."""
+
+    __tablename__ = "face_templates"
+    __audited__ = True
+    __audit_exclude__ = frozenset({"vector", "photo"})  # that it exists, never what it is
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    consent_id: Mapped[int] = mapped_column(ForeignKey("face_consents.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(255))  # the consent's scope, for the gallery
+    engine: Mapped[str] = mapped_column(String(64))  # templates of two engines are never compared
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    photo: Mapped[bytes] = mapped_column(LargeBinary)  # the aligned face, JPEG, encrypted
+    quality: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100))
+
+    def audit_scope_node_id(self) -> int | None:
+        return None
+
+
+class FaceEngineCalibration(Base):
+    """An engine's accept threshold, measured on labelled photos: stored with the templates."""
+
+    __tablename__ = "face_engines"
+
+    engine: Mapped[str] = mapped_column(String(64), primary_key=True)
+    threshold: Mapped[float] = mapped_column(Float)
+    target_far: Mapped[float] = mapped_column(Float)
+    tar: Mapped[float] = mapped_column(Float)  # true-accept rate at the threshold
+    genuine_pairs: Mapped[int] = mapped_column(Integer)
+    impostor_pairs: Mapped[int] = mapped_column(Integer)
+    calibrated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    source: Mapped[str] = mapped_column(String(200))
+
+
+class GalleryChange(Base):
+    """Templates added and removed, in order: every process's index follows this log."""
+
+    __tablename__ = "face_gallery_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    template_id: Mapped[int] = mapped_column(Integer)
+    added: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CredentialKind(enum.StrEnum):
+    card = "card"  # 门禁卡
+    pin = "pin"  # 密码
+
+
+class Credential(TimestampMixin, Base):
+    """A way in that is not a face: nobody is refused for declining face recognition."""
+
+    __tablename__ = "access_credentials"
+    __audited__ = True
+    __audit_exclude__ = frozenset({"secret_hash"})
+    __table_args__ = (Index("ix_access_credentials_lookup", "kind", "secret_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("territory_nodes.id", ondelete="RESTRICT"))
+    path: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[CredentialKind] = mapped_column(Enum(CredentialKind, native_enum=False, length=8))
+    secret_hash: Mapped[str] = mapped_column(String(64))  # HMAC of the card number or PIN
+    hint: Mapped[str] = mapped_column(String(32))  # the last digits, to tell cards apart
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    issued_by: Mapped[str] = mapped_column(String(100))
+
+    def audit_scope_node_id(self) -> int | None:
+        return self.node_id
+
+
+class Decision(enum.StrEnum):
+    grant = "grant"
+    deny = "deny"
+    seen = "seen"  # a camera saw someone: no door to open
+
+
+class Recognition(Base):
+    """A face seen by a terminal or camera: who (or unknown), how sure, where, what was decided."""
+
+    __tablename__ = "face_recognitions"
+    __table_args__ = (Index("ix_face_recognitions_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(String(255))
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
+    score: Mapped[float | None] = mapped_column(Float)
+    engine: Mapped[str] = mapped_column(String(64))
+    decision: Mapped[Decision] = mapped_column(Enum(Decision, native_enum=False, length=8))
+    reason: Mapped[str] = mapped_column(String(32))
+    liveness: Mapped[bool | None] = mapped_column(Boolean)
+    thumbnail: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted
+    note: Mapped[str | None] = mapped_column(Text)

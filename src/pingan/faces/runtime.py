@@ -1,0 +1,43 @@
+"""What a platform process holds for faces: the data key, the worker processes, the galleries."""
+
+from __future__ import annotations
+
+from pingan.config import Settings
+from pingan.errors import PinganError
+from pingan.faces.analysis import FaceWorkers
+from pingan.faces.gallery import Gallery
+from pingan.faces.vault import KeyMissing, Vault
+
+
+class DataKeyMissing(PinganError):
+    status = 503
+    key = "data_key"
+
+
+class FaceRuntime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.workers = FaceWorkers(
+            settings.face_engine, settings.face_model_dir, settings.face_workers
+        )
+        self._vault: Vault | None = None
+        self._galleries: dict[str, Gallery] = {}
+
+    def vault(self) -> Vault:
+        if self._vault is None:
+            try:
+                self._vault = Vault.from_setting(self.settings.data_key)
+            except KeyMissing as exc:
+                raise DataKeyMissing() from exc
+        return self._vault
+
+    def engine_id(self) -> str:
+        return self.workers.start()
+
+    def gallery(self, engine_id: str, dim: int) -> Gallery:
+        if engine_id not in self._galleries:
+            self._galleries[engine_id] = Gallery(engine_id, dim, self.vault())
+        return self._galleries[engine_id]
+
+    def close(self) -> None:
+        self.workers.close()

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pingan.faces.models import ConsentMethod, CredentialKind, Decision
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ConsentIn(Strict):
+    node_id: int = Field(description="Where face access applies: the person's site, usually")
+    purpose: str = Field(min_length=2, max_length=200, description="门禁通行 …")
+    central_storage: bool = Field(
+        description="Whether the template may be held by the platform (else only on the device)"
+    )
+    method: ConsentMethod
+    given_at: datetime | None = None
+    guardian_name: str | None = Field(None, max_length=50, description="Required under 14")
+    guardian_relation: str | None = Field(None, max_length=20)
+
+
+class ConsentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    person_id: int
+    node_id: int
+    purpose: str
+    central_storage: bool
+    method: ConsentMethod
+    given_at: datetime
+    recorded_by: str
+    guardian_name: str | None
+    guardian_relation: str | None
+    withdrawn_at: datetime | None
+    withdrawn_by: str | None
+    withdraw_reason: str | None
+
+
+class WithdrawIn(Strict):
+    reason: str | None = Field(None, max_length=200)
+
+
+class TemplateOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    person_id: int
+    consent_id: int
+    engine: str
+    quality: dict[str, Any]
+    created_at: datetime
+    created_by: str
+
+
+class PhotoResult(BaseModel):
+    photo: str
+    accepted: bool
+    reason_key: str | None = None
+    reason: str | None = None
+    template_id: int | None = None
+    quality: dict[str, Any] | None = None
+
+
+class EnrolOut(BaseModel):
+    results: list[PhotoResult]
+    templates: int = Field(description="Templates the person has now")
+
+
+class CredentialIn(Strict):
+    node_id: int = Field(description="The site whose doors it opens")
+    kind: CredentialKind
+    secret: str = Field(
+        min_length=4, max_length=32, pattern="^[0-9A-Za-z]+$", description="Card number or PIN"
+    )
+    expires_at: datetime | None = None
+
+
+class CredentialOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    person_id: int
+    node_id: int
+    kind: CredentialKind
+    hint: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    issued_by: str
+    created_at: datetime
+
+
+class DecisionOut(BaseModel):
+    decision: Decision
+    reason: str
+    person_id: int | None = None
+    name: str | None = Field(None, description="Masked: 张* — what a door's screen may show")
+    score: float | None = None
+    threshold: float | None = None
+    recognition_id: int | None = None

@@ -1,0 +1,424 @@
+"""Consent, enrolment, other ways in, and recognition at doors and cameras.
+
+No template without a consent of its own; withdrawing it, or moving out, deletes the person's
+templates at once (and the gallery of every process drops them). A face is never the only way
+in: the same doors take cards and PINs managed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session
+
+from pingan.auth.principal import Principal
+from pingan.auth.roles import Perm
+from pingan.db.base import utcnow
+from pingan.devices.models import DeviceKind
+from pingan.devices.service import DeviceInfo
+from pingan.errors import Conflict, Invalid, NotFound
+from pingan.faces.analysis import Analysis
+from pingan.faces.calibration import shipped
+from pingan.faces.gallery import Gallery
+from pingan.faces.models import (
+    Credential,
+    CredentialKind,
+    Decision,
+    FaceConsent,
+    FaceEngineCalibration,
+    FaceTemplate,
+    GalleryChange,
+    Recognition,
+)
+from pingan.faces.schemas import ConsentIn, CredentialIn, PhotoResult
+from pingan.faces.vault import Vault
+from pingan.i18n import N_
+from pingan.territory import service as territory_service
+from pingan.territory.models import Person, TerritoryNode
+
+MAX_TEMPLATES = 5
+GUARDIAN_AGE = 14
+DOORS = {DeviceKind.face_terminal.value, DeviceKind.access_controller.value}
+
+
+def _person_path(session: Session, person: Person) -> str:
+    node = session.get(TerritoryNode, person.node_id)
+    assert node is not None
+    return node.path
+
+
+def _age(birth: date, today: date) -> int:
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+# --- consent ------------------------------------------------------------------------------------
+
+
+def record_consent(
+    session: Session, *, actor: Principal, person: Person, data: ConsentIn
+) -> FaceConsent:
+    path = _person_path(session, person)
+    actor.require(Perm.faces_enrol, path, f"人员 {person.id}")
+    scope = territory_service.get_visible_or_raise(session, actor=actor, node_id=data.node_id)
+    if not path.startswith(scope.path):
+        raise Invalid("consent_scope", field="node_id", name=scope.name)
+    given = data.given_at or utcnow()
+    if (
+        person.birth_date
+        and _age(person.birth_date, given.date()) < GUARDIAN_AGE
+        and not (data.guardian_name and data.guardian_relation)
+    ):
+        raise Invalid("guardian_required", field="guardian_name")
+    consent = FaceConsent(
+        person_id=person.id,
+        node_id=scope.id,
+        path=scope.path,
+        purpose=data.purpose,
+        central_storage=data.central_storage,
+        method=data.method,
+        given_at=given,
+        recorded_by=actor.actor,
+        guardian_name=data.guardian_name,
+        guardian_relation=data.guardian_relation,
+    )
+    session.add(consent)
+    session.flush()
+    return consent
+
+
+def consents(session: Session, *, person: Person) -> list[FaceConsent]:
+    return list(
+        session.scalars(
+            select(FaceConsent).where(FaceConsent.person_id == person.id).order_by(FaceConsent.id)
+        )
+    )
+
+
+def active_consent(session: Session, *, person_id: int) -> FaceConsent | None:
+    return session.scalar(
+        select(FaceConsent)
+        .where(FaceConsent.person_id == person_id, FaceConsent.withdrawn_at.is_(None))
+        .order_by(FaceConsent.id.desc())
+    )
+
+
+def consent_visible_or_raise(session: Session, *, actor: Principal, consent_id: int) -> FaceConsent:
+    consent = session.get(FaceConsent, consent_id)
+    if consent is None:
+        raise NotFound(what=f"人脸授权 {consent_id}")
+    person = session.get(Person, consent.person_id)
+    assert person is not None
+    actor.require(Perm.faces_enrol, _person_path(session, person), f"人脸授权 {consent_id}")
+    return consent
+
+
+def withdraw(
+    session: Session, *, consent: FaceConsent, by: str, reason: str | None = None
+) -> list[int]:
+    """Withdraw a consent: the person's templates under it are deleted now. Returns their ids."""
+    if consent.withdrawn_at is not None:
+        raise Conflict("consent_withdrawn", field="consent")
+    consent.withdrawn_at = utcnow()
+    consent.withdrawn_by = by
+    consent.withdraw_reason = reason
+    return delete_templates(session, person_id=consent.person_id, consent_id=consent.id)
+
+
+def delete_templates(
+    session: Session, *, person_id: int, consent_id: int | None = None
+) -> list[int]:
+    stmt = select(FaceTemplate).where(FaceTemplate.person_id == person_id)
+    if consent_id is not None:
+        stmt = stmt.where(FaceTemplate.consent_id == consent_id)
+    gone = []
+    for template in session.scalars(stmt):
+        gone.append(template.id)
+        session.delete(template)  # audited as a deletion; vector and photo never enter the log
+        session.add(GalleryChange(template_id=template.id, added=False))
+    session.flush()
+    return gone
+
+
+@event.listens_for(Session, "before_flush")
+def _moving_out(session: Session, _context: Any, _instances: Any) -> None:
+    """A person deleted, or moved out of their consent's scope, loses their face data at once."""
+    for obj in list(session.deleted):
+        if isinstance(obj, Person) and obj.id is not None:
+            for template in session.scalars(
+                select(FaceTemplate).where(FaceTemplate.person_id == obj.id)
+            ):
+                session.delete(template)
+                session.add(GalleryChange(template_id=template.id, added=False))
+    for obj in list(session.dirty):
+        if not isinstance(obj, Person) or obj.id is None:
+            continue
+        if not inspect(obj).attrs.node_id.history.has_changes():
+            continue
+        node = session.get(TerritoryNode, obj.node_id)
+        if node is None:
+            continue
+        for consent in session.scalars(
+            select(FaceConsent).where(
+                FaceConsent.person_id == obj.id, FaceConsent.withdrawn_at.is_(None)
+            )
+        ):
+            if not node.path.startswith(consent.path):
+                consent.withdrawn_at = utcnow()
+                consent.withdrawn_by = "system"
+                consent.withdraw_reason = N_("迁出授权范围")
+                for template in session.scalars(
+                    select(FaceTemplate).where(FaceTemplate.consent_id == consent.id)
+                ):
+                    session.delete(template)
+                    session.add(GalleryChange(template_id=template.id, added=False))
+
+
+# --- enrolment ----------------------------------------------------------------------------------
+
+
+def templates(session: Session, *, person_id: int) -> list[FaceTemplate]:
+    return list(
+        session.scalars(
+            select(FaceTemplate)
+            .where(FaceTemplate.person_id == person_id)
+            .order_by(FaceTemplate.id)
+        )
+    )
+
+
+def enrol(
+    session: Session,
+    *,
+    actor: Principal,
+    person: Person,
+    photos: list[tuple[str, Analysis]],
+    engine_id: str,
+    vault: Vault,
+) -> list[PhotoResult]:
+    """Enrol 1–5 photos; each refused photo says why. Needs a consent that lets the platform
+    hold the template (the person agreed separately to central storage)."""
+    actor.require(Perm.faces_enrol, _person_path(session, person), f"人员 {person.id}")
+    if not 1 <= len(photos) <= MAX_TEMPLATES:
+        raise Invalid("photo_count", field="photos", most=MAX_TEMPLATES)
+    consent = active_consent(session, person_id=person.id)
+    if consent is None:
+        raise Conflict("consent_required", field="consent")
+    if not consent.central_storage:
+        raise Conflict("consent_device_only", field="consent")
+    have = len(templates(session, person_id=person.id))
+    results = []
+    for name, analysis in photos:
+        refusal = analysis.refusal()
+        if refusal is None and have >= MAX_TEMPLATES:
+            refusal = ("too_many", N_("每人最多 5 张人脸照片，请先删除旧的"))
+        quality = {
+            "eye_distance": round(analysis.eye_distance, 1),
+            "sharpness": round(analysis.sharpness, 1),
+            "yaw": round(analysis.yaw, 3),
+            "score": round(analysis.score, 3),
+            "faces": analysis.faces,
+        }
+        if refusal is not None:
+            results.append(
+                PhotoResult(
+                    photo=name,
+                    accepted=False,
+                    reason_key=refusal[0],
+                    reason=refusal[1],
+                    quality=quality,
+                )
+            )
+            continue
+        template = FaceTemplate(
+            person_id=person.id,
+            consent_id=consent.id,
+            path=consent.path,
+            engine=engine_id,
+            vector=vault.seal(analysis.vector),
+            photo=vault.seal(analysis.crop),
+            quality=quality,
+            created_by=actor.actor,
+        )
+        session.add(template)
+        session.flush()
+        session.add(GalleryChange(template_id=template.id, added=True))
+        have += 1
+        results.append(
+            PhotoResult(photo=name, accepted=True, template_id=template.id, quality=quality)
+        )
+    session.flush()
+    return results
+
+
+def threshold_for(session: Session, *, engine_id: str) -> float:
+    """The engine's accept threshold: as stored with the templates, else as shipped."""
+    row = session.get(FaceEngineCalibration, engine_id)
+    if row is None:
+        known = shipped().get(engine_id)
+        if known is None:
+            raise Conflict("engine_uncalibrated", field="engine", engine=engine_id)
+        row = FaceEngineCalibration(
+            engine=known.engine,
+            threshold=known.threshold,
+            target_far=known.target_far,
+            tar=known.tar,
+            genuine_pairs=known.genuine_pairs,
+            impostor_pairs=known.impostor_pairs,
+            source=known.source,
+        )
+        session.add(row)
+        session.flush()
+    return row.threshold
+
+
+# --- cards and PINs -----------------------------------------------------------------------------
+
+
+def issue_credential(
+    session: Session, *, actor: Principal, person: Person, data: CredentialIn, vault: Vault
+) -> Credential:
+    path = _person_path(session, person)
+    actor.require(Perm.faces_enrol, path, f"人员 {person.id}")
+    scope = territory_service.get_visible_or_raise(session, actor=actor, node_id=data.node_id)
+    if not path.startswith(scope.path):
+        raise Invalid("consent_scope", field="node_id", name=scope.name)
+    digest = vault.digest(data.kind.value, data.secret)
+    if data.kind == CredentialKind.card and session.scalar(
+        select(Credential.id).where(
+            Credential.kind == CredentialKind.card,
+            Credential.secret_hash == digest,
+            Credential.revoked_at.is_(None),
+        )
+    ):
+        raise Conflict("conflict", field="secret", reason="卡号已发给他人")
+    credential = Credential(
+        person_id=person.id,
+        node_id=scope.id,
+        path=scope.path,
+        kind=data.kind,
+        secret_hash=digest,
+        hint=("****" + data.secret[-4:]) if data.kind == CredentialKind.card else "******",
+        expires_at=data.expires_at,
+        issued_by=actor.actor,
+    )
+    session.add(credential)
+    session.flush()
+    return credential
+
+
+def credential_visible_or_raise(
+    session: Session, *, actor: Principal, credential_id: int
+) -> Credential:
+    credential = session.get(Credential, credential_id)
+    if credential is None:
+        raise NotFound(what=f"通行凭证 {credential_id}")
+    actor.require(Perm.faces_enrol, credential.path, f"通行凭证 {credential_id}")
+    return credential
+
+
+def credentials(session: Session, *, person: Person) -> list[Credential]:
+    return list(
+        session.scalars(
+            select(Credential).where(Credential.person_id == person.id).order_by(Credential.id)
+        )
+    )
+
+
+# --- at the door --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    decision: Decision
+    reason: str
+    person: Person | None
+    score: float | None
+    recognition: Recognition | None
+
+
+def _valid(credential: Credential, now: datetime) -> bool:
+    return credential.revoked_at is None and (
+        credential.expires_at is None or credential.expires_at > now
+    )
+
+
+def verify_credential(
+    session: Session, *, device: DeviceInfo, kind: CredentialKind, secret: str, vault: Vault
+) -> Outcome:
+    """A card or PIN at a door: valid here (its site or a scope above), not revoked, not expired."""
+    now = utcnow()
+    found = session.scalars(
+        select(Credential).where(
+            Credential.kind == kind, Credential.secret_hash == vault.digest(kind.value, secret)
+        )
+    ).all()
+    here = [c for c in found if device.path.startswith(c.path)]
+    valid = [c for c in here if _valid(c, now)]
+    if valid:
+        person = session.get(Person, valid[0].person_id)
+        return Outcome(Decision.grant, "credential", person, None, None)
+    reason = "expired_or_revoked" if here else "unknown_credential"
+    return Outcome(Decision.deny, reason, None, None, None)
+
+
+def recognise(
+    session: Session,
+    *,
+    device: DeviceInfo,
+    analysis: Analysis,
+    engine_id: str,
+    gallery: Gallery,
+    vault: Vault,
+    liveness: bool | None,
+) -> Outcome:
+    """A face at a terminal or camera: who it is (or unknown), and at a door whether it opens.
+
+    A door opens by face only for a person enrolled (with consent) for this place, matched above
+    the engine's calibrated threshold, and only when the terminal says its liveness check passed:
+    a photo held up to the camera must not open a door."""
+    door = device.kind in DOORS
+    threshold = threshold_for(session, engine_id=engine_id)
+    person: Person | None = None
+    score: float | None = None
+    if analysis.faces == 0:
+        decision, reason = (Decision.deny if door else Decision.seen), "no_face"
+    else:
+        matches = gallery.search(session, analysis.as_array(), within=device.path, limit=1)
+        if matches and matches[0].score >= threshold:
+            score = matches[0].score
+            person = session.get(Person, matches[0].person_id)
+        elif matches:
+            score = matches[0].score
+        if not door:
+            decision, reason = Decision.seen, "known" if person else "unknown"
+        elif person is None:
+            decision, reason = Decision.deny, "unknown"
+        elif liveness is not True:
+            decision, reason = (
+                Decision.deny,
+                "liveness_failed" if liveness is False else "liveness_unknown",
+            )
+        else:
+            decision, reason = Decision.grant, "face"
+    recognition = Recognition(
+        device_id=device.id,
+        path=device.path,
+        person_id=person.id if person else None,
+        score=score,
+        engine=engine_id,
+        decision=decision,
+        reason=reason,
+        liveness=liveness,
+        thumbnail=vault.seal(analysis.crop) if analysis.crop else None,
+    )
+    session.add(recognition)
+    session.flush()
+    return Outcome(decision, reason, person, score, recognition)
+
+
+def masked_name(name: str) -> str:
+    """What a door's screen may show: the family name and a star."""
+    return name[:1] + "*" * max(1, len(name) - 1)
