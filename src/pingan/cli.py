@@ -518,6 +518,27 @@ def faces_enroll(
         _fail("没有照片被录入 (no photo was enrolled)", "按以上原因重拍后再试 (retake and retry)")
 
 
+@faces_app.command("purge")
+def faces_purge() -> None:
+    """Delete face snapshots and unknown faces past their retention period now (the platform
+    also does it hourly). 清理超期人脸数据。"""
+    from pingan.db.engine import session_scope
+    from pingan.faces import retention
+
+    _require_schema()
+    settings = get_settings()
+    with session_scope(actor="cli:retention") as session:
+        done = retention.purge(
+            session,
+            snapshot_days=settings.face_snapshot_days,
+            unknown_days=settings.face_unknown_days,
+        )
+    typer.echo(
+        f"已清理 purged: {done.snapshots} 张抓拍 snapshots (> {settings.face_snapshot_days} 天 days), "
+        f"{done.unknown} 条陌生人脸 unknown faces (> {settings.face_unknown_days} 天 days)"
+    )
+
+
 @faces_app.command("calibrate")
 def faces_calibrate(
     folder: Annotated[Path, typer.Argument(help="Labelled photos: <person>/<photo>")],

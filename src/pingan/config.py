@@ -122,6 +122,12 @@ class Settings(BaseSettings):
     face_workers: Annotated[int, Field(ge=1, le=32)] = Field(
         1, description="Processes doing face detection and embedding, outside the web loop"
     )
+    face_snapshot_days: Annotated[int, Field(ge=1, le=3650)] = Field(
+        30, description="Days a recognition's face snapshot is kept"
+    )
+    face_unknown_days: Annotated[int, Field(ge=1, le=3650)] = Field(
+        7, description="Days everything of an unknown face is kept"
+    )
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -56,6 +56,7 @@ MESSAGES: dict[str, str] = {
     "engine_uncalibrated": N_("人脸引擎 {engine} 尚未校准：请运行 pingan faces calibrate"),
     "data_key": N_("未配置数据密钥 PINGAN_DATA_KEY：请用 pingan keygen 生成"),
     "bad_photo": N_("无法读取照片 {photo}：{reason}"),
+    "reason_required": N_("请写明查询事由（至少 4 个字），它会记入审计日志"),
 }
 
 

@@ -20,6 +20,7 @@ from pingan.config import Settings
 from pingan.db.base import utcnow
 from pingan.db.engine import READONLY, unit_of_work
 from pingan.devices import supervision
+from pingan.faces import retention
 from pingan.ingest.mqtt import MqttAdapter
 from pingan.runtime import Runtime
 
@@ -28,6 +29,7 @@ log = logging.getLogger("pingan.workers")
 # Advisory lock keys: with several processes on PostgreSQL, one runs each periodic job at a time.
 LOCK_SUPERVISION = 7_100_001
 LOCK_ESCALATION = 7_100_002
+LOCK_RETENTION = 7_100_003
 
 
 @dataclass
@@ -61,6 +63,7 @@ class Workers:
         self._every("supervision", self.settings.supervision_interval_s, self.supervise)
         self._every("escalation", self.settings.escalation_interval_s, self.escalate)
         self._every("notify", self.settings.notify_interval_s, self.notify)
+        self._every("face-retention", 3600, self.purge_faces)
         if self.engine.dialect.name == "sqlite":
             self._every("checkpoint", 1.0, self.checkpoint)
         if self.settings.mqtt_url:
@@ -120,6 +123,16 @@ class Workers:
         with unit_of_work(self.factory, actor="system:escalation") as session:
             if self._locked(session, LOCK_ESCALATION):
                 alarm_service.escalate_due(session, rules=self.runtime.rules)
+
+    def purge_faces(self) -> None:
+        """Face snapshots and unknown faces past their retention period go (hourly)."""
+        with unit_of_work(self.factory, actor="system:retention") as session:
+            if self._locked(session, LOCK_RETENTION):
+                retention.purge(
+                    session,
+                    snapshot_days=self.settings.face_snapshot_days,
+                    unknown_days=self.settings.face_unknown_days,
+                )
 
     def checkpoint(self) -> None:
         """Move the SQLite WAL into the database without blocking writers (PASSIVE)."""

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, File, Header, Request, UploadFile
+from fastapi import APIRouter, File, Form, Header, Request, UploadFile
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict
 
-from pingan.api_common import DB, Actor, StrictQuery, client_ip
+from pingan.api_common import DB, Actor, Page, Paging, StrictQuery, client_ip, page_of
+from pingan.auth import audit
 from pingan.auth.roles import Perm
 from pingan.db.base import utcnow
 from pingan.devices.service import DeviceInfo
-from pingan.errors import Invalid
+from pingan.errors import Invalid, NotFound
 from pingan.events.pipeline import Incoming
-from pingan.faces import service
+from pingan.faces import retention, service
+from pingan.faces import search as face_search
 from pingan.faces.analysis import Analysis
 from pingan.faces.models import Credential, CredentialKind, Decision
 from pingan.faces.runtime import FaceRuntime
@@ -277,3 +281,156 @@ async def check_credential(request: Request, session: DB) -> DecisionOut:
     )
     _record(request, session, device, outcome, kind.value)
     return _answer(outcome)
+
+
+# --- search, sightings, holdings ----------------------------------------------------------------
+
+
+class EnrolledOut(BaseModel):
+    person_id: int
+    name: str
+    score: float
+
+
+class SightingOut(BaseModel):
+    recognition_id: int
+    at: datetime
+    device_id: int
+    person_id: int | None
+    score: float
+
+
+class SearchOut(BaseModel):
+    enrolled: list[EnrolledOut]
+    sightings: list[SightingOut]
+    threshold: float
+
+
+@router.post("/faces/search", response_model=SearchOut)
+async def search_by_photo(
+    request: Request,
+    actor: Actor,
+    session: DB,
+    photo: Annotated[UploadFile, File(description="A photo of the person sought")],
+    reason: Annotated[str, Form(min_length=1, max_length=500, description="Why: recorded")],
+    within: Annotated[int | None, Form(description="Only this node's subtree")] = None,
+) -> SearchOut:
+    """Where has this person been seen: enrolled people and recognitions (kept for
+    PINGAN_FACE_SNAPSHOT_DAYS) that match. For roles with faces:search, within their scope, with
+    a stated reason; each search is written to the audit log with what it returned."""
+    faces = _faces(request)
+    vault = faces.vault()
+    node = (
+        territory_service.get_visible_or_raise(session, actor=actor, node_id=within)
+        if within
+        else None
+    )
+    data = await photo.read(MAX_PHOTO + 1)
+    try:
+        analysis = await faces.workers.analyse_async(data)
+    except ValueError as exc:
+        raise Invalid(
+            "bad_photo", field="photo", photo=photo.filename or "photo", reason=str(exc)
+        ) from exc
+    engine_id = faces.engine_id()
+    found = face_search.search(
+        session,
+        actor=actor,
+        analysis=analysis,
+        gallery=faces.gallery(engine_id, len(analysis.as_array()) or 512),
+        threshold=service.threshold_for(session, engine_id=engine_id),
+        vault=vault,
+        reason=reason,
+        within=node,
+    )
+    return SearchOut(
+        enrolled=[EnrolledOut(**vars(e)) for e in found.enrolled],
+        sightings=[
+            SightingOut(
+                recognition_id=s.recognition_id,
+                at=s.at,
+                device_id=s.device_id,
+                person_id=s.person_id,
+                score=s.score,
+            )
+            for s in found.sightings
+        ],
+        threshold=service.threshold_for(session, engine_id=engine_id),
+    )
+
+
+class RecognitionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    at: datetime
+    device_id: int
+    person_id: int | None
+    score: float | None
+    decision: Decision
+    reason: str
+    liveness: bool | None
+    has_snapshot: bool
+
+
+@router.get("/faces/recognitions", response_model=Page[RecognitionOut])
+def list_recognitions(
+    actor: Actor,
+    session: DB,
+    paging: Paging,
+    device_id: int | None = None,
+    person_id: int | None = None,
+) -> Page[RecognitionOut]:
+    """Faces seen at terminals and cameras within your scope (no images here)."""
+    rows, total = service.recognitions(
+        session,
+        actor=actor,
+        device_id=device_id,
+        person_id=person_id,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+    return page_of(
+        [
+            RecognitionOut.model_validate({**r.__dict__, "has_snapshot": r.thumbnail is not None})
+            for r in rows
+        ],
+        total,
+        paging,
+    )
+
+
+@router.get("/faces/recognitions/{recognition_id}/snapshot", response_class=Response)
+def recognition_snapshot(
+    recognition_id: int, request: Request, actor: Actor, session: DB
+) -> Response:
+    """The face crop of one recognition (JPEG). Every view is written to the audit log."""
+    row = service.recognition_visible_or_raise(session, actor=actor, recognition_id=recognition_id)
+    if row.thumbnail is None:
+        raise NotFound(what=f"识别记录 {recognition_id} 的抓拍（已过保存期限）")
+    audit.record(
+        session,
+        action="view",
+        entity="face_recognitions",
+        entity_id=str(row.id),
+        scope_path=row.path,
+    )
+    return Response(
+        _faces(request).vault().open(row.thumbnail),
+        media_type="image/jpeg",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+class HoldingOut(BaseModel):
+    street_id: int
+    street: str
+    people: int
+    threshold: int
+    warning: bool
+
+
+@router.get("/faces/holdings", response_model=list[HoldingOut])
+def face_holdings(actor: Actor, session: DB) -> list[HoldingOut]:
+    """People with face data per street, against the 100,000 at which the regulator must be
+    notified (warning from 90 %)."""
+    return [HoldingOut(**vars(h)) for h in retention.holdings(session, actor=actor)]

@@ -169,4 +169,5 @@ class Recognition(Base):
     reason: Mapped[str] = mapped_column(String(32))
     liveness: Mapped[bool | None] = mapped_column(Boolean)
     thumbnail: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted; for search by photo
     note: Mapped[str | None] = mapped_column(Text)

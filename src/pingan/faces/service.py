@@ -7,6 +7,7 @@ in: the same doors take cards and PINs managed here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -17,9 +18,10 @@ from sqlalchemy.orm import Session
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
 from pingan.db.base import utcnow
+from pingan.db.paging import paginate
 from pingan.devices.models import DeviceKind
 from pingan.devices.service import DeviceInfo
-from pingan.errors import Conflict, Invalid, NotFound
+from pingan.errors import Conflict, Forbidden, Invalid, NotFound
 from pingan.faces.analysis import Analysis
 from pingan.faces.calibration import shipped
 from pingan.faces.gallery import Gallery
@@ -413,10 +415,41 @@ def recognise(
         reason=reason,
         liveness=liveness,
         thumbnail=vault.seal(analysis.crop) if analysis.crop else None,
+        vector=vault.seal(analysis.vector) if analysis.vector else None,
     )
     session.add(recognition)
     session.flush()
     return Outcome(decision, reason, person, score, recognition)
+
+
+def recognitions(
+    session: Session,
+    *,
+    actor: Principal,
+    device_id: int | None = None,
+    person_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[Sequence[Recognition], int]:
+    stmt = select(Recognition).where(actor.filter(Recognition.path, Perm.alarms_read))
+    if device_id is not None:
+        stmt = stmt.where(Recognition.device_id == device_id)
+    if person_id is not None:
+        stmt = stmt.where(Recognition.person_id == person_id)
+    return paginate(session, stmt, order_by=Recognition.id.desc(), limit=limit, offset=offset)
+
+
+def recognition_visible_or_raise(
+    session: Session, *, actor: Principal, recognition_id: int
+) -> Recognition:
+    """A face record is shown to those who enrol or search faces there, never to all."""
+    row = session.get(Recognition, recognition_id)
+    what = f"识别记录 {recognition_id}"
+    if row is None or not actor.sees(row.path):
+        raise NotFound(what=what)
+    if not (actor.can(Perm.faces_search, row.path) or actor.can(Perm.faces_enrol, row.path)):
+        raise Forbidden(action=Perm.faces_search.value)
+    return row
 
 
 def masked_name(name: str) -> str:

@@ -136,6 +136,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=32), nullable=False),
         sa.Column("liveness", sa.Boolean(), nullable=True),
         sa.Column("thumbnail", sa.LargeBinary(), nullable=True),
+        sa.Column("vector", sa.LargeBinary(), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["device_id"],
