@@ -128,6 +128,20 @@ class Settings(BaseSettings):
     face_unknown_days: Annotated[int, Field(ge=1, le=3650)] = Field(
         7, description="Days everything of an unknown face is kept"
     )
+    face_stranger_hours: str = Field(
+        "22-6",
+        pattern=r"^([01]?\d|2[0-4])-([01]?\d|2[0-4])$",
+        description="Night hours (Asia/Shanghai) in which a recurring unknown face is an alert",
+    )
+    face_stranger_count: Annotated[int, Field(ge=2, le=100)] = Field(
+        3, description="Sightings of one unknown face that make a stranger alert"
+    )
+    care_interval_s: Annotated[float, Field(gt=0, le=86400)] = Field(
+        600, description="How often the care list is checked for people not seen"
+    )
+    face_stranger_window_min: Annotated[int, Field(ge=1, le=1440)] = Field(
+        120, description="… within this many minutes"
+    )
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -56,6 +56,12 @@ MESSAGES: dict[str, str] = {
     "engine_uncalibrated": N_("人脸引擎 {engine} 尚未校准：请运行 pingan faces calibrate"),
     "data_key": N_("未配置数据密钥 PINGAN_DATA_KEY：请用 pingan keygen 生成"),
     "bad_photo": N_("无法读取照片 {photo}：{reason}"),
+    "watch_blocked_fields": N_("布控名单须写明：{fields}"),
+    "watch_expiry": N_("布控期限须在今后 {days} 天之内"),
+    "watch_person": N_("关爱与防走失名单须指明本辖区的居民（person_id）"),
+    "watch_photos": N_("只有布控名单条目需要照片；关爱对象用本人已录入的人脸"),
+    "watch_ended": N_("此名单条目已结束"),
+    "not_matched": N_("这条识别记录没有匹配到任何人"),
     "reason_required": N_("请写明查询事由（至少 4 个字），它会记入审计日志"),
 }
 

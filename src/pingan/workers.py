@@ -20,7 +20,8 @@ from pingan.config import Settings
 from pingan.db.base import utcnow
 from pingan.db.engine import READONLY, unit_of_work
 from pingan.devices import supervision
-from pingan.faces import retention
+from pingan.events.pipeline import Incoming
+from pingan.faces import retention, watch
 from pingan.ingest.mqtt import MqttAdapter
 from pingan.runtime import Runtime
 
@@ -30,6 +31,7 @@ log = logging.getLogger("pingan.workers")
 LOCK_SUPERVISION = 7_100_001
 LOCK_ESCALATION = 7_100_002
 LOCK_RETENTION = 7_100_003
+LOCK_CARE = 7_100_004
 
 
 @dataclass
@@ -64,6 +66,7 @@ class Workers:
         self._every("escalation", self.settings.escalation_interval_s, self.escalate)
         self._every("notify", self.settings.notify_interval_s, self.notify)
         self._every("face-retention", 3600, self.purge_faces)
+        self._every("care-list", self.settings.care_interval_s, self.care_list)
         if self.engine.dialect.name == "sqlite":
             self._every("checkpoint", 1.0, self.checkpoint)
         if self.settings.mqtt_url:
@@ -128,11 +131,33 @@ class Workers:
         """Face snapshots and unknown faces past their retention period go (hourly)."""
         with unit_of_work(self.factory, actor="system:retention") as session:
             if self._locked(session, LOCK_RETENTION):
+                watch.end_expired(session)
                 retention.purge(
                     session,
                     snapshot_days=self.settings.face_snapshot_days,
                     unknown_days=self.settings.face_unknown_days,
                 )
+
+    def care_list(self) -> None:
+        """Welfare checks for care-list people not seen for their N days."""
+        with unit_of_work(self.factory, actor="system:care") as session:
+            if self._locked(session, LOCK_CARE):
+                alerts = watch.not_seen(session)
+                if alerts:
+                    self.runtime.pipeline.process(
+                        session,
+                        [
+                            Incoming(
+                                device=a.device,
+                                channel="system",
+                                kind="face",
+                                code=a.code,
+                                zone=a.zone,
+                                payload=a.payload,
+                            )
+                            for a in alerts
+                        ],
+                    )
 
     def checkpoint(self) -> None:
         """Move the SQLite WAL into the database without blocking writers (PASSIVE)."""

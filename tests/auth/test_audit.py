@@ -194,6 +194,8 @@ def test_every_audited_model_is_covered() -> None:
         "face_consents",
         "face_templates",
         "access_credentials",
+        "watch_entries",
+        "watch_templates",
     }
 
 

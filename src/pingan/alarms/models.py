@@ -45,6 +45,9 @@ CATEGORY_LABEL: dict[str, str] = {
     "device": N_("设备故障"),
     "tamper": N_("防拆"),
     "trouble": N_("故障"),
+    "watchlist": N_("布控"),
+    "welfare": N_("关爱"),
+    "stranger": N_("陌生人"),
 }
 
 OPEN_STATES = frozenset(

@@ -32,9 +32,12 @@ class Perm(enum.StrEnum):
     alarms_handle = "alarms:handle"
     faces_enrol = "faces:enrol"  # record consent, enrol faces, issue cards and PINs
     faces_search = "faces:search"  # where has this person been seen (with a stated reason)
+    watch_care = "watch:care"  # care lists: elderly living alone, people with dementia
+    watch_blocked = "watch:blocked"  # the blocked list: the police liaison only
 
 
-_ADMIN = frozenset(Perm)
+# Admins may do everything but enter people on the blocked list: that is the police's.
+_ADMIN = frozenset(Perm) - {Perm.watch_blocked}
 _READ = frozenset({Perm.territory_read, Perm.people_read})
 _DESK = frozenset({Perm.devices_read, Perm.alarms_read, Perm.alarms_handle})
 
@@ -43,9 +46,9 @@ PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.community_admin: _ADMIN,
     Role.centre_operator: _READ | _DESK,
     Role.site_manager: _READ | _DESK | {Perm.people_write, Perm.devices_write, Perm.faces_enrol},
-    Role.grid_officer: _READ | _DESK | {Perm.people_write, Perm.faces_enrol},
+    Role.grid_officer: _READ | _DESK | {Perm.people_write, Perm.faces_enrol, Perm.watch_care},
     Role.patrol_member: frozenset({Perm.territory_read}) | _DESK,
-    Role.police_liaison: _READ | _DESK | {Perm.faces_search},
+    Role.police_liaison: _READ | _DESK | {Perm.faces_search, Perm.watch_blocked},
     Role.resident: _READ,
 }
 

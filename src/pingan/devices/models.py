@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, Enum, Float, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pingan.db.base import Base, TimestampMixin, UTCDateTime
@@ -85,6 +85,9 @@ class Device(TimestampMixin, Base):
     vendor: Mapped[str | None] = mapped_column(String(64))
     model: Mapped[str | None] = mapped_column(String(64))
     location: Mapped[str | None] = mapped_column(String(100))  # 东门岗, 3栋1单元大堂 …
+    is_exit: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )  # a gate out
     lon: Mapped[float | None] = mapped_column(Float)
     lat: Mapped[float | None] = mapped_column(Float)
     supervision_s: Mapped[int] = mapped_column(Integer)

@@ -18,6 +18,7 @@ class DeviceFields(Strict):
     vendor: str | None = Field(None, max_length=64)
     model: str | None = Field(None, max_length=64)
     location: str | None = Field(None, max_length=100, description="Where in the site: 东门岗 …")
+    is_exit: bool | None = Field(None, description="At a gate out of the site (watchlists)")
     lon: float | None = Field(None, ge=-180, le=180)
     lat: float | None = Field(None, ge=-90, le=90)
     crs: CRS = CRS.wgs84
@@ -65,6 +66,7 @@ class DeviceOut(BaseModel):
     vendor: str | None
     model: str | None
     location: str | None
+    is_exit: bool = False
     lon: float | None
     lat: float | None
     supervision_s: int

@@ -38,6 +38,7 @@ class DeviceInfo:
     node_id: int
     path: str
     location: str | None
+    is_exit: bool
     enabled: bool
     sia_account: str | None
     sia_key: str | None
@@ -57,6 +58,7 @@ _INFO_COLUMNS = (
     Device.node_id,
     TerritoryNode.path,
     Device.location,
+    Device.is_exit,
     Device.enabled,
     Device.sia_account,
     Device.sia_key,
@@ -82,6 +84,7 @@ def _info(row: Any) -> DeviceInfo:
         node_id=row.node_id,
         path=row.path,
         location=row.location,
+        is_exit=bool(row.is_exit),
         enabled=row.enabled,
         sia_account=row.sia_account,
         sia_key=row.sia_key,
@@ -209,6 +212,7 @@ def create(session: Session, *, actor: Principal, data: DeviceCreate) -> Device:
         name=data.name,
         supervision_s=data.supervision_s or default_supervision_s(data.protocol),
         sia_key_hex=True,
+        is_exit=False,
         enabled=True,
         status=DeviceStatus.unknown,
     )

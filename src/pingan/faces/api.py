@@ -17,10 +17,10 @@ from pingan.db.base import utcnow
 from pingan.devices.service import DeviceInfo
 from pingan.errors import Invalid, NotFound
 from pingan.events.pipeline import Incoming
-from pingan.faces import retention, service
+from pingan.faces import retention, service, watch
 from pingan.faces import search as face_search
 from pingan.faces.analysis import Analysis
-from pingan.faces.models import Credential, CredentialKind, Decision
+from pingan.faces.models import Credential, CredentialKind, Decision, WatchKind
 from pingan.faces.runtime import FaceRuntime
 from pingan.faces.schemas import (
     ConsentIn,
@@ -30,6 +30,8 @@ from pingan.faces.schemas import (
     DecisionOut,
     EnrolOut,
     TemplateOut,
+    WatchIn,
+    WatchOut,
     WithdrawIn,
 )
 from pingan.ingest.http import authenticate_device, refuse
@@ -166,13 +168,22 @@ def revoke_credential(credential_id: int, actor: Actor, session: DB) -> Credenti
 def _record(
     request: Request, session: DB, device: DeviceInfo, outcome: service.Outcome, how: str
 ) -> None:
-    """A door's decision is an access event like any other: the alarm rules see it."""
-    if device.kind not in service.DOORS:
-        return
-    granted = outcome.decision == Decision.grant
-    request.app.state.runtime.pipeline.process(
-        session,
-        [
+    """A door's decision is an access event like any other, and a watchlist hit a `face` event:
+    the alarm rules see them."""
+    items = [
+        Incoming(
+            device=a.device,
+            channel="http",
+            kind="face",
+            code=a.code,
+            zone=a.zone,
+            payload=a.payload,
+        )
+        for a in outcome.alerts
+    ]
+    if device.kind in service.DOORS:
+        granted = outcome.decision == Decision.grant
+        items.append(
             Incoming(
                 device=device,
                 channel="http",
@@ -185,8 +196,9 @@ def _record(
                     "recognition_id": outcome.recognition.id if outcome.recognition else None,
                 },
             )
-        ],
-    )
+        )
+    if items:
+        request.app.state.runtime.pipeline.process(session, items)
 
 
 def _answer(outcome: service.Outcome, threshold: float | None = None) -> DecisionOut:
@@ -240,16 +252,17 @@ async def recognise(
             device.id,
         ) from exc
     engine_id = faces.engine_id()
-    gallery = faces.gallery(engine_id, len(analysis.as_array()) or 512)
+    dim = len(analysis.as_array()) or 512
     liveness = None if x_liveness is None else x_liveness == "passed"
     outcome = service.recognise(
         session,
         device=device,
         analysis=analysis,
         engine_id=engine_id,
-        gallery=gallery,
+        gallery=faces.gallery(engine_id, dim),
         vault=vault,
         liveness=liveness,
+        watching=faces.watching(engine_id, dim),
     )
     _record(request, session, device, outcome, "face")
     return _answer(outcome, service.threshold_for(session, engine_id=engine_id))
@@ -434,3 +447,60 @@ def face_holdings(actor: Actor, session: DB) -> list[HoldingOut]:
     """People with face data per street, against the 100,000 at which the regulator must be
     notified (warning from 90 %)."""
     return [HoldingOut(**vars(h)) for h in retention.holdings(session, actor=actor)]
+
+
+@router.post("/faces/recognitions/{recognition_id}/not-this-person", status_code=204)
+def not_this_person(recognition_id: int, actor: Actor, session: DB) -> Response:
+    """Mark a wrong match: the face is kept as a negative example of that person and later
+    sightings like it are not matched to them."""
+    row = service.recognition_visible_or_raise(session, actor=actor, recognition_id=recognition_id)
+    service.not_this_person(session, actor=actor, recognition=row)
+    return Response(status_code=204)
+
+
+# --- watchlists ---------------------------------------------------------------------------------
+
+
+@router.post("/watchlist", response_model=WatchOut, status_code=201)
+def add_to_watchlist(data: WatchIn, actor: Actor, session: DB) -> WatchOut:
+    """Blocked list (police liaison only: legal basis, case reference and expiry required), care
+    list (elderly living alone; not seen for N days → welfare check), dementia list (seen at an
+    exit gate → alarm naming the family to call)."""
+    return WatchOut.model_validate(watch.add(session, actor=actor, data=data))
+
+
+@router.get("/watchlist", response_model=list[WatchOut])
+def list_watchlist(actor: Actor, session: DB, kind: WatchKind | None = None) -> list[WatchOut]:
+    return [WatchOut.model_validate(e) for e in watch.entries(session, actor=actor, kind=kind)]
+
+
+@router.post("/watchlist/{entry_id}/photos", response_model=EnrolOut)
+async def add_watch_photos(
+    entry_id: int,
+    request: Request,
+    actor: Actor,
+    session: DB,
+    photos: Annotated[list[UploadFile], File(description="1–5 photos of the person sought")],
+) -> EnrolOut:
+    faces = _faces(request)
+    vault = faces.vault()
+    entry = watch.visible_or_raise(session, actor=actor, entry_id=entry_id)
+    analysed = []
+    for upload in photos[: service.MAX_TEMPLATES]:
+        name = upload.filename or "photo"
+        try:
+            analysed.append((name, await faces.workers.analyse_async(await upload.read(MAX_PHOTO))))
+        except ValueError as exc:
+            raise Invalid("bad_photo", field="photos", photo=name, reason=str(exc)) from exc
+    results = watch.add_photos(
+        session, entry=entry, photos=analysed, engine_id=faces.engine_id(), vault=vault
+    )
+    return EnrolOut(results=results, templates=sum(r.accepted for r in results))
+
+
+@router.post("/watchlist/{entry_id}/end", response_model=WatchOut)
+def end_watch(entry_id: int, actor: Actor, session: DB) -> WatchOut:
+    """Take someone off a list; blocked-list faces are deleted at once."""
+    entry = watch.visible_or_raise(session, actor=actor, entry_id=entry_id)
+    watch.end(session, entry=entry)
+    return WatchOut.model_validate(entry)

@@ -16,19 +16,20 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pingan.faces.models import FaceTemplate, GalleryChange
+from pingan.faces.models import FaceTemplate, GalleryChange, WatchTemplate
 from pingan.faces.vault import Vault
 
 
 @dataclass(frozen=True)
 class Match:
-    person_id: int
+    person_id: int  # the owner: a person (people's gallery) or a watch entry (the blocked list)
     template_id: int
     score: float
 
 
 class Gallery:
-    def __init__(self, engine_id: str, dim: int, vault: Vault) -> None:
+    def __init__(self, engine_id: str, dim: int, vault: Vault, source: str = "people") -> None:
+        self.source = source  # "people": enrolled with consent; "watch": the blocked list
         self.engine_id = engine_id
         self.dim = dim
         self.vault = vault
@@ -45,6 +46,13 @@ class Gallery:
         return len(self._ids)
 
     def _rows(self, session: Session, ids: list[int] | None) -> list[tuple[int, int, str, bytes]]:
+        if self.source == "watch":
+            stmt = select(
+                WatchTemplate.id, WatchTemplate.entry_id, WatchTemplate.path, WatchTemplate.vector
+            ).where(WatchTemplate.engine == self.engine_id)
+            if ids is not None:
+                stmt = stmt.where(WatchTemplate.id.in_(ids))
+            return [(i, p, path, v) for i, p, path, v in session.execute(stmt)]
         stmt = select(
             FaceTemplate.id, FaceTemplate.person_id, FaceTemplate.path, FaceTemplate.vector
         ).where(FaceTemplate.engine == self.engine_id)
@@ -83,8 +91,12 @@ class Gallery:
     def refresh(self, session: Session) -> None:
         """Load everything the first time; afterwards apply what the change log says. A log that
         no longer holds the last change seen (a restored backup) means loading all again."""
+        mine = GalleryChange.gallery == self.source
         latest = session.execute(
-            select(GalleryChange.id, GalleryChange.at).order_by(GalleryChange.id.desc()).limit(1)
+            select(GalleryChange.id, GalleryChange.at)
+            .where(mine)
+            .order_by(GalleryChange.id.desc())
+            .limit(1)
         ).first()
         latest_id, latest_at = (latest[0], latest[1]) if latest else (0, None)
         with self._lock:
@@ -103,7 +115,7 @@ class Gallery:
             else:
                 changes = session.execute(
                     select(GalleryChange.template_id, GalleryChange.added)
-                    .where(GalleryChange.id > self._seen_change)
+                    .where(mine, GalleryChange.id > self._seen_change)
                     .order_by(GalleryChange.id)
                 ).all()
                 final: dict[int, bool] = {}

@@ -111,6 +111,7 @@ class GalleryChange(Base):
     __tablename__ = "face_gallery_changes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gallery: Mapped[str] = mapped_column(String(8), default="people")  # people | watch
     template_id: Mapped[int] = mapped_column(Integer)
     added: Mapped[bool] = mapped_column(Boolean)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -171,3 +172,86 @@ class Recognition(Base):
     thumbnail: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted
     vector: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted; for search by photo
     note: Mapped[str | None] = mapped_column(Text)
+    watch_entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("watch_entries.id", ondelete="SET NULL")
+    )
+    alerted: Mapped[bool] = mapped_column(Boolean, default=False)  # it raised an alarm
+
+
+class WatchKind(enum.StrEnum):
+    blocked = "blocked"  # 布控: wanted or banned, entered by the police liaison only
+    care = "care"  # 关爱: an elderly person living alone, not seen for N days → welfare check
+    dementia = "dementia"  # 防走失: a person with dementia seen at an exit gate
+
+
+WATCH_LABEL: dict[WatchKind, str] = {
+    WatchKind.blocked: N_("布控名单"),
+    WatchKind.care: N_("独居老人关爱名单"),
+    WatchKind.dementia: N_("防走失名单"),
+}
+
+
+class WatchEntry(TimestampMixin, Base):
+    """A person on a watchlist. Its legal basis is public safety, not consent: a blocked entry
+    names that basis, a case reference and an expiry."""
+
+    __tablename__ = "watch_entries"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[WatchKind] = mapped_column(Enum(WatchKind, native_enum=False, length=16))
+    node_id: Mapped[int] = mapped_column(ForeignKey("territory_nodes.id", ondelete="RESTRICT"))
+    path: Mapped[str] = mapped_column(String(255))  # where it applies
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), index=True
+    )  # care and dementia lists: a resident, recognised by their own templates
+    subject: Mapped[str | None] = mapped_column(String(100))  # blocked: who is sought
+    legal_basis: Mapped[str | None] = mapped_column(String(200))
+    case_ref: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    not_seen_days: Mapped[int | None] = mapped_column(Integer)  # care list
+    contact: Mapped[str | None] = mapped_column(String(100))  # family to tell (dementia list)
+    created_by: Mapped[str] = mapped_column(String(100))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def audit_scope_node_id(self) -> int | None:
+        return self.node_id
+
+
+class WatchTemplate(Base):
+    """A blocked-list face (no consent: the entry's legal basis), encrypted like all face data."""
+
+    __tablename__ = "watch_templates"
+    __audited__ = True
+    __audit_exclude__ = frozenset({"vector", "photo"})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("watch_entries.id", ondelete="CASCADE"), index=True
+    )
+    path: Mapped[str] = mapped_column(String(255))
+    engine: Mapped[str] = mapped_column(String(64))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    photo: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def audit_scope_node_id(self) -> int | None:
+        return None
+
+
+class FaceNegative(Base):
+    """An operator's "not this person": a face that must not match this person again."""
+
+    __tablename__ = "face_negatives"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    recognition_id: Mapped[int | None] = mapped_column(
+        ForeignKey("face_recognitions.id", ondelete="SET NULL")
+    )
+    engine: Mapped[str] = mapped_column(String(64))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pingan.config import Settings
 from pingan.errors import PinganError
 from pingan.faces.analysis import FaceWorkers
 from pingan.faces.gallery import Gallery
+from pingan.faces.service import Watching
 from pingan.faces.vault import KeyMissing, Vault
 
 
@@ -34,10 +37,20 @@ class FaceRuntime:
     def engine_id(self) -> str:
         return self.workers.start()
 
-    def gallery(self, engine_id: str, dim: int) -> Gallery:
-        if engine_id not in self._galleries:
-            self._galleries[engine_id] = Gallery(engine_id, dim, self.vault())
-        return self._galleries[engine_id]
+    def gallery(self, engine_id: str, dim: int, source: str = "people") -> Gallery:
+        key = f"{source}:{engine_id}"
+        if key not in self._galleries:
+            self._galleries[key] = Gallery(engine_id, dim, self.vault(), source)
+        return self._galleries[key]
+
+    def watching(self, engine_id: str, dim: int) -> Watching:
+        start, stop = (int(h) for h in self.settings.face_stranger_hours.split("-"))
+        return Watching(
+            gallery=self.gallery(engine_id, dim, "watch"),
+            night_hours=(start, stop),
+            stranger_count=self.settings.face_stranger_count,
+            stranger_window=timedelta(minutes=self.settings.face_stranger_window_min),
+        )
 
     def close(self) -> None:
         self.workers.close()

@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pingan.faces.models import ConsentMethod, CredentialKind, Decision
+from pingan.faces.models import ConsentMethod, CredentialKind, Decision, WatchKind
 
 
 class Strict(BaseModel):
@@ -100,3 +100,33 @@ class DecisionOut(BaseModel):
     score: float | None = None
     threshold: float | None = None
     recognition_id: int | None = None
+
+
+class WatchIn(Strict):
+    kind: WatchKind
+    node_id: int = Field(description="Where it applies (the street, for the blocked list)")
+    person_id: int | None = Field(None, description="Care and dementia lists: the resident")
+    subject: str | None = Field(None, max_length=100, description="Blocked list: who is sought")
+    legal_basis: str | None = Field(None, max_length=200, description="Blocked list: required")
+    case_ref: str | None = Field(None, max_length=64, description="Blocked list: required")
+    expires_at: datetime | None = Field(None, description="Blocked list: required, within a year")
+    not_seen_days: int | None = Field(None, ge=1, le=60, description="Care list (default 3)")
+    contact: str | None = Field(None, max_length=100, description="Dementia list: family to call")
+
+
+class WatchOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    kind: WatchKind
+    node_id: int
+    person_id: int | None
+    subject: str | None
+    legal_basis: str | None
+    case_ref: str | None
+    expires_at: datetime | None
+    not_seen_days: int | None
+    contact: str | None
+    created_by: str
+    created_at: datetime
+    ended_at: datetime | None
+    last_seen_at: datetime | None

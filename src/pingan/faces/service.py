@@ -8,10 +8,11 @@ in: the same doors take cards and PINs managed here.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,7 @@ from pingan.db.paging import paginate
 from pingan.devices.models import DeviceKind
 from pingan.devices.service import DeviceInfo
 from pingan.errors import Conflict, Forbidden, Invalid, NotFound
+from pingan.faces import watch
 from pingan.faces.analysis import Analysis
 from pingan.faces.calibration import shipped
 from pingan.faces.gallery import Gallery
@@ -31,6 +33,7 @@ from pingan.faces.models import (
     Decision,
     FaceConsent,
     FaceEngineCalibration,
+    FaceNegative,
     FaceTemplate,
     GalleryChange,
     Recognition,
@@ -339,6 +342,17 @@ class Outcome:
     person: Person | None
     score: float | None
     recognition: Recognition | None
+    alerts: list[watch.Alert] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Watching:
+    """What recognition needs to check the watchlists."""
+
+    gallery: Gallery
+    night_hours: tuple[int, int]
+    stranger_count: int
+    stranger_window: timedelta
 
 
 def _valid(credential: Credential, now: datetime) -> bool:
@@ -361,6 +375,7 @@ def verify_credential(
     valid = [c for c in here if _valid(c, now)]
     if valid:
         person = session.get(Person, valid[0].person_id)
+        watch.seen_by_credential(session, person_id=valid[0].person_id)
         return Outcome(Decision.grant, "credential", person, None, None)
     reason = "expired_or_revoked" if here else "unknown_credential"
     return Outcome(Decision.deny, reason, None, None, None)
@@ -375,6 +390,7 @@ def recognise(
     gallery: Gallery,
     vault: Vault,
     liveness: bool | None,
+    watching: Watching | None = None,
 ) -> Outcome:
     """A face at a terminal or camera: who it is (or unknown), and at a door whether it opens.
 
@@ -388,12 +404,16 @@ def recognise(
     if analysis.faces == 0:
         decision, reason = (Decision.deny if door else Decision.seen), "no_face"
     else:
-        matches = gallery.search(session, analysis.as_array(), within=device.path, limit=1)
-        if matches and matches[0].score >= threshold:
-            score = matches[0].score
-            person = session.get(Person, matches[0].person_id)
-        elif matches:
-            score = matches[0].score
+        query = analysis.as_array()
+        matches = gallery.search(session, query, within=device.path, limit=3)
+        score = matches[0].score if matches else None
+        for match in matches:
+            if match.score < threshold:
+                break
+            if _rejected(session, vault, engine_id, match.person_id, query, match.score):
+                continue  # an operator said a face like this one is not this person
+            person, score = session.get(Person, match.person_id), match.score
+            break
         if not door:
             decision, reason = Decision.seen, "known" if person else "unknown"
         elif person is None:
@@ -419,7 +439,58 @@ def recognise(
     )
     session.add(recognition)
     session.flush()
-    return Outcome(decision, reason, person, score, recognition)
+    alerts = (
+        watch.check(
+            session,
+            device=device,
+            analysis=analysis,
+            person=person,
+            recognition=recognition,
+            watch_gallery=watching.gallery,
+            threshold=threshold,
+            vault=vault,
+            night_hours=watching.night_hours,
+            stranger_count=watching.stranger_count,
+            stranger_window=watching.stranger_window,
+        )
+        if watching is not None
+        else []
+    )
+    return Outcome(decision, reason, person, score, recognition, alerts)
+
+
+def _rejected(
+    session: Session, vault: Vault, engine_id: str, person_id: int, query: Any, score: float
+) -> bool:
+    negatives = session.scalars(
+        select(FaceNegative.vector).where(
+            FaceNegative.person_id == person_id, FaceNegative.engine == engine_id
+        )
+    ).all()
+    return any(
+        float(np.frombuffer(vault.open(blob), dtype=np.float32) @ query) >= score
+        for blob in negatives
+    )
+
+
+def not_this_person(
+    session: Session, *, actor: Principal, recognition: Recognition
+) -> FaceNegative:
+    """An operator's correction: this sighting was not the person it was matched to."""
+    if recognition.person_id is None or recognition.vector is None:
+        raise Conflict("not_matched", field="recognition")
+    negative = FaceNegative(
+        person_id=recognition.person_id,
+        recognition_id=recognition.id,
+        engine=recognition.engine,
+        vector=recognition.vector,
+        recorded_by=actor.actor,
+    )
+    session.add(negative)
+    recognition.note = f"not this person ({actor.actor})"
+    recognition.person_id = None
+    session.flush()
+    return negative
 
 
 def recognitions(
@@ -447,7 +518,9 @@ def recognition_visible_or_raise(
     what = f"识别记录 {recognition_id}"
     if row is None or not actor.sees(row.path):
         raise NotFound(what=what)
-    if not (actor.can(Perm.faces_search, row.path) or actor.can(Perm.faces_enrol, row.path)):
+    allowed = actor.can(Perm.faces_search, row.path) or actor.can(Perm.faces_enrol, row.path)
+    # A sighting that raised an alarm is part of that alarm: its desk sees the snapshot.
+    if not allowed and not (row.alerted and actor.can(Perm.alarms_read, row.path)):
         raise Forbidden(action=Perm.faces_search.value)
     return row
 

@@ -1,4 +1,4 @@
-"""faces: consent, templates, credentials, recognitions
+"""faces: consent, templates, credentials, recognitions, watchlists
 
 Revision ID: 0004
 Revises: 0003
@@ -35,6 +35,7 @@ def upgrade() -> None:
     op.create_table(
         "face_gallery_changes",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("gallery", sa.String(length=8), nullable=False),
         sa.Column("template_id", sa.Integer(), nullable=False),
         sa.Column("added", sa.Boolean(), nullable=False),
         sa.Column("at", pingan.db.base.UTCDateTime(timezone=True), nullable=False),
@@ -120,6 +121,46 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_face_consents_person_id"), ["person_id"], unique=False)
 
     op.create_table(
+        "watch_entries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum("blocked", "care", "dementia", name="watchkind", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("node_id", sa.Integer(), nullable=False),
+        sa.Column("path", sa.String(length=255), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=True),
+        sa.Column("subject", sa.String(length=100), nullable=True),
+        sa.Column("legal_basis", sa.String(length=200), nullable=True),
+        sa.Column("case_ref", sa.String(length=64), nullable=True),
+        sa.Column("expires_at", pingan.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("not_seen_days", sa.Integer(), nullable=True),
+        sa.Column("contact", sa.String(length=100), nullable=True),
+        sa.Column("created_by", sa.String(length=100), nullable=False),
+        sa.Column("ended_at", pingan.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_seen_at", pingan.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_alerted_at", pingan.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", pingan.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", pingan.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["node_id"],
+            ["territory_nodes.id"],
+            name=op.f("fk_watch_entries_node_id_territory_nodes"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["people.id"],
+            name=op.f("fk_watch_entries_person_id_people"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_watch_entries")),
+    )
+    with op.batch_alter_table("watch_entries", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_watch_entries_person_id"), ["person_id"], unique=False)
+
+    op.create_table(
         "face_recognitions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("at", pingan.db.base.UTCDateTime(timezone=True), nullable=False),
@@ -138,6 +179,8 @@ def upgrade() -> None:
         sa.Column("thumbnail", sa.LargeBinary(), nullable=True),
         sa.Column("vector", sa.LargeBinary(), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("watch_entry_id", sa.Integer(), nullable=True),
+        sa.Column("alerted", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["device_id"],
             ["devices.id"],
@@ -148,6 +191,12 @@ def upgrade() -> None:
             ["person_id"],
             ["people.id"],
             name=op.f("fk_face_recognitions_person_id_people"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["watch_entry_id"],
+            ["watch_entries.id"],
+            name=op.f("fk_face_recognitions_watch_entry_id_watch_entries"),
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_face_recognitions")),
@@ -192,11 +241,75 @@ def upgrade() -> None:
             batch_op.f("ix_face_templates_person_id"), ["person_id"], unique=False
         )
 
+    op.create_table(
+        "watch_templates",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("entry_id", sa.Integer(), nullable=False),
+        sa.Column("path", sa.String(length=255), nullable=False),
+        sa.Column("engine", sa.String(length=64), nullable=False),
+        sa.Column("vector", sa.LargeBinary(), nullable=False),
+        sa.Column("photo", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", pingan.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["entry_id"],
+            ["watch_entries.id"],
+            name=op.f("fk_watch_templates_entry_id_watch_entries"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_watch_templates")),
+    )
+    with op.batch_alter_table("watch_templates", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_watch_templates_entry_id"), ["entry_id"], unique=False)
+
+    op.create_table(
+        "face_negatives",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("recognition_id", sa.Integer(), nullable=True),
+        sa.Column("engine", sa.String(length=64), nullable=False),
+        sa.Column("vector", sa.LargeBinary(), nullable=False),
+        sa.Column("recorded_by", sa.String(length=100), nullable=False),
+        sa.Column("at", pingan.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["people.id"],
+            name=op.f("fk_face_negatives_person_id_people"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["recognition_id"],
+            ["face_recognitions.id"],
+            name=op.f("fk_face_negatives_recognition_id_face_recognitions"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_face_negatives")),
+    )
+    with op.batch_alter_table("face_negatives", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_face_negatives_person_id"), ["person_id"], unique=False
+        )
+
+    with op.batch_alter_table("devices", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("is_exit", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("devices", schema=None) as batch_op:
+        batch_op.drop_column("is_exit")
+
+    with op.batch_alter_table("face_negatives", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_face_negatives_person_id"))
+
+    op.drop_table("face_negatives")
+    with op.batch_alter_table("watch_templates", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_watch_templates_entry_id"))
+
+    op.drop_table("watch_templates")
     with op.batch_alter_table("face_templates", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_face_templates_person_id"))
 
@@ -207,6 +320,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_face_recognitions_at")
 
     op.drop_table("face_recognitions")
+    with op.batch_alter_table("watch_entries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_watch_entries_person_id"))
+
+    op.drop_table("watch_entries")
     with op.batch_alter_table("face_consents", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_face_consents_person_id"))
 
