@@ -175,7 +175,9 @@ def square(w: float, s: float, size: float = 0.01) -> dict[str, Any]:
     }
 
 
-def add_user(world: World, username: str, role: Role, node: str) -> None:
+def add_user(
+    world: World, username: str, role: Role, node: str, person_id: int | None = None
+) -> None:
     user = auth_service.create(
         world.session,
         actor=SYSTEM,
@@ -184,6 +186,7 @@ def add_user(world: World, username: str, role: Role, node: str) -> None:
             display_name=username,
             password="correct horse battery",
             roles=[BindingIn(role=role, node_id=world.nodes[node])],
+            person_id=person_id,
         ),
     )
     raw, _ = auth_service.issue_token(

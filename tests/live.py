@@ -170,6 +170,7 @@ def make_live(settings: Settings) -> Live:
         PINGAN_SUPERVISION_INTERVAL_S="0.5",
         PINGAN_ESCALATION_INTERVAL_S="0.5",
         PINGAN_LOG_LEVEL="INFO",
+        PINGAN_DATA_KEY=settings.data_key,
     )
     if settings.database_schema:
         env["PINGAN_DATABASE_SCHEMA"] = settings.database_schema

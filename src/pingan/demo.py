@@ -23,7 +23,7 @@ from pingan.db import meta
 from pingan.imports import service as import_service
 from pingan.imports.service import ImportKind
 from pingan.territory import service as territory_service
-from pingan.territory.models import NodeKind, TerritoryNode
+from pingan.territory.models import NodeKind, Person, TerritoryNode
 from pingan.territory.schemas import NodeCreate
 
 STREET = "柳城街道"
@@ -148,6 +148,12 @@ def reset_accounts(session: Session, *, actor: Principal) -> list[tuple[DemoAcco
             raise LookupError(f"demo scope {'/'.join(account.scope)} missing")
         password = generate_password()
         user = auth_service.get_by_username(session, username=account.username)
+        # The demo resident is the first person of their household: their own pages show it.
+        person_id = (
+            session.scalar(select(Person.id).where(Person.node_id == node.id).order_by(Person.id))
+            if account.role == Role.resident
+            else None
+        )
         if user is None:
             auth_service.create(
                 session,
@@ -157,6 +163,7 @@ def reset_accounts(session: Session, *, actor: Principal) -> list[tuple[DemoAcco
                     display_name=account.display_name,
                     password=password,
                     roles=[BindingIn(role=account.role, node_id=node.id)],
+                    person_id=person_id,
                 ),
             )
         else:

@@ -23,7 +23,7 @@ from pingan.auth.schemas import BindingIn, UserCreate
 from pingan.db.engine import make_engine
 from pingan.ingest import topics
 from pingan.territory import service as territory_service
-from pingan.territory.schemas import NodeCreate
+from pingan.territory.schemas import NodeCreate, PersonCreate
 from tests.conftest import settings_for
 from tests.live import Broker, Live, client, make_live, publish_all
 
@@ -247,3 +247,55 @@ def test_territory_search_as_you_type(live: Live, browser: Browser) -> None:
     assert page.url.endswith(f"node={live.nodes['community']}")
     page.locator("#results a", has_text="柳欣苑").click()
     expect(page.locator(".crumbs")).to_contain_text("鱼凫路第1网格")
+
+
+def test_a_resident_consents_enrols_and_withdraws_on_their_own_page(
+    live: Live, browser: Browser
+) -> None:
+    faces = Path(__file__).parents[2].parent / "shared" / "data" / "faces"
+    if not faces.is_dir():
+        pytest.skip(f"the labelled face photos are not at {faces}")
+    engine = make_engine(live.settings)
+    with Session(engine) as s:
+        s.info["actor"] = "test"
+        person = territory_service.create_person(
+            s, actor=SYSTEM, data=PersonCreate(node_id=live.nodes["site"], name="陈燕西")
+        )
+        auth_service.create(
+            s,
+            actor=SYSTEM,
+            data=UserCreate(
+                username="lxy_resident",
+                display_name="柳欣苑居民",
+                password="resident-pw-1",
+                roles=[BindingIn(role=Role.resident, node_id=live.nodes["site"])],
+                person_id=person.id,
+            ),
+        )
+        s.commit()
+    engine.dispose()
+    base = f"http://127.0.0.1:{live.port}"
+    page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+    hosts: set[str] = set()
+    page.on("request", lambda r: hosts.add(urlparse(r.url).hostname or ""))
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", "lxy_resident")
+    page.fill("input[name=password]", "resident-pw-1")
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{base}/me")
+    expect(page.locator(".notice")).to_contain_text("门禁卡和密码始终有效")
+    page.check("input[name=central_storage]")
+    page.click("#consent button[type=submit]")
+    expect(page.locator("#consents")).to_contain_text("有效")
+    page.set_input_files(
+        "#photos input[type=file]", [str(faces / "chen_yanxi/1.jpg"), str(faces / "_no_face/1.jpg")]
+    )
+    page.click("#photos button[type=submit]")
+    expect(page.locator("#results .ok")).to_have_count(1)
+    expect(page.locator("#results .refused")).to_contain_text("没有找到人脸")
+    expect(page.locator("text=平台现存您的人脸模板 1 个")).to_be_visible(timeout=10_000)
+    shot(page, live, "me")
+    page.click("[data-withdraw]")
+    expect(page.locator("#consents")).to_contain_text("已撤回")
+    expect(page.locator("#photos")).to_have_count(0)
+    assert hosts == {"127.0.0.1"}, hosts

@@ -23,6 +23,7 @@ class Principal:
     name: str
     grants: tuple[Grant, ...] = field(default=())
     system: bool = False  # the CLI and workers act everywhere
+    person_id: int | None = None  # the resident this account is, for their own pages
 
     @property
     def actor(self) -> str:

@@ -46,7 +46,7 @@ def principal_for(session: Session, *, user: User) -> Principal:
         .where(RoleBinding.user_id == user.id)
     )
     grants = tuple(Grant(role=Role(r.role), path=r.path) for r in rows)
-    return Principal(user_id=user.id, name=user.username, grants=grants)
+    return Principal(user_id=user.id, name=user.username, grants=grants, person_id=user.person_id)
 
 
 def _visible_clause(actor: Principal, perm: Perm) -> ColumnElement[bool]:

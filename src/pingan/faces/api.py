@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Header, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
 
 from pingan.api_common import DB, Actor, Page, Paging, StrictQuery, client_ip, page_of
 from pingan.auth import audit
@@ -20,7 +21,7 @@ from pingan.events.pipeline import Incoming
 from pingan.faces import retention, service, watch
 from pingan.faces import search as face_search
 from pingan.faces.analysis import Analysis
-from pingan.faces.models import Credential, CredentialKind, Decision, WatchKind
+from pingan.faces.models import ConsentMethod, Credential, CredentialKind, Decision, WatchKind
 from pingan.faces.runtime import FaceRuntime
 from pingan.faces.schemas import (
     ConsentIn,
@@ -36,7 +37,7 @@ from pingan.faces.schemas import (
 )
 from pingan.ingest.http import authenticate_device, refuse
 from pingan.territory import service as territory_service
-from pingan.territory.models import Person
+from pingan.territory.models import NodeKind, Person, TerritoryNode, ancestor_path
 
 router = APIRouter(dependencies=[StrictQuery], tags=["faces"])
 MAX_PHOTO = 5 * 1024 * 1024
@@ -48,6 +49,10 @@ def _faces(request: Request) -> FaceRuntime:
 
 
 def _person(session: DB, actor: Actor, person_id: int) -> Person:
+    if actor.person_id == person_id:  # one's own face data
+        person = session.get(Person, person_id)
+        if person is not None:
+            return person
     return territory_service.get_person_visible_or_raise(
         session, actor=actor, person_id=person_id, perm=Perm.faces_enrol
     )
@@ -504,3 +509,91 @@ def end_watch(entry_id: int, actor: Actor, session: DB) -> WatchOut:
     entry = watch.visible_or_raise(session, actor=actor, entry_id=entry_id)
     watch.end(session, entry=entry)
     return WatchOut.model_validate(entry)
+
+
+# --- a resident's own face data -----------------------------------------------------------------
+
+OWN_PURPOSE = "小区门禁人脸通行"
+
+
+class OwnFaceOut(BaseModel):
+    person_id: int
+    name: str
+    site_id: int | None
+    site: str | None
+    consents: list[ConsentOut]
+    templates: int
+
+
+class OwnConsentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    central_storage: bool
+
+
+def _me(session: DB, actor: Actor) -> tuple[Person, TerritoryNode | None]:
+    if actor.person_id is None:
+        raise NotFound(what="本人的居民信息（此账号未关联居民）")
+    person = session.get(Person, actor.person_id)
+    if person is None:
+        raise NotFound(what="本人的居民信息")
+    home = session.get(TerritoryNode, person.node_id)
+    site_path = ancestor_path(home.path, NodeKind.site) if home else None
+    site = (
+        session.scalar(select(TerritoryNode).where(TerritoryNode.path == site_path))
+        if site_path
+        else None
+    )
+    return person, site
+
+
+@router.get("/me/face", response_model=OwnFaceOut)
+def own_face(actor: Actor, session: DB) -> OwnFaceOut:
+    """Your own face consents and how many face templates the platform holds of you."""
+    person, site = _me(session, actor)
+    return OwnFaceOut(
+        person_id=person.id,
+        name=person.name,
+        site_id=site.id if site else None,
+        site=site.name if site else None,
+        consents=[ConsentOut.model_validate(c) for c in service.consents(session, person=person)],
+        templates=len(service.templates(session, person_id=person.id)),
+    )
+
+
+@router.post("/me/face-consents", response_model=ConsentOut, status_code=201)
+def give_own_consent(data: OwnConsentIn, actor: Actor, session: DB) -> ConsentOut:
+    """Consent, yourself, to face access at your compound's doors."""
+    person, site = _me(session, actor)
+    if site is None:
+        raise Invalid("consent_scope", field="node_id", name="—")
+    consent = service.record_consent(
+        session,
+        actor=actor,
+        person=person,
+        data=ConsentIn(
+            node_id=site.id,
+            purpose=OWN_PURPOSE,
+            central_storage=data.central_storage,
+            method=ConsentMethod.online,
+        ),
+    )
+    return ConsentOut.model_validate(consent)
+
+
+@router.post("/me/face-templates", response_model=EnrolOut)
+async def enrol_own(
+    request: Request,
+    actor: Actor,
+    session: DB,
+    photos: Annotated[list[UploadFile], File(description="1–5 photos of yourself")],
+) -> EnrolOut:
+    person, _site = _me(session, actor)
+    return await enrol(person.id, request, actor, session, photos)
+
+
+@router.delete("/me/face-templates", status_code=204)
+def delete_own_templates(actor: Actor, session: DB) -> Response:
+    """Delete every face template and photo the platform holds of you."""
+    person, _site = _me(session, actor)
+    service.delete_templates(session, person_id=person.id)
+    return Response(status_code=204)

@@ -66,8 +66,13 @@ def record_consent(
     session: Session, *, actor: Principal, person: Person, data: ConsentIn
 ) -> FaceConsent:
     path = _person_path(session, person)
-    actor.require(Perm.faces_enrol, path, f"人员 {person.id}")
-    scope = territory_service.get_visible_or_raise(session, actor=actor, node_id=data.node_id)
+    if actor.person_id == person.id:  # a resident consenting for themselves, on their own page
+        scope = session.get(TerritoryNode, data.node_id)
+        if scope is None:
+            raise NotFound(what=f"节点 {data.node_id}")
+    else:
+        actor.require(Perm.faces_enrol, path, f"人员 {person.id}")
+        scope = territory_service.get_visible_or_raise(session, actor=actor, node_id=data.node_id)
     if not path.startswith(scope.path):
         raise Invalid("consent_scope", field="node_id", name=scope.name)
     given = data.given_at or utcnow()
@@ -116,7 +121,8 @@ def consent_visible_or_raise(session: Session, *, actor: Principal, consent_id: 
         raise NotFound(what=f"人脸授权 {consent_id}")
     person = session.get(Person, consent.person_id)
     assert person is not None
-    actor.require(Perm.faces_enrol, _person_path(session, person), f"人脸授权 {consent_id}")
+    if actor.person_id != person.id:  # anyone may withdraw their own consent
+        actor.require(Perm.faces_enrol, _person_path(session, person), f"人脸授权 {consent_id}")
     return consent
 
 
@@ -205,7 +211,8 @@ def enrol(
 ) -> list[PhotoResult]:
     """Enrol 1–5 photos; each refused photo says why. Needs a consent that lets the platform
     hold the template (the person agreed separately to central storage)."""
-    actor.require(Perm.faces_enrol, _person_path(session, person), f"人员 {person.id}")
+    if actor.person_id != person.id:  # residents may enrol their own face
+        actor.require(Perm.faces_enrol, _person_path(session, person), f"人员 {person.id}")
     if not 1 <= len(photos) <= MAX_TEMPLATES:
         raise Invalid("photo_count", field="photos", most=MAX_TEMPLATES)
     consent = active_consent(session, person_id=person.id)

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,8 @@ from pingan.devices.models import KIND_LABEL, Device, DeviceKind, DeviceStatus
 from pingan.errors import PinganError
 from pingan.events import service as event_service
 from pingan.events.models import Event
+from pingan.faces import service as face_service
+from pingan.faces.models import METHOD_LABEL
 from pingan.territory import service as territory_service
 from pingan.territory.models import (
     KIND_LABEL as NODE_KIND_LABEL,
@@ -458,3 +460,81 @@ def install(app: FastAPI, pages: Pages) -> None:
         outer = [p for p in paths if not any(p != o and p.startswith(o) for o in paths)]
         nodes = list(session.scalars(select(TerritoryNode).where(TerritoryNode.path.in_(outer))))
         return nodes, len(nodes)
+
+    # --- people and their faces -------------------------------------------------------------------
+
+    @app.get("/people/{person_id}", include_in_schema=False)
+    def person_page(request: Request, person_id: int) -> Response:
+        principal = pages.require(request, Perm.people_read)
+        if isinstance(principal, Response):
+            return principal
+        with session_for(principal, request) as session:
+            try:
+                person = territory_service.get_person_visible_or_raise(
+                    session, actor=principal, person_id=person_id
+                )
+            except PinganError:
+                return pages.not_found(request, principal, f"#{person_id}")
+            home = session.get(TerritoryNode, person.node_id)
+            assert home is not None
+            audit.record(
+                session,
+                action="read",
+                entity="people",
+                entity_id=str(person.id),
+                scope_path=home.path,
+            )
+            trail = territory_service.ancestors(session, node=home)
+            can_enrol = principal.can(Perm.faces_enrol, home.path)
+            # Consent and cards apply at the person's site, or a node above it, within scope.
+            scopes = [
+                n
+                for n in reversed(trail)
+                if n.kind in (NodeKind.site, NodeKind.grid, NodeKind.community)
+                and principal.sees(n.path)
+            ]
+            return pages.render(
+                request,
+                "person.html",
+                principal=principal,
+                person=person,
+                trail=trail,
+                can_enrol=can_enrol,
+                consents=face_service.consents(session, person=person) if can_enrol else [],
+                templates=face_service.templates(session, person_id=person.id) if can_enrol else [],
+                credentials=face_service.credentials(session, person=person) if can_enrol else [],
+                scopes=scopes,
+                scope_names={n.id: n.name for n in trail},
+                method_label=METHOD_LABEL,
+                mask=audit.mask,
+            )
+
+    @app.get("/me", include_in_schema=False)
+    def own_page(request: Request) -> Response:
+        """A resident's own page: consent to face access, or withdraw it; their photos."""
+        principal = pages.signed_in(request)
+        if principal is None:
+            return RedirectResponse("/login?next=/me", status_code=303)
+        if principal.person_id is None:
+            return pages.not_found(request, principal, "/me")
+        with session_for(principal, request) as session:
+            person = session.get(Person, principal.person_id)
+            if person is None:
+                return pages.not_found(request, principal, "/me")
+            home = session.get(TerritoryNode, person.node_id)
+            site = next(
+                (
+                    n
+                    for n in (territory_service.ancestors(session, node=home) if home else [])
+                    if n.kind == NodeKind.site
+                ),
+                None,
+            )
+            return pages.render(
+                request,
+                "me.html",
+                principal=principal,
+                consents=face_service.consents(session, person=person),
+                templates=len(face_service.templates(session, person_id=person.id)),
+                site=site.name if site else None,
+            )

@@ -37,11 +37,17 @@ MENU: tuple[MenuItem, ...] = (
 )
 
 
+OWN = MenuItem("/me", N_("我的人脸授权"), Perm.territory_read, "6")
+
+
 def menu(principal: Principal) -> list[MenuItem]:
-    return [m for m in MENU if principal.system or principal.paths(m.perm)]
+    items = [m for m in MENU if principal.system or principal.paths(m.perm)]
+    return [*items, OWN] if principal.person_id is not None else items
 
 
 def home_of(principal: Principal) -> str:
+    if principal.person_id is not None and not principal.paths(Perm.alarms_read):
+        return OWN.href  # a resident lands on their own page
     items = menu(principal)
     return items[0].href if items else "/territory"
 
