@@ -40,7 +40,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with app.state.sessionmaker() as session:
             auth_service.prune_login_attempts(session)
             session.commit()
-        workers = Workers(settings, app.state.sessionmaker, app.state.runtime, app.state.engine)
+        workers = Workers(
+            settings, app.state.sessionmaker, app.state.runtime, app.state.engine, app.state.faces
+        )
         app.state.workers = workers
         await workers.start()
         gc.freeze()  # what start-up made lives for good: keep it out of every collection

@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     face_workers: Annotated[int, Field(ge=1, le=32)] = Field(
         1, description="Processes doing face detection and embedding, outside the web loop"
     )
+    face_sample_fps: Annotated[float, Field(gt=0, le=25)] = Field(
+        2, description="Frames a second taken from each camera stream for face recognition"
+    )
     face_snapshot_days: Annotated[int, Field(ge=1, le=3650)] = Field(
         30, description="Days a recognition's face snapshot is kept"
     )

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from pingan.alarms import service as alarm_service
@@ -20,9 +20,13 @@ from pingan.config import Settings
 from pingan.db.base import utcnow
 from pingan.db.engine import READONLY, unit_of_work
 from pingan.devices import supervision
+from pingan.devices.models import Device
+from pingan.devices.service import info_by_id
 from pingan.events.pipeline import Incoming
 from pingan.faces import retention, watch
+from pingan.faces.runtime import FaceRuntime
 from pingan.ingest.mqtt import MqttAdapter
+from pingan.ingest.video import CameraStream
 from pingan.runtime import Runtime
 
 log = logging.getLogger("pingan.workers")
@@ -32,6 +36,7 @@ LOCK_SUPERVISION = 7_100_001
 LOCK_ESCALATION = 7_100_002
 LOCK_RETENTION = 7_100_003
 LOCK_CARE = 7_100_004
+LOCK_CAMERA = 7_200_000  # + the camera's id
 
 
 @dataclass
@@ -47,6 +52,9 @@ class Workers:
     factory: sessionmaker[Session]
     runtime: Runtime
     engine: Engine
+    faces: FaceRuntime | None = None
+    cameras: dict[int, CameraStream] = field(default_factory=dict)
+    _lock_connection: Connection | None = None
     mqtt: MqttAdapter | None = None
     sia: Any = None
     feed: Feed | None = None
@@ -67,6 +75,8 @@ class Workers:
         self._every("notify", self.settings.notify_interval_s, self.notify)
         self._every("face-retention", 3600, self.purge_faces)
         self._every("care-list", self.settings.care_interval_s, self.care_list)
+        if self.faces is not None:
+            self._every("cameras", 60, self.follow_cameras)
         if self.engine.dialect.name == "sqlite":
             self._every("checkpoint", 1.0, self.checkpoint)
         if self.settings.mqtt_url:
@@ -92,6 +102,10 @@ class Workers:
             await asyncio.to_thread(self.mqtt.stop)
         if self.sia is not None:
             await self.sia.stop()
+        for camera in self.cameras.values():
+            await asyncio.to_thread(camera.close)
+        if self._lock_connection is not None:
+            self._lock_connection.close()  # the camera locks go with it
 
     def _every(self, name: str, interval: float, job: Callable[[], None]) -> None:
         state = self.loops.setdefault(name, LoopState())
@@ -158,6 +172,53 @@ class Workers:
                             for a in alerts
                         ],
                     )
+
+    def follow_cameras(self) -> None:
+        """Sample every enabled camera with a stream URL; start new ones, stop removed ones.
+        Only one process samples a camera: on PostgreSQL, the one holding its advisory lock."""
+        assert self.faces is not None
+        with unit_of_work(self.factory, actor="system:cameras") as session:
+            wanted = {
+                device.id: device.stream_url
+                for device in session.scalars(
+                    select(Device).where(Device.enabled, Device.stream_url.is_not(None))
+                )
+                if device.stream_url and (device.id in self.cameras or self._camera_lock(device.id))
+            }
+            infos = {i: info_by_id(session, device_id=i) for i in wanted}
+        for device_id in list(self.cameras):
+            if device_id not in wanted:
+                self.cameras.pop(device_id).close()
+                if self._lock_connection is not None:
+                    self._lock_connection.execute(
+                        text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_CAMERA + device_id}
+                    )
+                    self._lock_connection.commit()
+        for device_id, url in wanted.items():
+            info = infos[device_id]
+            if device_id not in self.cameras and info is not None and url is not None:
+                camera = CameraStream(
+                    info,
+                    url,
+                    faces=self.faces,
+                    factory=self.factory,
+                    pipeline=self.runtime.pipeline,
+                    fps=self.settings.face_sample_fps,
+                )
+                camera.start()
+                self.cameras[device_id] = camera
+
+    def _camera_lock(self, device_id: int) -> bool:
+        """Held on a connection of its own for as long as this process samples the camera."""
+        if self.engine.dialect.name != "postgresql":
+            return True
+        if self._lock_connection is None:
+            self._lock_connection = self.engine.connect()
+        locked = self._lock_connection.scalar(
+            text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_CAMERA + device_id}
+        )
+        self._lock_connection.commit()
+        return bool(locked)
 
     def checkpoint(self) -> None:
         """Move the SQLite WAL into the database without blocking writers (PASSIVE)."""

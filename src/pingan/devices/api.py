@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
 
-from pingan.api_common import DB, Actor, Page, Paging, StrictQuery, page_of
+from pingan.api_common import (
+    DB,
+    Actor,
+    Page,
+    Paging,
+    StreamActor,
+    StrictQuery,
+    client_ip,
+    page_of,
+)
+from pingan.auth import audit
 from pingan.auth.roles import Perm
+from pingan.db.engine import unit_of_work
 from pingan.devices import service
 from pingan.devices.models import Device, DeviceKind, DeviceStatus, Protocol
 from pingan.devices.schemas import DeviceCreate, DeviceOut, DeviceToken, DeviceUpdate
+from pingan.errors import NotFound
+from pingan.ingest import video
 
 router = APIRouter(dependencies=[StrictQuery], tags=["devices"])
 
@@ -19,6 +35,7 @@ def _out(device: Device) -> DeviceOut:
     out = DeviceOut.model_validate(device)
     out.has_sia_key = bool(device.sia_key)
     out.has_http_token = bool(device.http_token_hash)
+    out.has_stream = bool(device.stream_url)
     return out
 
 
@@ -82,3 +99,31 @@ def issue_token(device_id: int, actor: Actor, session: DB) -> DeviceToken:
         session, actor=actor, device_id=device_id, perm=Perm.devices_write
     )
     return DeviceToken(device_id=device.id, token=service.issue_http_token(session, device=device))
+
+
+@router.get("/devices/{device_id}/live.mjpg", response_class=StreamingResponse)
+def live_view(device_id: int, request: Request, actor: StreamActor) -> StreamingResponse:
+    """A camera's live picture (MJPEG, a few frames a second), decoded only while watched.
+    Who watched which camera, and when, is written to the audit log."""
+    factory = request.app.state.sessionmaker
+    with unit_of_work(factory, ip=client_ip(request), actor=actor.actor) as session:
+        device = service.get_visible_or_raise(session, actor=actor, device_id=device_id)
+        if not device.stream_url:
+            raise NotFound(what=f"设备 {device_id} 的视频流")
+        url = device.stream_url
+        audit.record(
+            session, action="view", entity="devices", entity_id=str(device_id), note="live"
+        )
+    stop = threading.Event()
+
+    def body() -> Iterator[bytes]:
+        try:
+            yield from video.live_view(url, stop)
+        finally:
+            stop.set()
+
+    return StreamingResponse(
+        body(),
+        media_type="multipart/x-mixed-replace; boundary=frame",
+        headers={"Cache-Control": "no-store"},
+    )

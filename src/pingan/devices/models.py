@@ -70,7 +70,15 @@ class Device(TimestampMixin, Base):
     __audited__ = True
     # Secrets never enter the audit log; liveness changes are events, not edits.
     __audit_exclude__ = frozenset(
-        {"http_token_hash", "sia_key", "status", "last_seen_at", "status_changed_at", "updated_at"}
+        {
+            "http_token_hash",
+            "sia_key",
+            "stream_url",  # may carry the camera's password
+            "status",
+            "last_seen_at",
+            "status_changed_at",
+            "updated_at",
+        }
     )
     __table_args__ = (Index("ix_devices_status", "status"),)
 
@@ -88,6 +96,7 @@ class Device(TimestampMixin, Base):
     is_exit: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )  # a gate out
+    stream_url: Mapped[str | None] = mapped_column(String(500))  # rtsp://… of a camera
     lon: Mapped[float | None] = mapped_column(Float)
     lat: Mapped[float | None] = mapped_column(Float)
     supervision_s: Mapped[int] = mapped_column(Integer)

@@ -19,6 +19,12 @@ class DeviceFields(Strict):
     model: str | None = Field(None, max_length=64)
     location: str | None = Field(None, max_length=100, description="Where in the site: 东门岗 …")
     is_exit: bool | None = Field(None, description="At a gate out of the site (watchlists)")
+    stream_url: str | None = Field(
+        None,
+        max_length=500,
+        pattern=r"^(rtsp|rtsps|http|https)://\S+$",
+        description="A camera's stream (rtsp://user:pass@host/…): sampled for faces; never shown",
+    )
     lon: float | None = Field(None, ge=-180, le=180)
     lat: float | None = Field(None, ge=-90, le=90)
     crs: CRS = CRS.wgs84
@@ -74,6 +80,7 @@ class DeviceOut(BaseModel):
     sia_account: str | None
     has_sia_key: bool = False
     has_http_token: bool = False
+    has_stream: bool = False
     status: DeviceStatus
     last_seen_at: datetime | None
     status_changed_at: datetime | None

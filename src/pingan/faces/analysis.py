@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pingan.faces.engine import Engine, Face, OnnxEngine, align, decode_image
+from pingan.faces.engine import Engine, Face, Image, OnnxEngine, align, decode_image
 from pingan.i18n import N_
 
 MIN_EYE_DISTANCE = 60.0  # px, as the face terminals of the big vendors ask for enrolment photos
@@ -32,6 +32,7 @@ class Analysis:
     yaw: float = 0.0
     vector: bytes = b""  # float32, unit length
     crop: bytes = b""  # the aligned face, JPEG
+    landmarks: tuple[float, ...] = ()  # 5 × (x, y) in the image, for tracking
 
     def refusal(self) -> tuple[str, str] | None:
         """Why this photo cannot be enrolled (a reason key and its words), or None."""
@@ -56,14 +57,23 @@ def analyse_with(engine: Engine, data: bytes) -> Analysis:
     faces = engine.detect(image)
     if not faces:
         return Analysis(faces=0, others_large=False)
-    face: Face = faces[0]
-    others = any(f.area >= OTHER_FACE_SHARE * face.area for f in faces[1:])
+    others = any(f.area >= OTHER_FACE_SHARE * faces[0].area for f in faces[1:])
+    return _describe(engine, image, faces[0], len(faces), others)
+
+
+def analyse_frame_with(engine: Engine, image: Image, min_eye_distance: float) -> list[Analysis]:
+    """Every face of a video frame large enough to recognise, each with its template."""
+    faces = [f for f in engine.detect(image) if f.eye_distance >= min_eye_distance]
+    return [_describe(engine, image, f, len(faces), False) for f in faces]
+
+
+def _describe(engine: Engine, image: Image, face: Face, count: int, others: bool) -> Analysis:
     crop = align(image, face)
     gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
     middle = (face.landmarks[0] + face.landmarks[1]) / 2
     ok, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 90])
     return Analysis(
-        faces=len(faces),
+        faces=count,
         others_large=others,
         score=face.score,
         box=face.box,
@@ -72,6 +82,7 @@ def analyse_with(engine: Engine, data: bytes) -> Analysis:
         yaw=float((face.landmarks[2][0] - middle[0]) / max(face.eye_distance, 1e-6)),
         vector=engine.embed(image, face).tobytes(),
         crop=jpeg.tobytes() if ok else b"",
+        landmarks=tuple(float(v) for v in face.landmarks.reshape(-1)),
     )
 
 
@@ -96,6 +107,11 @@ def _start(kind: str, model_dir: str | None) -> None:
 def _analyse(data: bytes) -> Analysis:
     assert _engine is not None
     return analyse_with(_engine, data)
+
+
+def _analyse_frame(data: bytes, min_eye_distance: float) -> list[Analysis]:
+    assert _engine is not None
+    return analyse_frame_with(_engine, decode_image(data), min_eye_distance)
 
 
 def _engine_id() -> str:
@@ -131,6 +147,9 @@ class FaceWorkers:
 
     def analyse(self, data: bytes) -> Analysis:
         return self._ensure().submit(_analyse, data).result()
+
+    def analyse_frame(self, jpeg: bytes, min_eye_distance: float) -> list[Analysis]:
+        return self._ensure().submit(_analyse_frame, jpeg, min_eye_distance).result()
 
     async def analyse_async(self, data: bytes) -> Analysis:
         pool = await asyncio.to_thread(self._ensure)

@@ -17,7 +17,6 @@ from pingan.auth.roles import Perm
 from pingan.db.base import utcnow
 from pingan.devices.service import DeviceInfo
 from pingan.errors import Invalid, NotFound
-from pingan.events.pipeline import Incoming
 from pingan.faces import retention, service, watch
 from pingan.faces import search as face_search
 from pingan.faces.analysis import Analysis
@@ -173,35 +172,7 @@ def revoke_credential(credential_id: int, actor: Actor, session: DB) -> Credenti
 def _record(
     request: Request, session: DB, device: DeviceInfo, outcome: service.Outcome, how: str
 ) -> None:
-    """A door's decision is an access event like any other, and a watchlist hit a `face` event:
-    the alarm rules see them."""
-    items = [
-        Incoming(
-            device=a.device,
-            channel="http",
-            kind="face",
-            code=a.code,
-            zone=a.zone,
-            payload=a.payload,
-        )
-        for a in outcome.alerts
-    ]
-    if device.kind in service.DOORS:
-        granted = outcome.decision == Decision.grant
-        items.append(
-            Incoming(
-                device=device,
-                channel="http",
-                kind="door",
-                code="access_granted" if granted else "access_denied",
-                payload={
-                    "by": how,
-                    "reason": outcome.reason,
-                    "person_id": outcome.person.id if outcome.person else None,
-                    "recognition_id": outcome.recognition.id if outcome.recognition else None,
-                },
-            )
-        )
+    items = service.events_for(device, outcome, how)
     if items:
         request.app.state.runtime.pipeline.process(session, items)
 

@@ -23,6 +23,7 @@ from pingan.db.paging import paginate
 from pingan.devices.models import DeviceKind
 from pingan.devices.service import DeviceInfo
 from pingan.errors import Conflict, Forbidden, Invalid, NotFound
+from pingan.events.pipeline import Incoming
 from pingan.faces import watch
 from pingan.faces.analysis import Analysis
 from pingan.faces.calibration import shipped
@@ -535,3 +536,36 @@ def recognition_visible_or_raise(
 def masked_name(name: str) -> str:
     """What a door's screen may show: the family name and a star."""
     return name[:1] + "*" * max(1, len(name) - 1)
+
+
+def events_for(device: DeviceInfo, outcome: Outcome, how: str) -> list[Incoming]:
+    """A door's decision is an access event like any other, and a watchlist hit a `face` event:
+    both go through the pipeline, where the alarm rules see them."""
+    items = [
+        Incoming(
+            device=a.device,
+            channel="http",
+            kind="face",
+            code=a.code,
+            zone=a.zone,
+            payload=a.payload,
+        )
+        for a in outcome.alerts
+    ]
+    if device.kind in DOORS:
+        granted = outcome.decision == Decision.grant
+        items.append(
+            Incoming(
+                device=device,
+                channel="http",
+                kind="door",
+                code="access_granted" if granted else "access_denied",
+                payload={
+                    "by": how,
+                    "reason": outcome.reason,
+                    "person_id": outcome.person.id if outcome.person else None,
+                    "recognition_id": outcome.recognition.id if outcome.recognition else None,
+                },
+            )
+        )
+    return items

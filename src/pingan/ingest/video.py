@@ -1,0 +1,140 @@
+"""Camera streams: an RTSP URL (or a video file, for tests) sampled at a configured rate; faces
+are tracked across frames so that one person passing makes one recognition, and a track that did
+not move naturally (a photo held up) never opens a door."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import cv2
+from sqlalchemy.orm import Session, sessionmaker
+
+from pingan.db.engine import unit_of_work
+from pingan.devices.service import DeviceInfo
+from pingan.events.pipeline import Pipeline
+from pingan.faces import service as face_service
+from pingan.faces.runtime import FaceRuntime
+from pingan.faces.tracker import Track, Tracker
+
+log = logging.getLogger("pingan.video")
+MIN_EYE_DISTANCE = 24.0  # px: smaller faces in a camera frame are not recognisable
+RECONNECT_S = 5.0
+
+
+def _live(url: str) -> bool:
+    return "://" in url  # rtsp://, http:// … as opposed to a file
+
+
+def frames(url: str, fps: float, stop: threading.Event) -> Iterator[tuple[int, bytes]]:
+    """JPEG frames sampled at `fps`: by the stream's own clock for a file, by ours when live."""
+    interval_ms = 1000.0 / fps
+    number = 0
+    while not stop.is_set():
+        capture = cv2.VideoCapture(url)
+        if not capture.isOpened():
+            if not _live(url):
+                raise OSError(f"cannot open video {url}")
+            log.warning("camera %s: cannot connect; retrying", url.split("@")[-1])
+            stop.wait(RECONNECT_S)
+            continue
+        next_ms = 0.0
+        started = time.monotonic()
+        try:
+            while not stop.is_set():
+                ok, frame = capture.read()
+                if not ok:
+                    break
+                at = (
+                    (time.monotonic() - started) * 1000
+                    if _live(url)
+                    else capture.get(cv2.CAP_PROP_POS_MSEC)
+                )
+                if at + 1e-6 < next_ms:
+                    continue
+                next_ms = at + interval_ms
+                number += 1
+                done, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
+                if done:
+                    yield number, jpeg.tobytes()
+        finally:
+            capture.release()
+        if not _live(url):
+            return  # a file ends; a camera is reconnected
+        stop.wait(RECONNECT_S)
+
+
+class CameraStream:
+    def __init__(
+        self,
+        device: DeviceInfo,
+        url: str,
+        *,
+        faces: FaceRuntime,
+        factory: sessionmaker[Session],
+        pipeline: Pipeline,
+        fps: float,
+        on_report: Callable[[face_service.Outcome], None] | None = None,
+    ) -> None:
+        self.device, self.url, self.faces = device, url, faces
+        self.factory, self.pipeline, self.fps = factory, pipeline, fps
+        self.on_report = on_report
+        self.stop = threading.Event()
+        self.tracker = Tracker()
+        self.frames = 0
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.thread = threading.Thread(
+            target=self.run, name=f"camera-{self.device.code}", daemon=True
+        )
+        self.thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+
+    def run(self) -> None:
+        try:
+            for number, jpeg in frames(self.url, self.fps, self.stop):
+                self.frames = number
+                faces = self.faces.workers.analyse_frame(jpeg, MIN_EYE_DISTANCE)
+                for track in self.tracker.update(number, faces):
+                    self.report(track)
+        except Exception:
+            log.exception("camera %s stopped", self.device.code)
+
+    def report(self, track: Track) -> None:
+        engine_id = self.faces.engine_id()
+        dim = len(track.best.as_array())
+        with unit_of_work(self.factory, actor=f"device:{self.device.code}") as session:
+            outcome = face_service.recognise(
+                session,
+                device=self.device,
+                analysis=track.best,
+                engine_id=engine_id,
+                gallery=self.faces.gallery(engine_id, dim),
+                vault=self.faces.vault(),
+                liveness=track.moving,  # a stream's liveness: natural movement across frames
+                watching=self.faces.watching(engine_id, dim),
+            )
+            items = face_service.events_for(self.device, outcome, "camera")
+            if items:
+                self.pipeline.process(session, items)
+        if self.on_report is not None:
+            self.on_report(outcome)
+
+
+LIVE_FPS = 3.0
+
+
+def live_view(url: str, stop: threading.Event, fps: float = LIVE_FPS) -> Iterator[bytes]:
+    """A camera's picture as multipart JPEG (MJPEG), a few frames a second: the stream is opened
+    only while someone watches, and closed when they leave."""
+    for _number, jpeg in frames(url, fps, stop):
+        yield b"--frame\r\nContent-Type: image/jpeg\r\n\r\n" + jpeg + b"\r\n"
+        if not _live(url):
+            time.sleep(1.0 / fps)  # a file plays at the pace of a camera

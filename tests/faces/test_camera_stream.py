@@ -1,0 +1,108 @@
+"""A camera stream (a video file here, an RTSP URL in the field): one person passing makes one
+recognition; a photo held still in front of the camera does not open the door; the live view
+plays only while watched."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from pingan.auth.models import AuditEntry
+from pingan.devices.models import Device
+from pingan.devices.service import info_by_id
+from pingan.events.models import Event
+from pingan.faces.engine import decode_image
+from pingan.faces.models import Recognition
+from pingan.ingest.video import CameraStream
+from tests.conftest import Backend, World, add_device
+from tests.faces.test_engine import photo
+from tests.faces.test_faces_api import consent, enrol
+
+
+def video(path: Path, *, turning: bool, seconds: float = 4, fps: int = 8) -> str:
+    """The same person's photo as a video: still, or turning the head a little (a live face)."""
+    image = decode_image(photo("chen_yanxi/2.jpg"))
+    height, width = image.shape[:2]
+    scale = 640 / width
+    image = cv2.resize(image, (640, int(height * scale)))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (640, image.shape[0]))
+    for t in range(int(seconds * fps)):
+        frame = image
+        if turning:  # narrower and wider, as a head turning left and right
+            k = 1 - 0.15 * abs(math.sin(t / 2))
+            matrix = np.float32([[k, 0, (1 - k) * 320], [0, 1, 0]])
+            frame = cv2.warpAffine(image, matrix, (640, image.shape[0]))
+        writer.write(frame)
+    writer.release()
+    return str(path)
+
+
+def run_camera(backend: Backend, world: World, key: str, url: str) -> CameraStream:
+    device = info_by_id(world.session, device_id=world.devices[key])
+    assert device is not None
+    app = backend.app
+    camera = CameraStream(
+        device,
+        url,
+        faces=app.state.faces,
+        factory=app.state.sessionmaker,
+        pipeline=app.state.runtime.pipeline,
+        fps=4,
+    )
+    camera.run()  # a file ends by itself
+    return camera
+
+
+def test_one_recognition_per_passing_person_and_no_door_for_a_still_photo(
+    client: TestClient, world: World, backend: Backend, tmp_path: Path
+) -> None:
+    add_device(world, "gh-gate-cam", node="gh_site", kind="face_terminal", name="东门人脸摄像机")
+    person = world.people["gh"]
+    consent(client, world, person)
+    assert enrol(client, world, person, "chen_yanxi/1.jpg").status_code == 200
+
+    camera = run_camera(backend, world, "gh-gate-cam", video(tmp_path / "still.avi", turning=False))
+    assert camera.frames >= 12  # 4 s sampled at 4 frames a second
+    [still] = world.session.scalars(select(Recognition)).all()
+    assert (still.person_id, still.decision, still.reason) == (person, "deny", "liveness_failed")
+
+    run_camera(backend, world, "gh-gate-cam", video(tmp_path / "live.avi", turning=True))
+    rows = world.session.scalars(select(Recognition).order_by(Recognition.id)).all()
+    assert len(rows) == 2  # one person passing: one recognition
+    assert (rows[1].person_id, rows[1].decision, rows[1].liveness) == (person, "grant", True)
+    codes = [
+        e.code
+        for e in world.session.scalars(select(Event).where(Event.kind == "door").order_by(Event.id))
+    ]
+    assert codes == ["access_denied", "access_granted"]
+
+
+def test_live_view_only_while_watched_and_audited(
+    client: TestClient, world: World, tmp_path: Path
+) -> None:
+    add_device(world, "gh-cam", node="gh_site", kind="camera", protocol="mqtt", name="东门摄像机")
+    device = world.session.get(Device, world.devices["gh-cam"])
+    assert device is not None
+    device.stream_url = video(tmp_path / "cam.avi", turning=True, seconds=2)
+    world.session.flush()
+    with client.stream(
+        "GET", f"/api/v1/devices/{device.id}/live.mjpg", headers=world.auth("gh_operator")
+    ) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith(
+            "multipart/x-mixed-replace"
+        )
+        first = next(r.iter_bytes())
+        assert b"Content-Type: image/jpeg" in first
+    r = client.get(f"/api/v1/devices/{device.id}/live.mjpg", headers=world.auth("hg_admin"))
+    assert r.status_code == 404
+    watched = world.session.scalars(
+        select(AuditEntry).where(AuditEntry.entity == "devices", AuditEntry.action == "view")
+    ).all()
+    assert [w.entity_id for w in watched] == [str(device.id)]
+    listed = client.get(f"/api/v1/devices/{device.id}", headers=world.auth("gh_operator")).json()
+    assert listed["has_stream"] and "stream_url" not in listed
