@@ -423,18 +423,34 @@ def simulate(
 
 @app.command()
 def bench(
-    what: Annotated[str, typer.Argument(help="alarms")],
+    what: Annotated[str, typer.Argument(help="alarms | faces")],
     backends: Annotated[str, typer.Option(help="sqlite,postgresql")] = "sqlite,postgresql",
     pg_url: Annotated[
         str, typer.Option(help="PostgreSQL for the postgresql run")
     ] = "postgresql+psycopg://postgres@127.0.0.1:5432/test",
     step_s: Annotated[float, typer.Option(help="Seconds per rate step")] = 6,
+    photos: Annotated[Path, typer.Option(help="faces: labelled photos, <person>/<photo>")] = Path(
+        "../shared/data/faces"
+    ),
+    sizes: Annotated[str, typer.Option(help="faces: gallery sizes")] = "10000,100000,1000000",
 ) -> None:
     """Measure and print JSON figures. 性能测试。"""
     from pingan import bench as bench_mod
 
+    if what == "faces":
+        from pingan.faces import bench as face_bench
+
+        if not photos.is_dir():
+            _fail(f"找不到照片文件夹 no photo folder: {photos}", "--photos DIR (<person>/<photo>)")
+        figures = face_bench.faces(
+            photos,
+            [int(n) for n in sizes.split(",") if n.strip()],
+            progress=lambda m: typer.echo(m, err=True),
+        )
+        typer.echo(json.dumps(figures, indent=2))
+        return
     if what != "alarms":
-        _fail(f"unknown benchmark {what!r}", "pingan bench alarms")
+        _fail(f"unknown benchmark {what!r}", "pingan bench alarms | pingan bench faces")
     result = bench_mod.alarms(
         backends=[b.strip() for b in backends.split(",") if b.strip()],
         pg_url=pg_url,

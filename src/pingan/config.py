@@ -122,6 +122,10 @@ class Settings(BaseSettings):
     face_workers: Annotated[int, Field(ge=1, le=32)] = Field(
         1, description="Processes doing face detection and embedding, outside the web loop"
     )
+    face_ann_min: Annotated[int, Field(ge=1000)] = Field(
+        100_000,
+        description="Templates past which large scopes are searched by an approximate index",
+    )
     face_sample_fps: Annotated[float, Field(gt=0, le=25)] = Field(
         2, description="Frames a second taken from each camera stream for face recognition"
     )

@@ -80,7 +80,9 @@ class Workers:
         if self.engine.dialect.name == "sqlite":
             self._every("checkpoint", 1.0, self.checkpoint)
         if self.settings.mqtt_url:
-            self.mqtt = MqttAdapter(self.settings, self.factory, self.runtime.pipeline)
+            self.mqtt = MqttAdapter(
+                self.settings, self.factory, self.runtime.pipeline, faces=self.faces
+            )
             self.mqtt.start()
         else:
             log.warning("MQTT: no broker configured (PINGAN_MQTT_URL); MQTT devices cannot report")

@@ -2,8 +2,9 @@
 scope (a site, a community). Kept current by the change log in the database, so several platform
 processes agree on who is enrolled: before each search a process reads what changed since.
 
-Exact search with numpy (a matrix product); a sub-district's residents (10⁵ templates of 512
-floats) search in a few milliseconds.
+Exact search with numpy (a matrix product) within a scope; past `PINGAN_FACE_ANN_MIN` templates a
+scope larger than EXACT_LIMIT is first narrowed by a faiss IVF index (`pingan bench faces`
+prints the figures).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -18,6 +20,10 @@ from sqlalchemy.orm import Session
 
 from pingan.faces.models import FaceTemplate, GalleryChange, WatchTemplate
 from pingan.faces.vault import Vault
+
+EXACT_LIMIT = 20_000  # a scope this small (a site, a community) is always searched exactly
+ANN_PROBES = 32
+ANN_CANDIDATES = 256
 
 
 @dataclass(frozen=True)
@@ -28,7 +34,16 @@ class Match:
 
 
 class Gallery:
-    def __init__(self, engine_id: str, dim: int, vault: Vault, source: str = "people") -> None:
+    def __init__(
+        self,
+        engine_id: str,
+        dim: int,
+        vault: Vault,
+        source: str = "people",
+        ann_min: int = 100_000,
+    ) -> None:
+        self.ann_min = ann_min  # past this many templates, large scopes are searched by faiss
+        self._ann: Any = None
         self.source = source  # "people": enrolled with consent; "watch": the blocked list
         self.engine_id = engine_id
         self.dim = dim
@@ -125,6 +140,7 @@ class Gallery:
                 self._add(self._rows(session, [t for t, added in final.items() if added]))
             self._seen_change, self._seen_at = latest_id, latest_at
             self._scopes.clear()
+            self._ann = None  # rows moved: the approximate index is rebuilt when next needed
 
     def _clear(self) -> None:
         self._ids = np.zeros(0, dtype=np.int64)
@@ -142,6 +158,24 @@ class Gallery:
             )
         return self._scopes[path]
 
+    def _ann_candidates(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Rows worth scoring exactly, found by an approximate index (faiss IVF): a large
+        gallery searched across a large scope. Built on first need, rebuilt after changes."""
+        import faiss
+
+        if self._ann is None:
+            lists = int(min(1024, max(16, np.sqrt(len(self._ids)) * 2)))
+            quantiser = faiss.IndexFlatIP(self.dim)
+            index = faiss.IndexIVFFlat(quantiser, self.dim, lists, faiss.METRIC_INNER_PRODUCT)
+            sample = self._matrix[:: max(1, len(self._matrix) // (lists * 60))]
+            index.train(np.ascontiguousarray(sample))
+            index.add(np.ascontiguousarray(self._matrix))  # ids: row positions
+            index.nprobe = ANN_PROBES
+            self._ann = index
+        _scores, found = self._ann.search(query.reshape(1, -1), ANN_CANDIDATES)
+        allowed = set(rows.tolist())
+        return np.array([r for r in found[0].tolist() if r in allowed], dtype=np.int64)
+
     def search(
         self, session: Session, vector: np.ndarray, *, within: str | None, limit: int = 5
     ) -> list[Match]:
@@ -154,7 +188,10 @@ class Gallery:
             rows = self._scope(within)
             if not rows.size:
                 return []
-            scores = self._matrix[rows] @ vector.astype(np.float32)
+            query = vector.astype(np.float32)
+            if rows.size > EXACT_LIMIT and len(self._ids) >= self.ann_min:
+                rows = self._ann_candidates(query, rows)
+            scores = self._matrix[rows] @ query
             order = np.argsort(-scores)
             best: dict[int, Match] = {}
             for k in order:

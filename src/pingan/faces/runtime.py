@@ -40,7 +40,9 @@ class FaceRuntime:
     def gallery(self, engine_id: str, dim: int, source: str = "people") -> Gallery:
         key = f"{source}:{engine_id}"
         if key not in self._galleries:
-            self._galleries[key] = Gallery(engine_id, dim, self.vault(), source)
+            self._galleries[key] = Gallery(
+                engine_id, dim, self.vault(), source, ann_min=self.settings.face_ann_min
+            )
         return self._galleries[key]
 
     def watching(self, engine_id: str, dim: int) -> Watching:

@@ -8,7 +8,9 @@ means the broker delivers again; the event id makes the repeat a no-op.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import logging
 import queue
 import ssl
@@ -28,7 +30,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from pingan.config import Settings
 from pingan.db.engine import unit_of_work
 from pingan.devices import service as device_service
+from pingan.errors import PinganError
 from pingan.events.pipeline import Incoming, Pipeline, dead_letter
+from pingan.faces import service as face_service
+from pingan.faces.runtime import FaceRuntime
 from pingan.ingest import messages, topics
 
 log = logging.getLogger("pingan.ingest.mqtt")
@@ -45,6 +50,7 @@ class Received:
     mid: int
     qos: int
     generation: int  # which connection it came on: an ack is only valid on that one
+    liveness: bool | None = None  # snapshots: the terminal's own liveness check
 
 
 @dataclass
@@ -67,8 +73,13 @@ class MqttStatus:
 
 class MqttAdapter:
     def __init__(
-        self, settings: Settings, factory: sessionmaker[Session], pipeline: Pipeline
+        self,
+        settings: Settings,
+        factory: sessionmaker[Session],
+        pipeline: Pipeline,
+        faces: FaceRuntime | None = None,
     ) -> None:
+        self.faces = faces
         self.settings = settings
         self.factory = factory
         self.pipeline = pipeline
@@ -169,7 +180,11 @@ class MqttAdapter:
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         self.status.counters.received += 1
-        self.inbox.put(Received(msg.topic, bytes(msg.payload), msg.mid, msg.qos, self._generation))
+        said = dict(getattr(msg.properties, "UserProperty", None) or [])
+        liveness = {"passed": True, "failed": False}.get(str(said.get("liveness", "")).lower())
+        self.inbox.put(
+            Received(msg.topic, bytes(msg.payload), msg.mid, msg.qos, self._generation, liveness)
+        )
 
     # --- the worker ----------------------------------------------------------------------------
 
@@ -278,7 +293,10 @@ class MqttAdapter:
                     )
                 if not device.enabled:
                     raise messages.BadMessage("disabled", f"device {where.code} is disabled")
-                items.extend(_to_items(device, where.kind, item))
+                if where.kind == "snapshot":
+                    items.extend(self._snapshot(session, device, item))
+                else:
+                    items.extend(_to_items(device, where.kind, item))
             except messages.BadMessage as exc:
                 self.status.counters.dead += 1
                 dev = devices.get(where.code) if where else None
@@ -292,6 +310,47 @@ class MqttAdapter:
                     device_id=dev.id if dev else None,
                 )
         return items
+
+    def _snapshot(
+        self, session: Session, device: device_service.DeviceInfo, item: Received
+    ) -> list[Incoming]:
+        """A face snapshot: recognised now; a door gets its answer on its decision topic."""
+        if self.faces is None:
+            raise messages.BadMessage("faces_unavailable", "face recognition is not running here")
+        try:
+            analysis = self.faces.workers.analyse(item.payload)
+        except ValueError as exc:
+            raise messages.BadMessage("bad_image", str(exc)) from exc
+        try:
+            vault = self.faces.vault()
+        except PinganError as exc:
+            raise messages.BadMessage("faces_unavailable", "PINGAN_DATA_KEY is not set") from exc
+        engine_id = self.faces.engine_id()
+        dim = len(analysis.as_array()) or 512
+        outcome = face_service.recognise(
+            session,
+            device=device,
+            analysis=analysis,
+            engine_id=engine_id,
+            gallery=self.faces.gallery(engine_id, dim),
+            vault=vault,
+            liveness=item.liveness,
+            watching=self.faces.watching(engine_id, dim),
+        )
+        if device.kind in face_service.DOORS:
+            answer = {
+                "decision": outcome.decision.value,
+                "reason": outcome.reason,
+                "name": face_service.masked_name(outcome.person.name) if outcome.person else None,
+                "recognition_id": outcome.recognition.id if outcome.recognition else None,
+            }
+            self.client.publish(
+                topics.device_topic(device.code, "decision"), json.dumps(answer), qos=1
+            )
+        return [
+            dataclasses.replace(i, channel=CHANNEL)
+            for i in face_service.events_for(device, outcome, "face")
+        ]
 
 
 def _stable_id(item: Received) -> str:

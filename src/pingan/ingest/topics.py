@@ -3,6 +3,9 @@
 pingan/v1/<device code>/event       JSON event(s), QoS 1
 pingan/v1/<device code>/heartbeat   empty or JSON {"event_id", "time"}, QoS 1
 pingan/v1/<device code>/status      "online" | "offline", retained; the device's last will
+pingan/v1/<device code>/snapshot    a face snapshot (JPEG/PNG/WebP bytes), QoS 1; MQTT v5 user
+                                    property liveness=passed|failed from the terminal's own check
+pingan/v1/<device code>/decision    the platform's answer to a door's snapshot (JSON), QoS 1
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PREFIX = "pingan/v1"
-KINDS = ("event", "heartbeat", "status")
+KINDS = ("event", "heartbeat", "status", "snapshot")
 SHARED_GROUP = "pingan"
 
 
