@@ -57,6 +57,7 @@ class _Synthetic(Gallery):
         self._matrix = vectors
         self._seen_change, self._seen_at = 0, None
         self._scopes.clear()
+        self._blocks.clear()
         self._ann = None
 
 

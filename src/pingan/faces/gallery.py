@@ -56,6 +56,7 @@ class Gallery:
         self._seen_change = -1  # nothing loaded yet
         self._seen_at: datetime | None = None
         self._scopes: dict[str, np.ndarray] = {}
+        self._blocks: dict[str, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -78,8 +79,10 @@ class Gallery:
     def _add(self, rows: list[tuple[int, int, str, bytes]]) -> None:
         if not rows:
             return
+        self._scopes.clear()
+        self._blocks.clear()
         known = set(self._ids.tolist())
-        rows = [r for r in rows if r[0] not in known]
+        rows = sorted((r for r in rows if r[0] not in known), key=lambda r: r[0])
         vectors = (
             np.stack(
                 [np.frombuffer(self.vault.open(v), dtype=np.float32) for _i, _p, _path, v in rows]
@@ -93,8 +96,21 @@ class Gallery:
         )
         self._paths.extend(r[2] for r in rows)
         self._matrix = np.concatenate([self._matrix, vectors.reshape(-1, self.dim)])
+        if len(self._ids) > 1 and not bool(np.all(self._ids[1:] > self._ids[:-1])):
+            order = np.argsort(self._ids)  # kept in id order: positions are found by bisection
+            self._ids, self._people, self._matrix = (
+                self._ids[order],
+                self._people[order],
+                self._matrix[order],
+            )
+            self._paths = [self._paths[i] for i in order]
+            self._ann = None
+        elif self._ann is not None and rows:
+            self._ann.add_with_ids(np.ascontiguousarray(vectors), self._ids[-len(rows) :])
 
     def _remove(self, ids: set[int]) -> None:
+        self._scopes.clear()
+        self._blocks.clear()
         keep = ~np.isin(self._ids, list(ids))
         self._ids, self._people, self._matrix = (
             self._ids[keep],
@@ -102,6 +118,8 @@ class Gallery:
             self._matrix[keep],
         )
         self._paths = [p for p, k in zip(self._paths, keep, strict=True) if k]
+        if self._ann is not None and ids:
+            self._ann.remove_ids(np.array(sorted(ids), dtype=np.int64))
 
     def refresh(self, session: Session) -> None:
         """Load everything the first time; afterwards apply what the change log says. A log that
@@ -140,13 +158,21 @@ class Gallery:
                 self._add(self._rows(session, [t for t, added in final.items() if added]))
             self._seen_change, self._seen_at = latest_id, latest_at
             self._scopes.clear()
-            self._ann = None  # rows moved: the approximate index is rebuilt when next needed
+            self._blocks.clear()
 
     def _clear(self) -> None:
+        self._ann = None
         self._ids = np.zeros(0, dtype=np.int64)
         self._people = np.zeros(0, dtype=np.int64)
         self._paths = []
         self._matrix = np.zeros((0, self.dim), dtype=np.float32)
+
+    def _submatrix(self, path: str, rows: np.ndarray) -> np.ndarray:
+        """A scope's templates side by side, kept until the gallery changes: a door's search
+        reads only its own site's rows."""
+        if path not in self._blocks:
+            self._blocks[path] = np.ascontiguousarray(self._matrix[rows])
+        return self._blocks[path]
 
     def _scope(self, path: str | None) -> np.ndarray:
         if path is None:
@@ -169,12 +195,14 @@ class Gallery:
             index = faiss.IndexIVFFlat(quantiser, self.dim, lists, faiss.METRIC_INNER_PRODUCT)
             sample = self._matrix[:: max(1, len(self._matrix) // (lists * 60))]
             index.train(np.ascontiguousarray(sample))
-            index.add(np.ascontiguousarray(self._matrix))  # ids: row positions
+            # By template id: enrolments and deletions are applied to it as they happen.
+            index.add_with_ids(np.ascontiguousarray(self._matrix), self._ids)
             index.nprobe = ANN_PROBES
             self._ann = index
         _scores, found = self._ann.search(query.reshape(1, -1), ANN_CANDIDATES)
-        allowed = set(rows.tolist())
-        return np.array([r for r in found[0].tolist() if r in allowed], dtype=np.int64)
+        ids = found[0][found[0] >= 0]
+        positions = np.searchsorted(self._ids, ids)
+        return np.intersect1d(positions, rows)
 
     def search(
         self, session: Session, vector: np.ndarray, *, within: str | None, limit: int = 5
@@ -191,8 +219,19 @@ class Gallery:
             query = vector.astype(np.float32)
             if rows.size > EXACT_LIMIT and len(self._ids) >= self.ann_min:
                 rows = self._ann_candidates(query, rows)
-            scores = self._matrix[rows] @ query
-            order = np.argsort(-scores)
+                scores = self._matrix[rows] @ query
+            elif rows.size == len(self._ids):
+                scores = self._matrix @ query  # the whole gallery: no copy of it
+            elif rows.size <= EXACT_LIMIT and within is not None:
+                scores = self._submatrix(within, rows) @ query
+            else:
+                scores = self._matrix[rows] @ query
+            wanted = limit * 6  # at most five templates a person
+            if scores.size > wanted:
+                top = np.argpartition(-scores, wanted)[:wanted]
+                order = top[np.argsort(-scores[top])]
+            else:
+                order = np.argsort(-scores)
             best: dict[int, Match] = {}
             for k in order:
                 person = int(self._people[rows[k]])
