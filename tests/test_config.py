@@ -27,3 +27,20 @@ def test_unknown_environment_setting_is_named(monkeypatch: pytest.MonkeyPatch) -
     finally:
         monkeypatch.delenv("PINGAN_PROT")
         reset_settings()
+
+
+def test_every_setting_is_documented() -> None:
+    """docs/deployment.md names each PINGAN_* setting (in full, or as `_SUFFIX` of its group)."""
+    import re
+
+    text = (Path(__file__).parents[1] / "docs" / "deployment.md").read_text(encoding="utf-8")
+    suffixes = {t for t in re.findall(r"_[A-Z0-9_]+", text) if len(t) > 3}
+    from pingan.config import Settings
+
+    missing = [
+        f"PINGAN_{name.upper()}"
+        for name in Settings.model_fields
+        if f"PINGAN_{name.upper()}" not in text
+        and not any(f"PINGAN_{name.upper()}".endswith(s) for s in suffixes)
+    ]
+    assert missing == []

@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from pingan.alarms.models import Alarm
+from pingan.alarms.models import Alarm, Notification
+from pingan.alarms.notify import outbox
 from pingan.auth.roles import Role
 from pingan.db.base import utcnow
 from pingan.devices.models import Device
@@ -98,7 +99,7 @@ def test_blocked_list_is_the_polices_and_raises_a_p1_with_the_snapshot(
     assert len(alarms(world)) == 1
 
 
-def test_dementia_at_an_exit_gate(client: TestClient, world: World) -> None:
+def test_dementia_at_an_exit_gate(client: TestClient, world: World, backend: Backend) -> None:
     add_user(world, "grid", Role.grid_officer, "gh_grid")
     gate = add_device(world, "gh-gate", node="gh_site", kind="face_terminal", name="南门出口")
     inner = add_device(world, "gh-lobby", node="gh_site", kind="face_terminal", name="1栋大堂")
@@ -127,6 +128,13 @@ def test_dementia_at_an_exit_gate(client: TestClient, world: World) -> None:
     assert (alarm.priority, alarm.category) == (2, "welfare")
     event = world.session.get(Event, alarm.first_event_id)
     assert event is not None and event.payload and event.payload["contact"] == "女儿 100****0000"
+    # The family is told at once, by SMS to the number on the entry.
+    [told] = world.session.scalars(
+        select(Notification).where(Notification.alarm_id == alarm.id)
+    ).all()
+    assert (told.kind, told.recipient, told.status) == ("sms", "10012340000", "pending")
+    [claimed] = outbox.claim(world.session, rules=backend.app.state.runtime.rules, public_url="")
+    assert claimed.channel is not None and claimed.channel.to == ["10012340000"]
 
 
 def test_care_list_person_not_seen_for_days(

@@ -145,6 +145,8 @@ class Notification(Base):
         ForeignKey("alarm_entries.id", ondelete="SET NULL")
     )
     channel: Mapped[str] = mapped_column(String(64))  # the channel's id in the rules file
+    # A number named by the event itself (a family to call), for channel CONTACT_SMS.
+    recipient: Mapped[str | None] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(16))  # webhook | wecom | dingtalk | email | sms
     event: Mapped[str] = mapped_column(String(32))  # alarm.raised | alarm.escalated
     status: Mapped[str] = mapped_column(String(8), default="pending")  # pending | sent | failed

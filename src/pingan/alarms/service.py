@@ -159,7 +159,14 @@ class Engine:
             session, alarm, "raised", event_id=event.id, at=event.received_at, note=rule.id
         )
         session.flush()
-        outbox.enqueue(session, alarm=alarm, entry=entry, event="alarm.raised", rules=self.rules)
+        outbox.enqueue(
+            session,
+            alarm=alarm,
+            entry=entry,
+            event="alarm.raised",
+            rules=self.rules,
+            contacts=_contacts(event),
+        )
         return alarm
 
     def _restore(self, session: Session, event: Stored) -> None:
@@ -226,6 +233,12 @@ def _devices_agreeing(session: Session, event: Stored, rule: Rule) -> int:
 
 
 # --- reading ------------------------------------------------------------------------------------
+
+
+def _contacts(event: Stored) -> list[str]:
+    """Numbers the event itself asks to be told by SMS (a dementia watch entry's family)."""
+    said = (event.payload or {}).get("notify_sms") or []
+    return [str(n) for n in said if isinstance(n, str) and n.lstrip("+").isdigit()][:3]
 
 
 def _what(alarm_id: int) -> str:

@@ -211,6 +211,7 @@ class WatchEntry(TimestampMixin, Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     not_seen_days: Mapped[int | None] = mapped_column(Integer)  # care list
     contact: Mapped[str | None] = mapped_column(String(100))  # family to tell (dementia list)
+    contact_phone: Mapped[str | None] = mapped_column(String(20))  # told by SMS at once
     created_by: Mapped[str] = mapped_column(String(100))
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -112,6 +112,11 @@ class WatchIn(Strict):
     expires_at: datetime | None = Field(None, description="Blocked list: required, within a year")
     not_seen_days: int | None = Field(None, ge=1, le=60, description="Care list (default 3)")
     contact: str | None = Field(None, max_length=100, description="Dementia list: family to call")
+    contact_phone: str | None = Field(
+        None,
+        pattern=r"^\+?\d{5,20}$",
+        description="Dementia list: told by SMS when seen at an exit",
+    )
 
 
 class WatchOut(BaseModel):
@@ -126,6 +131,7 @@ class WatchOut(BaseModel):
     expires_at: datetime | None
     not_seen_days: int | None
     contact: str | None
+    contact_phone: str | None
     created_by: str
     created_at: datetime
     ended_at: datetime | None

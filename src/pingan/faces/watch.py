@@ -100,6 +100,7 @@ def add(session: Session, *, actor: Principal, data: WatchIn) -> WatchEntry:
         expires_at=data.expires_at,
         not_seen_days=(data.not_seen_days or 3) if data.kind == WatchKind.care else None,
         contact=data.contact,
+        contact_phone=data.contact_phone,
         created_by=actor.actor,
     )
     session.add(entry)
@@ -262,6 +263,7 @@ def check(
                         {
                             "entry_id": entry.id,
                             "contact": entry.contact,
+                            "notify_sms": [entry.contact_phone] if entry.contact_phone else [],
                             "recognition_id": recognition.id,
                             "snapshot": snapshot,
                         },

@@ -29,9 +29,33 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(2**attempts, 3600))
 
 
+CONTACT_SMS = "contact_sms"  # an SMS to a number the event named, not the rules file
+
+
 def enqueue(
-    session: Session, *, alarm: Alarm, entry: AlarmEntry, event: str, rules: RuleBook
+    session: Session,
+    *,
+    alarm: Alarm,
+    entry: AlarmEntry,
+    event: str,
+    rules: RuleBook,
+    contacts: list[str] | None = None,
 ) -> int:
+    for number in contacts or []:
+        session.add(
+            Notification(
+                alarm_id=alarm.id,
+                entry_id=entry.id,
+                channel=CONTACT_SMS,
+                recipient=number,
+                kind="sms",
+                event=event,
+                status="pending",
+                attempts=0,
+                created_at=utcnow(),
+                next_attempt_at=utcnow(),
+            )
+        )
     channels = rules.current.channels_for(alarm.rule_id)
     for channel in channels:
         session.add(
@@ -47,7 +71,7 @@ def enqueue(
                 next_attempt_at=utcnow(),
             )
         )
-    return len(channels)
+    return len(channels) + len(contacts or [])
 
 
 def _place(session: Session, alarm: Alarm) -> str:
@@ -104,10 +128,15 @@ def claim(
         row.status = "sending"
         row.attempts += 1
         row.next_attempt_at = now + timedelta(seconds=LEASE_S)
+        channel = (
+            Channel(id=CONTACT_SMS, type="sms", to=[row.recipient])
+            if row.channel == CONTACT_SMS and row.recipient
+            else by_id.get(row.channel)
+        )
         out.append(
             Claimed(
                 row.id,
-                by_id.get(row.channel),
+                channel,
                 row.channel,
                 message_for(session, alarm=alarm, event=row.event, public_url=public_url),
                 row.attempts,
