@@ -201,12 +201,13 @@ class Gallery:
             self._ann = index
         _scores, found = self._ann.search(query.reshape(1, -1), ANN_CANDIDATES)
         ids = found[0][found[0] >= 0]
-        positions = np.searchsorted(self._ids, ids)
+        positions: np.ndarray = np.searchsorted(self._ids, ids)
         if rows.size == len(self._ids):
             return positions
         inside = np.zeros(len(self._ids), dtype=bool)  # cheap next to sorting a million rows
         inside[rows] = True
-        return positions[inside[positions]]
+        kept: np.ndarray = positions[inside[positions]]
+        return kept
 
     def search(
         self, session: Session, vector: np.ndarray, *, within: str | None, limit: int = 5
