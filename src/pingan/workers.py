@@ -22,7 +22,6 @@ from pingan.db.engine import READONLY, unit_of_work
 from pingan.devices import supervision
 from pingan.devices.models import Device
 from pingan.devices.service import info_by_id
-from pingan.events.pipeline import Incoming
 from pingan.faces import retention, watch
 from pingan.faces.runtime import FaceRuntime
 from pingan.ingest.mqtt import MqttAdapter
@@ -160,20 +159,7 @@ class Workers:
             if self._locked(session, LOCK_CARE):
                 alerts = watch.not_seen(session)
                 if alerts:
-                    self.runtime.pipeline.process(
-                        session,
-                        [
-                            Incoming(
-                                device=a.device,
-                                channel="system",
-                                kind="face",
-                                code=a.code,
-                                zone=a.zone,
-                                payload=a.payload,
-                            )
-                            for a in alerts
-                        ],
-                    )
+                    self.runtime.pipeline.process(session, [a.incoming("system") for a in alerts])
 
     def follow_cameras(self) -> None:
         """Sample every enabled camera with a stream URL; start new ones, stop removed ones.

@@ -117,6 +117,7 @@ def test_dementia_at_an_exit_gate(client: TestClient, world: World, backend: Bac
             "node_id": world.nodes["gh_site"],
             "person_id": person,
             "contact": "女儿 100****0000",
+            "contact_phone": "10012340000",
         },
         headers=world.auth("grid"),
     )

@@ -57,6 +57,23 @@ def _person(session: DB, actor: Actor, person_id: int) -> Person:
     )
 
 
+async def _analyse_uploads(
+    faces: FaceRuntime, photos: list[UploadFile]
+) -> list[tuple[str, Analysis]]:
+    """Each uploaded photo analysed in the face workers; one that is no image is refused."""
+    analysed: list[tuple[str, Analysis]] = []
+    for upload in photos[: service.MAX_TEMPLATES + 1]:  # one more: "too many" is then said
+        data = await upload.read(MAX_PHOTO + 1)
+        name = upload.filename or "photo"
+        if len(data) > MAX_PHOTO:
+            raise Invalid("bad_photo", field="photos", photo=name, reason="over 5 MB")
+        try:
+            analysed.append((name, await faces.workers.analyse_async(data)))
+        except ValueError as exc:
+            raise Invalid("bad_photo", field="photos", photo=name, reason=str(exc)) from exc
+    return analysed
+
+
 # --- consent ------------------------------------------------------------------------------------
 
 
@@ -100,16 +117,7 @@ async def enrol(
     faces = _faces(request)
     vault = faces.vault()
     person = _person(session, actor, person_id)
-    analysed: list[tuple[str, Analysis]] = []
-    for upload in photos[: service.MAX_TEMPLATES + 1]:
-        data = await upload.read(MAX_PHOTO + 1)
-        name = upload.filename or "photo"
-        if len(data) > MAX_PHOTO:
-            raise Invalid("bad_photo", field="photos", photo=name, reason="over 5 MB")
-        try:
-            analysed.append((name, await faces.workers.analyse_async(data)))
-        except ValueError as exc:
-            raise Invalid("bad_photo", field="photos", photo=name, reason=str(exc)) from exc
+    analysed = await _analyse_uploads(faces, photos)
     results = service.enrol(
         session,
         actor=actor,
@@ -461,13 +469,7 @@ async def add_watch_photos(
     faces = _faces(request)
     vault = faces.vault()
     entry = watch.visible_or_raise(session, actor=actor, entry_id=entry_id)
-    analysed = []
-    for upload in photos[: service.MAX_TEMPLATES]:
-        name = upload.filename or "photo"
-        try:
-            analysed.append((name, await faces.workers.analyse_async(await upload.read(MAX_PHOTO))))
-        except ValueError as exc:
-            raise Invalid("bad_photo", field="photos", photo=name, reason=str(exc)) from exc
+    analysed = await _analyse_uploads(faces, photos)
     results = watch.add_photos(
         session, entry=entry, photos=analysed, engine_id=faces.engine_id(), vault=vault
     )

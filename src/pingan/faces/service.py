@@ -541,17 +541,7 @@ def masked_name(name: str) -> str:
 def events_for(device: DeviceInfo, outcome: Outcome, how: str) -> list[Incoming]:
     """A door's decision is an access event like any other, and a watchlist hit a `face` event:
     both go through the pipeline, where the alarm rules see them."""
-    items = [
-        Incoming(
-            device=a.device,
-            channel="http",
-            kind="face",
-            code=a.code,
-            zone=a.zone,
-            payload=a.payload,
-        )
-        for a in outcome.alerts
-    ]
+    items = [a.incoming("http") for a in outcome.alerts]
     if device.kind in DOORS:
         granted = outcome.decision == Decision.grant
         items.append(

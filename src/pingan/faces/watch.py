@@ -29,6 +29,7 @@ from pingan.db.base import utcnow
 from pingan.devices.models import Device
 from pingan.devices.service import DeviceInfo, info_by_id
 from pingan.errors import Conflict, Invalid, NotFound
+from pingan.events.pipeline import Incoming
 from pingan.faces.analysis import Analysis
 from pingan.faces.gallery import Gallery
 from pingan.faces.models import (
@@ -60,6 +61,16 @@ class Alert:
     code: str  # blocked | dementia_exit | stranger | not_seen
     zone: str | None
     payload: dict[str, Any] = field(default_factory=dict)
+
+    def incoming(self, channel: str) -> Incoming:
+        return Incoming(
+            device=self.device,
+            channel=channel,
+            kind="face",
+            code=self.code,
+            zone=self.zone,
+            payload=self.payload,
+        )
 
 
 # --- entries ------------------------------------------------------------------------------------
