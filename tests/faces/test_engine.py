@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pingan.faces.analysis import Analysis, analyse_with
+from pingan.faces.analysis import Analysis, analyse_with, make_engine
 from pingan.faces.calibration import calibrate, labelled_photos, shipped
 from pingan.faces.dlib_engine import DlibEngine
 from pingan.faces.engine import EngineError, OnnxEngine, decode_image, model_file
@@ -46,6 +46,13 @@ def test_a_model_file_that_is_not_the_shipped_one_is_refused(tmp_path: Path) -> 
     for name in ("scrfd_500m_bnkps.onnx", "w600k_mbf.onnx"):
         shutil.copy(model_file(name, None, None), tmp_path / name)
     OnnxEngine(model_dir=tmp_path)  # the same files from another folder load
+    # A recogniser of one's own, under its own name, is taken too (checked by its shape only).
+    own = tmp_path / "own"
+    own.mkdir()
+    shutil.copy(tmp_path / "scrfd_500m_bnkps.onnx", own / "scrfd_500m_bnkps.onnx")
+    shutil.copy(tmp_path / "w600k_mbf.onnx", own / "my_arcface_r50.onnx")
+    engine = make_engine("onnx", own)
+    assert engine.id == "arcface:my_arcface_r50" and engine.dim == 512
     data = bytearray((tmp_path / "w600k_mbf.onnx").read_bytes())
     data[-1] ^= 0xFF
     (tmp_path / "w600k_mbf.onnx").write_bytes(bytes(data))

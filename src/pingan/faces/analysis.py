@@ -12,7 +12,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pingan.faces.engine import Engine, Face, Image, OnnxEngine, align, decode_image
+from pingan.faces.engine import (
+    ARCFACE_FILE,
+    SCRFD_FILE,
+    Engine,
+    EngineError,
+    Face,
+    Image,
+    OnnxEngine,
+    align,
+    decode_image,
+)
 from pingan.i18n import N_
 
 MIN_EYE_DISTANCE = 60.0  # px, as the face terminals of the big vendors ask for enrolment photos
@@ -91,6 +101,15 @@ def make_engine(kind: str, model_dir: Path | None) -> Engine:
         from pingan.faces.dlib_engine import DlibEngine
 
         return DlibEngine()
+    if model_dir is not None and not (model_dir / ARCFACE_FILE).is_file():
+        # A folder of one's own: its ArcFace-format recogniser, whatever its file is called.
+        own = sorted(p.name for p in model_dir.glob("*.onnx") if p.name != SCRFD_FILE)
+        if len(own) != 1:
+            raise EngineError(
+                f"{model_dir}: expected {SCRFD_FILE} and one ArcFace-format .onnx model, "
+                f"found {', '.join(own) or 'none'}"
+            )
+        return OnnxEngine(model_dir=model_dir, recogniser=own[0])
     return OnnxEngine(model_dir=model_dir)
 
 
