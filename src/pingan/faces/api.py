@@ -185,14 +185,14 @@ def _record(
         request.app.state.runtime.pipeline.process(session, items)
 
 
-def _answer(outcome: service.Outcome, threshold: float | None = None) -> DecisionOut:
+def _answer(outcome: service.Outcome) -> DecisionOut:
     return DecisionOut(
         decision=outcome.decision,
         reason=outcome.reason,
         person_id=outcome.person.id if outcome.person else None,
         name=service.masked_name(outcome.person.name) if outcome.person else None,
         score=round(outcome.score, 4) if outcome.score is not None else None,
-        threshold=threshold,
+        threshold=outcome.threshold,
         recognition_id=outcome.recognition.id if outcome.recognition else None,
     )
 
@@ -249,7 +249,7 @@ async def recognise(
         watching=faces.watching(engine_id, dim),
     )
     _record(request, session, device, outcome, "face")
-    return _answer(outcome, service.threshold_for(session, engine_id=engine_id))
+    return _answer(outcome)
 
 
 @router.post("/doors/credentials", response_model=DecisionOut)
@@ -330,12 +330,13 @@ async def search_by_photo(
             "bad_photo", field="photo", photo=photo.filename or "photo", reason=str(exc)
         ) from exc
     engine_id = faces.engine_id()
+    threshold = service.threshold_for(session, engine_id=engine_id)
     found = face_search.search(
         session,
         actor=actor,
         analysis=analysis,
         gallery=faces.gallery(engine_id, len(analysis.as_array()) or 512),
-        threshold=service.threshold_for(session, engine_id=engine_id),
+        threshold=threshold,
         vault=vault,
         reason=reason,
         within=node,
@@ -352,7 +353,7 @@ async def search_by_photo(
             )
             for s in found.sightings
         ],
-        threshold=service.threshold_for(session, engine_id=engine_id),
+        threshold=threshold,
     )
 
 

@@ -351,6 +351,7 @@ class Outcome:
     score: float | None
     recognition: Recognition | None
     alerts: list[watch.Alert] = field(default_factory=list)
+    threshold: float | None = None  # the engine's accept threshold this was decided by
 
 
 @dataclass(frozen=True)
@@ -464,7 +465,7 @@ def recognise(
         if watching is not None
         else []
     )
-    return Outcome(decision, reason, person, score, recognition, alerts)
+    return Outcome(decision, reason, person, score, recognition, alerts, threshold)
 
 
 def _rejected(
