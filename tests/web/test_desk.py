@@ -252,9 +252,10 @@ def test_territory_search_as_you_type(live: Live, browser: Browser) -> None:
 def test_a_resident_consents_enrols_and_withdraws_on_their_own_page(
     live: Live, browser: Browser
 ) -> None:
-    faces = Path(__file__).parents[2].parent / "shared" / "data" / "faces"
+    from tests.faces.test_engine import FACES as faces
+
     if not faces.is_dir():
-        pytest.skip(f"the labelled face photos are not at {faces}")
+        pytest.skip(f"the labelled face photos are not at {faces}: set FACES_DIR")
     engine = make_engine(live.settings)
     with Session(engine) as s:
         s.info["actor"] = "test"
