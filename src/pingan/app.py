@@ -22,6 +22,7 @@ from pingan.faces import api as faces_api
 from pingan.faces.runtime import FaceRuntime
 from pingan.imports import api as imports_api
 from pingan.ingest import http as ingest_http
+from pingan.patrol import api as patrol_api
 from pingan.runtime import Runtime
 from pingan.territory import api as territory_api
 from pingan.web import mapdata, pages
@@ -80,5 +81,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(figures_api.router, prefix=API_PREFIX)
     app.include_router(mapdata.router, prefix=API_PREFIX)
     app.include_router(faces_api.router, prefix=API_PREFIX)
+    app.include_router(patrol_api.router, prefix=API_PREFIX)
     pages.install(app)
     return app

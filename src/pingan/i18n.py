@@ -62,6 +62,12 @@ MESSAGES: dict[str, str] = {
     "watch_photos": N_("只有布控名单条目需要照片；关爱对象用本人已录入的人脸"),
     "watch_ended": N_("此名单条目已结束"),
     "not_matched": N_("这条识别记录没有匹配到任何人"),
+    "patrol_member": N_("此人不是该队队员"),
+    "patrol_shift": N_("班次结束时间须晚于开始时间"),
+    "patrol_swap": N_("只能与同一队伍的班次对调"),
+    "patrol_due": N_("检查点的到达时限超出了巡逻时长"),
+    "patrol_token": N_("二维码无效：不是本路线的检查点，或已作废"),
+    "patrol_finished": N_("这次巡逻已经结束"),
     "reason_required": N_("请写明查询事由（至少 4 个字），它会记入审计日志"),
 }
 

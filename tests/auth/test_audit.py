@@ -196,6 +196,12 @@ def test_every_audited_model_is_covered() -> None:
         "access_credentials",
         "watch_entries",
         "watch_templates",
+        "patrol_teams",
+        "patrol_members",
+        "patrol_shifts",
+        "patrol_meetings",
+        "patrol_routes",
+        "patrol_checkpoints",
     }
 
 

@@ -34,6 +34,8 @@ class Perm(enum.StrEnum):
     faces_search = "faces:search"  # where has this person been seen (with a stated reason)
     watch_care = "watch:care"  # care lists: elderly living alone, people with dementia
     watch_blocked = "watch:blocked"  # the blocked list: the police liaison only
+    patrol_manage = "patrol:manage"  # teams, members, rosters, routes, meetings
+    patrol_run = "patrol:run"  # walk a route and check in; take dispatched tasks
 
 
 # Admins may do everything but enter people on the blocked list: that is the police's.
@@ -45,10 +47,12 @@ PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.street_admin: _ADMIN,
     Role.community_admin: _ADMIN,
     Role.centre_operator: _READ | _DESK,
-    Role.site_manager: _READ | _DESK | {Perm.people_write, Perm.devices_write, Perm.faces_enrol},
+    Role.site_manager: _READ
+    | _DESK
+    | {Perm.people_write, Perm.devices_write, Perm.faces_enrol, Perm.patrol_run},
     Role.grid_officer: _READ | _DESK | {Perm.people_write, Perm.faces_enrol, Perm.watch_care},
-    Role.patrol_member: frozenset({Perm.territory_read}) | _DESK,
-    Role.police_liaison: _READ | _DESK | {Perm.faces_search, Perm.watch_blocked},
+    Role.patrol_member: frozenset({Perm.territory_read, Perm.patrol_run}) | _DESK,
+    Role.police_liaison: _READ | _DESK | {Perm.faces_search, Perm.watch_blocked, Perm.patrol_run},
     Role.resident: _READ,
 }
 

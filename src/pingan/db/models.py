@@ -7,6 +7,7 @@ from pingan.db.base import Base
 from pingan.devices import models as device_models
 from pingan.events import models as event_models
 from pingan.faces import models as face_models
+from pingan.patrol import models as patrol_models
 from pingan.territory import models as territory_models
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "event_models",
     "face_models",
     "meta",
+    "patrol_models",
     "territory_models",
 ]

@@ -1,0 +1,226 @@
+"""Human defence: teams, rosters, meetings, routes with signed checkpoint codes, patrol runs."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+
+from pingan.api_common import DB, Actor, StrictQuery
+from pingan.auth.roles import Perm
+from pingan.errors import NotFound
+from pingan.faces.vault import Vault
+from pingan.patrol import service
+from pingan.patrol.models import Route
+from pingan.patrol.schemas import (
+    CheckInIn,
+    CheckInOut,
+    CheckpointOut,
+    MeetingIn,
+    MeetingOut,
+    MemberIn,
+    MemberOut,
+    RouteIn,
+    RouteOut,
+    RunOut,
+    ShiftIn,
+    ShiftOut,
+    SwapIn,
+    TeamIn,
+    TeamOut,
+)
+
+router = APIRouter(prefix="/patrol", dependencies=[StrictQuery], tags=["patrol"])
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _vault(request: Request) -> Vault:
+    """The platform's data key signs checkpoint codes as it encrypts face data."""
+    vault: Vault = request.app.state.faces.vault()
+    return vault
+
+
+@router.post("/teams", response_model=TeamOut, status_code=201)
+def create_team(data: TeamIn, actor: Actor, session: DB) -> TeamOut:
+    """街道治安巡逻队, 社区治保巡逻队, 小区保安, 社区信息员, 辖区公安, 群防群治志愿巡逻队."""
+    return TeamOut.model_validate(service.create_team(session, actor=actor, data=data))
+
+
+@router.get("/teams", response_model=list[TeamOut])
+def list_teams(actor: Actor, session: DB) -> list[TeamOut]:
+    return [TeamOut.model_validate(t) for t in service.teams(session, actor=actor)]
+
+
+@router.post("/teams/{team_id}/members", response_model=MemberOut, status_code=201)
+def add_member(team_id: int, data: MemberIn, actor: Actor, session: DB) -> MemberOut:
+    return MemberOut.model_validate(
+        service.add_member(session, actor=actor, team_id=team_id, data=data)
+    )
+
+
+@router.get("/teams/{team_id}/members", response_model=list[MemberOut])
+def list_members(team_id: int, actor: Actor, session: DB) -> list[MemberOut]:
+    team = service.team_visible_or_raise(session, actor=actor, team_id=team_id)
+    return [MemberOut.model_validate(m) for m in service.members(session, team=team)]
+
+
+@router.post("/teams/{team_id}/shifts", response_model=ShiftOut, status_code=201)
+def add_shift(team_id: int, data: ShiftIn, actor: Actor, session: DB) -> ShiftOut:
+    return ShiftOut.model_validate(
+        service.add_shift(session, actor=actor, team_id=team_id, data=data)
+    )
+
+
+class OnDutyOut(BaseModel):
+    shift: ShiftOut
+    member: MemberOut
+
+
+@router.get("/on-duty", response_model=list[OnDutyOut])
+def on_duty(actor: Actor, session: DB, at: datetime | None = None) -> list[OnDutyOut]:
+    """Who is on duty now (or at `at`), within your scope."""
+    return [
+        OnDutyOut(shift=ShiftOut.model_validate(s), member=MemberOut.model_validate(m))
+        for s, m in service.on_duty(session, actor=actor, at=at)
+    ]
+
+
+@router.post("/shifts/{shift_id}/swap", response_model=list[ShiftOut])
+def swap_shifts(shift_id: int, data: SwapIn, actor: Actor, session: DB) -> list[ShiftOut]:
+    """Two members of a team exchange their shifts."""
+    pair = service.swap(session, actor=actor, shift_id=shift_id, other_id=data.other_shift_id)
+    return [ShiftOut.model_validate(s) for s in pair]
+
+
+@router.post("/meetings", response_model=MeetingOut, status_code=201)
+def record_meeting(data: MeetingIn, actor: Actor, session: DB) -> MeetingOut:
+    """A joint meeting (联席会): date, attendees, decisions."""
+    return MeetingOut.model_validate(service.record_meeting(session, actor=actor, data=data))
+
+
+@router.get("/meetings", response_model=list[MeetingOut])
+def list_meetings(actor: Actor, session: DB) -> list[MeetingOut]:
+    return [MeetingOut.model_validate(m) for m in service.meetings(session, actor=actor)]
+
+
+def _route_out(session: DB, route: Route) -> RouteOut:
+    return RouteOut(
+        id=route.id,
+        team_id=route.team_id,
+        name=route.name,
+        duration_min=route.duration_min,
+        checkpoints=[
+            CheckpointOut.model_validate(c) for c in service.checkpoints(session, route=route)
+        ],
+    )
+
+
+@router.post("/routes", response_model=RouteOut, status_code=201)
+def create_route(data: RouteIn, actor: Actor, session: DB) -> RouteOut:
+    """A route: its checkpoints in order, with positions and the minute each is due by."""
+    return _route_out(session, service.create_route(session, actor=actor, data=data))
+
+
+@router.get("/routes/{route_id}", response_model=RouteOut)
+def get_route(route_id: int, actor: Actor, session: DB) -> RouteOut:
+    return _route_out(
+        session, service.route_visible_or_raise(session, actor=actor, route_id=route_id)
+    )
+
+
+class CodeOut(BaseModel):
+    checkpoint_id: int
+    seq: int
+    name: str
+    token: str
+
+
+@router.get("/routes/{route_id}/codes", response_model=list[CodeOut])
+def route_codes(route_id: int, request: Request, actor: Actor, session: DB) -> list[CodeOut]:
+    """What each checkpoint's QR code holds: a signed token, not a guessable id."""
+    route = service.route_visible_or_raise(session, actor=actor, route_id=route_id)
+    actor.require(Perm.patrol_manage, route.path, route.name)
+    vault = _vault(request)
+    return [
+        CodeOut(checkpoint_id=c.id, seq=c.seq, name=c.name, token=service.token(vault, c))
+        for c in service.checkpoints(session, route=route)
+    ]
+
+
+@router.post("/routes/{route_id}/checkpoints/{checkpoint_id}/reissue", response_model=CodeOut)
+def reissue_code(
+    route_id: int, checkpoint_id: int, request: Request, actor: Actor, session: DB
+) -> CodeOut:
+    """A new code for a lost or copied one: the printed code stops working at once."""
+    route = service.route_visible_or_raise(session, actor=actor, route_id=route_id)
+    checkpoint = next(
+        (c for c in service.checkpoints(session, route=route) if c.id == checkpoint_id), None
+    )
+    if checkpoint is None:
+        raise NotFound(what=f"检查点 {checkpoint_id}")
+    service.reissue(session, actor=actor, checkpoint=checkpoint, route=route)
+    token = service.token(_vault(request), checkpoint)
+    return CodeOut(
+        checkpoint_id=checkpoint.id, seq=checkpoint.seq, name=checkpoint.name, token=token
+    )
+
+
+@router.post("/routes/{route_id}/runs", response_model=RunOut, status_code=201)
+def start_run(route_id: int, actor: Actor, session: DB) -> RunOut:
+    """Start walking a route (a member of its team, on their phone)."""
+    route = service.route_visible_or_raise(session, actor=actor, route_id=route_id)
+    return RunOut.model_validate(service.start_run(session, actor=actor, route=route))
+
+
+@router.post("/runs/{run_id}/checkins", response_model=CheckInOut, status_code=201)
+def check_in(
+    run_id: int, data: CheckInIn, request: Request, actor: Actor, session: DB
+) -> CheckInOut:
+    """A scanned checkpoint with the phone's position; `at` keeps the time of a check-in queued
+    while offline. Far, out of order or late: kept and flagged. A forged or void code, someone
+    else's run, or a position that is no coordinate: refused with the reason, and recorded."""
+    row, refusal = service.check_in(
+        session, actor=actor, run_id=run_id, data=data, vault=_vault(request)
+    )
+    if refusal is not None:
+        session.commit()  # the refusal stays on record
+        raise refusal
+    assert row is not None
+    return CheckInOut.model_validate(row)
+
+
+@router.post("/runs/{run_id}/finish", response_model=RunOut)
+def finish_run(run_id: int, actor: Actor, session: DB) -> RunOut:
+    run = service.run_visible_or_raise(session, actor=actor, run_id=run_id)
+    return RunOut.model_validate(service.finish_run(session, actor=actor, run=run))
+
+
+class RunDetail(RunOut):
+    checkins: list[CheckInOut]
+
+
+@router.get("/runs/{run_id}", response_model=RunDetail)
+def get_run(run_id: int, actor: Actor, session: DB) -> RunDetail:
+    run = service.run_visible_or_raise(session, actor=actor, run_id=run_id)
+    return RunDetail(
+        **RunOut.model_validate(run).model_dump(),
+        checkins=[CheckInOut.model_validate(c) for c in service.checkins(session, run=run)],
+    )
+
+
+@router.get("/coverage", response_model=list[dict[str, Any]])
+def coverage(
+    actor: Actor,
+    session: DB,
+    start: Annotated[date | None, Query(description="First day (Asia/Shanghai)")] = None,
+    end: Annotated[date | None, Query(description="Last day, inclusive")] = None,
+) -> list[dict[str, Any]]:
+    """Checkpoints visited on time ÷ planned, per route, over the period's finished runs."""
+    last = end or datetime.now(SHANGHAI).date()
+    first = start or last - timedelta(days=29)
+    since = datetime.combine(first, time(), SHANGHAI)
+    until = datetime.combine(last + timedelta(days=1), time(), SHANGHAI)
+    return service.coverage(session, actor=actor, since=since, until=until)

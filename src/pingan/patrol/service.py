@@ -1,0 +1,431 @@
+"""Teams, rosters, meetings, routes, and patrol runs with their check-ins.
+
+A checkpoint's QR code is a signed token (HMAC with a key derived from PINGAN_DATA_KEY), not a
+guessable id. A check-in far from its checkpoint, out of order or late is kept and flagged; a
+forged or void token, someone else's run, or a position that is no coordinate is refused with
+the reason, and the refusal is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import math
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pingan.auth import audit
+from pingan.auth.principal import Principal
+from pingan.auth.roles import Perm
+from pingan.db.base import utcnow
+from pingan.errors import Conflict, Forbidden, Invalid, NotFound
+from pingan.faces.vault import Vault
+from pingan.patrol.models import (
+    CheckIn,
+    Checkpoint,
+    Meeting,
+    Member,
+    Route,
+    Run,
+    RunState,
+    Shift,
+    Team,
+)
+from pingan.patrol.schemas import CheckInIn, MeetingIn, MemberIn, RouteIn, ShiftIn, TeamIn
+from pingan.territory import service as territory_service
+
+LATE_GRACE = timedelta(minutes=5)
+
+
+def _team_or_raise(session: Session, *, actor: Principal, team_id: int, perm: Perm) -> Team:
+    team = session.get(Team, team_id)
+    if team is None:
+        raise NotFound(what=f"队伍 {team_id}")
+    actor.require(perm, team.path, team.name)
+    return team
+
+
+# --- teams, members, rosters, meetings -----------------------------------------------------------
+
+
+def create_team(session: Session, *, actor: Principal, data: TeamIn) -> Team:
+    node = territory_service.get_visible_or_raise(session, actor=actor, node_id=data.node_id)
+    actor.require(Perm.patrol_manage, node.path, node.name)
+    team = Team(kind=data.kind, name=data.name, node_id=node.id, path=node.path)
+    session.add(team)
+    session.flush()
+    return team
+
+
+def teams(session: Session, *, actor: Principal) -> Sequence[Team]:
+    return session.scalars(
+        select(Team)
+        .where(actor.filter(Team.path, Perm.territory_read))
+        .order_by(Team.path, Team.id)
+    ).all()
+
+
+def team_visible_or_raise(session: Session, *, actor: Principal, team_id: int) -> Team:
+    return _team_or_raise(session, actor=actor, team_id=team_id, perm=Perm.territory_read)
+
+
+def add_member(session: Session, *, actor: Principal, team_id: int, data: MemberIn) -> Member:
+    team = _team_or_raise(session, actor=actor, team_id=team_id, perm=Perm.patrol_manage)
+    territory_service.get_person_visible_or_raise(session, actor=actor, person_id=data.person_id)
+    if session.scalar(
+        select(Member.id).where(Member.team_id == team.id, Member.person_id == data.person_id)
+    ):
+        raise Conflict("conflict", field="person_id", reason="已是队员")
+    member = Member(
+        team_id=team.id,
+        person_id=data.person_id,
+        user_id=data.user_id,
+        path=team.path,
+        leader=data.leader,
+        programme=data.programme,
+    )
+    session.add(member)
+    session.flush()
+    return member
+
+
+def members(session: Session, *, team: Team) -> Sequence[Member]:
+    return session.scalars(
+        select(Member).where(Member.team_id == team.id).order_by(Member.id)
+    ).all()
+
+
+def add_shift(session: Session, *, actor: Principal, team_id: int, data: ShiftIn) -> Shift:
+    team = _team_or_raise(session, actor=actor, team_id=team_id, perm=Perm.patrol_manage)
+    member = session.get(Member, data.member_id)
+    if member is None or member.team_id != team.id:
+        raise Invalid("patrol_member", field="member_id")
+    if data.ends_at <= data.starts_at:
+        raise Invalid("patrol_shift", field="ends_at")
+    shift = Shift(
+        team_id=team.id,
+        member_id=member.id,
+        path=team.path,
+        starts_at=data.starts_at,
+        ends_at=data.ends_at,
+        note=data.note,
+    )
+    session.add(shift)
+    session.flush()
+    return shift
+
+
+def on_duty(
+    session: Session, *, actor: Principal, at: datetime | None = None
+) -> Sequence[tuple[Shift, Member]]:
+    """Who is on duty now: the roster's shifts covering this moment, within scope."""
+    now = at or utcnow()
+    return [
+        (shift, member)
+        for shift, member in session.execute(
+            select(Shift, Member)
+            .join(Member, Member.id == Shift.member_id)
+            .where(
+                Shift.starts_at <= now,
+                Shift.ends_at > now,
+                Member.active,
+                actor.filter(Shift.path, Perm.territory_read),
+            )
+            .order_by(Shift.starts_at)
+        )
+    ]
+
+
+def swap(
+    session: Session, *, actor: Principal, shift_id: int, other_id: int
+) -> tuple[Shift, Shift]:
+    """Two members exchange their shifts."""
+    pair = []
+    for sid in (shift_id, other_id):
+        shift = session.get(Shift, sid)
+        if shift is None:
+            raise NotFound(what=f"班次 {sid}")
+        actor.require(Perm.patrol_manage, shift.path, f"班次 {sid}")
+        pair.append(shift)
+    first, second = pair
+    if first.team_id != second.team_id:
+        raise Invalid("patrol_swap", field="other_shift_id")
+    first.member_id, second.member_id = second.member_id, first.member_id
+    session.flush()
+    return first, second
+
+
+def record_meeting(session: Session, *, actor: Principal, data: MeetingIn) -> Meeting:
+    node = territory_service.get_visible_or_raise(session, actor=actor, node_id=data.node_id)
+    actor.require(Perm.patrol_manage, node.path, node.name)
+    meeting = Meeting(
+        node_id=node.id,
+        path=node.path,
+        held_at=data.held_at,
+        title=data.title,
+        attendees=data.attendees,
+        decisions=data.decisions,
+    )
+    session.add(meeting)
+    session.flush()
+    return meeting
+
+
+def meetings(session: Session, *, actor: Principal) -> Sequence[Meeting]:
+    return session.scalars(
+        select(Meeting)
+        .where(actor.filter(Meeting.path, Perm.territory_read))
+        .order_by(Meeting.held_at.desc())
+    ).all()
+
+
+# --- routes and their QR codes ---------------------------------------------------------------------
+
+
+def create_route(session: Session, *, actor: Principal, data: RouteIn) -> Route:
+    team = _team_or_raise(session, actor=actor, team_id=data.team_id, perm=Perm.patrol_manage)
+    route = Route(team_id=team.id, path=team.path, name=data.name, duration_min=data.duration_min)
+    session.add(route)
+    session.flush()
+    for seq, cp in enumerate(data.checkpoints, 1):
+        if cp.due_min > data.duration_min:
+            raise Invalid("patrol_due", field=f"checkpoints.{seq - 1}.due_min")
+        session.add(
+            Checkpoint(
+                route_id=route.id,
+                seq=seq,
+                name=cp.name,
+                lon=cp.lon,
+                lat=cp.lat,
+                radius_m=cp.radius_m,
+                due_min=cp.due_min,
+            )
+        )
+    session.flush()
+    return route
+
+
+def route_visible_or_raise(session: Session, *, actor: Principal, route_id: int) -> Route:
+    route = session.get(Route, route_id)
+    if route is None or not actor.sees(route.path):
+        raise NotFound(what=f"巡逻路线 {route_id}")
+    return route
+
+
+def checkpoints(session: Session, *, route: Route) -> list[Checkpoint]:
+    return list(
+        session.scalars(
+            select(Checkpoint).where(Checkpoint.route_id == route.id).order_by(Checkpoint.seq)
+        )
+    )
+
+
+def _signature(vault: Vault, checkpoint_id: int, version: int) -> str:
+    digest = bytes.fromhex(vault.digest("checkpoint", f"{checkpoint_id}.{version}"))
+    return base64.urlsafe_b64encode(digest[:15]).decode()
+
+
+def token(vault: Vault, checkpoint: Checkpoint) -> str:
+    """What the checkpoint's QR code holds: its id, version and a signature."""
+    return f"PA1.{checkpoint.id}.{checkpoint.token_version}.{_signature(vault, checkpoint.id, checkpoint.token_version)}"
+
+
+def reissue(session: Session, *, actor: Principal, checkpoint: Checkpoint, route: Route) -> None:
+    """A new code for a checkpoint; the printed one stops working."""
+    actor.require(Perm.patrol_manage, route.path, route.name)
+    checkpoint.token_version += 1
+    session.flush()
+
+
+def _from_token(session: Session, vault: Vault, text: str) -> Checkpoint | None:
+    parts = text.strip().split(".")
+    if len(parts) != 4 or parts[0] != "PA1" or not parts[1].isdigit() or not parts[2].isdigit():
+        return None
+    checkpoint = session.get(Checkpoint, int(parts[1]))
+    if checkpoint is None or int(parts[2]) != checkpoint.token_version:
+        return None
+    expected = _signature(vault, checkpoint.id, checkpoint.token_version)
+    return checkpoint if hmac.compare_digest(expected, parts[3]) else None
+
+
+# --- runs and check-ins --------------------------------------------------------------------------
+
+
+def _my_member(session: Session, *, actor: Principal, team_id: int) -> Member:
+    member = session.scalar(
+        select(Member).where(
+            Member.team_id == team_id, Member.user_id == actor.user_id, Member.active
+        )
+    )
+    if member is None:
+        raise Forbidden(action="patrol:run (not a member of this team)")
+    return member
+
+
+def start_run(session: Session, *, actor: Principal, route: Route) -> Run:
+    actor.require(Perm.patrol_run, route.path, route.name)
+    member = _my_member(session, actor=actor, team_id=route.team_id)
+    now = utcnow()
+    run = Run(
+        route_id=route.id,
+        member_id=member.id,
+        path=route.path,
+        started_at=now,
+        due_at=now + timedelta(minutes=route.duration_min),
+        state=RunState.running,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def _refuse(session: Session, *, run_id: int, reason: str, detail: dict[str, Any]) -> None:
+    """A refused check-in is kept in the audit log with its reason (committed by the caller)."""
+    audit.record(
+        session,
+        action="refused",
+        entity="patrol_checkins",
+        entity_id=str(run_id),
+        note=reason,
+        after=detail,
+    )
+
+
+def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    lat = math.radians((lat1 + lat2) / 2)
+    dx = math.radians(lon2 - lon1) * math.cos(lat)
+    dy = math.radians(lat2 - lat1)
+    return 6_371_000 * math.hypot(dx, dy)
+
+
+def check_in(
+    session: Session, *, actor: Principal, run_id: int, data: CheckInIn, vault: Vault
+) -> tuple[CheckIn | None, Exception | None]:
+    """A scanned checkpoint. Returns the check-in, or the refusal to raise once it is recorded."""
+    run = session.get(Run, run_id)
+    if run is None or not actor.sees(run.path):
+        raise NotFound(what=f"巡逻 {run_id}")
+    member = session.get(Member, run.member_id)
+    detail = {"token": data.token[:40], "lon": data.lon, "lat": data.lat}
+    if member is None or member.user_id != actor.user_id:
+        _refuse(session, run_id=run.id, reason="not_your_run", detail=detail)
+        return None, Forbidden(action="patrol:run (this run is someone else's)")
+    if not (-180 <= data.lon <= 180 and -90 <= data.lat <= 90) or (data.lon == 0 and data.lat == 0):
+        _refuse(session, run_id=run.id, reason="bad_position", detail=detail)
+        return None, Invalid(
+            "bad_geometry", field="lon", reason=f"({data.lon}, {data.lat}) 不是有效坐标"
+        )
+    checkpoint = _from_token(session, vault, data.token)
+    if checkpoint is None or checkpoint.route_id != run.route_id:
+        reason = "bad_token" if checkpoint is None else "other_route"
+        _refuse(session, run_id=run.id, reason=reason, detail=detail)
+        return None, Invalid("patrol_token", field="token")
+    if run.state != RunState.running:
+        return None, Conflict("patrol_finished", field="run")
+    at = data.at or utcnow()
+    done = session.scalars(select(CheckIn.checkpoint_id).where(CheckIn.run_id == run.id)).all()
+    points = session.scalars(
+        select(Checkpoint).where(Checkpoint.route_id == run.route_id).order_by(Checkpoint.seq)
+    ).all()
+    expected = next((p for p in points if p.id not in done), None)
+    far = distance_m(checkpoint.lon, checkpoint.lat, data.lon, data.lat)
+    flags = []
+    if far > checkpoint.radius_m:
+        flags.append("far")
+    if expected is not None and expected.id != checkpoint.id:
+        flags.append("out_of_order")
+    if at > run.started_at + timedelta(minutes=checkpoint.due_min) + LATE_GRACE:
+        flags.append("late")
+    row = CheckIn(
+        run_id=run.id,
+        checkpoint_id=checkpoint.id,
+        at=at,
+        lon=data.lon,
+        lat=data.lat,
+        distance_m=round(far, 1),
+        flags=flags,
+    )
+    session.add(row)
+    if member.last_position_at is None or at >= member.last_position_at:
+        member.last_lon, member.last_lat, member.last_position_at = data.lon, data.lat, at
+    session.flush()
+    return row, None
+
+
+def finish_run(session: Session, *, actor: Principal, run: Run, now: datetime | None = None) -> Run:
+    """End a run: checkpoints not reached are noted as missed; its time counts as service."""
+    member = session.get(Member, run.member_id)
+    if actor.user_id is not None and (member is None or member.user_id != actor.user_id):
+        actor.require(Perm.patrol_manage, run.path, f"巡逻 {run.id}")
+    if run.state == RunState.finished:
+        raise Conflict("patrol_finished", field="run")
+    end = now or utcnow()
+    reached = set(session.scalars(select(CheckIn.checkpoint_id).where(CheckIn.run_id == run.id)))
+    run.missed = [
+        cp.id
+        for cp in session.scalars(
+            select(Checkpoint).where(Checkpoint.route_id == run.route_id).order_by(Checkpoint.seq)
+        )
+        if cp.id not in reached
+    ]
+    run.state, run.finished_at = RunState.finished, end
+    if member is not None:
+        member.service_minutes += max(0, int((end - run.started_at).total_seconds() // 60))
+    session.flush()
+    return run
+
+
+def checkins(session: Session, *, run: Run) -> Sequence[CheckIn]:
+    return session.scalars(
+        select(CheckIn).where(CheckIn.run_id == run.id).order_by(CheckIn.id)
+    ).all()
+
+
+def run_visible_or_raise(session: Session, *, actor: Principal, run_id: int) -> Run:
+    run = session.get(Run, run_id)
+    if run is None or not actor.sees(run.path):
+        raise NotFound(what=f"巡逻 {run_id}")
+    return run
+
+
+def coverage(
+    session: Session, *, actor: Principal, since: datetime, until: datetime
+) -> list[dict[str, Any]]:
+    """Checkpoints visited on time ÷ planned, per route, over finished runs in the period."""
+    out = []
+    for route in session.scalars(
+        select(Route).where(actor.filter(Route.path, Perm.territory_read)).order_by(Route.id)
+    ):
+        runs = session.scalars(
+            select(Run).where(
+                Run.route_id == route.id,
+                Run.state == RunState.finished,
+                Run.started_at >= since,
+                Run.started_at < until,
+            )
+        ).all()
+        planned = len(checkpoints(session, route=route)) * len(runs)
+        on_time = 0
+        for run in runs:
+            on_time += len(
+                {
+                    c.checkpoint_id
+                    for c in checkins(session, run=run)
+                    if "late" not in c.flags and "far" not in c.flags
+                }
+            )
+        out.append(
+            {
+                "route_id": route.id,
+                "route": route.name,
+                "runs": len(runs),
+                "planned": planned,
+                "on_time": on_time,
+                "coverage": round(on_time / planned, 3) if planned else None,
+            }
+        )
+    return out
