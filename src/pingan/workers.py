@@ -26,6 +26,7 @@ from pingan.faces import retention, watch
 from pingan.faces.runtime import FaceRuntime
 from pingan.ingest.mqtt import MqttAdapter
 from pingan.ingest.video import CameraStream
+from pingan.patrol import dispatch
 from pingan.runtime import Runtime
 
 log = logging.getLogger("pingan.workers")
@@ -35,6 +36,7 @@ LOCK_SUPERVISION = 7_100_001
 LOCK_ESCALATION = 7_100_002
 LOCK_RETENTION = 7_100_003
 LOCK_CARE = 7_100_004
+LOCK_DISPATCH = 7_100_005
 LOCK_CAMERA = 7_200_000  # + the camera's id
 
 
@@ -74,6 +76,7 @@ class Workers:
         self._every("notify", self.settings.notify_interval_s, self.notify)
         self._every("face-retention", 3600, self.purge_faces)
         self._every("care-list", self.settings.care_interval_s, self.care_list)
+        self._every("dispatch", 5, self.pass_on_tasks)
         if self.faces is not None:
             self._every("cameras", 60, self.follow_cameras)
         if self.engine.dialect.name == "sqlite":
@@ -152,6 +155,12 @@ class Workers:
                     snapshot_days=self.settings.face_snapshot_days,
                     unknown_days=self.settings.face_unknown_days,
                 )
+
+    def pass_on_tasks(self) -> None:
+        """Dispatched alarms nobody accepted in time go to the next responder."""
+        with unit_of_work(self.factory, actor="system:dispatch") as session:
+            if self._locked(session, LOCK_DISPATCH):
+                dispatch.pass_on_overdue(session)
 
     def care_list(self) -> None:
         """Welfare checks for care-list people not seen for their N days."""

@@ -38,6 +38,14 @@ ENTRY_LABEL: dict[str, str] = {
     "restored": N_("恢复"),
     "escalated": N_("升级"),
     "auto_close": N_("自动关闭"),
+    "dispatch_offer": N_("派给队员"),
+    "dispatch_accept": N_("队员接受任务"),
+    "dispatch_en_route": N_("队员正在前往"),
+    "dispatch_on_scene": N_("队员已到场"),
+    "dispatch_resolve": N_("队员处置完毕"),
+    "dispatch_decline": N_("队员无法前往"),
+    "dispatch_timeout": N_("超时未接，转派"),
+    "dispatch_none": N_("无人可派"),
     **{a.value: label for a, label in ACTION_LABEL.items()},
 }
 

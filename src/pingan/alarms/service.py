@@ -63,6 +63,23 @@ def _entry(
     return entry
 
 
+def record(
+    session: Session, *, alarm: Alarm, action: str, actor: Principal, note: str | None = None
+) -> AlarmEntry:
+    """A step taken elsewhere (a responder accepting a task …) on the alarm's timeline."""
+    entry = _entry(
+        session,
+        alarm,
+        action,
+        actor=actor.actor,
+        actor_user_id=actor.user_id,
+        from_state=alarm.state,
+        note=note,
+    )
+    session.flush()
+    return entry
+
+
 def _open_alarm(session: Session, key: str) -> Alarm | None:
     return session.scalar(
         select(Alarm)

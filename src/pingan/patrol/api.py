@@ -6,15 +6,16 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 
+from pingan.alarms import service as alarm_service
 from pingan.api_common import DB, Actor, StrictQuery
 from pingan.auth.roles import Perm
 from pingan.errors import NotFound
 from pingan.faces.vault import Vault
-from pingan.patrol import service
-from pingan.patrol.models import Route
+from pingan.patrol import dispatch, service
+from pingan.patrol.models import Route, TaskState
 from pingan.patrol.schemas import (
     CheckInIn,
     CheckInOut,
@@ -224,3 +225,76 @@ def coverage(
     since = datetime.combine(first, time(), SHANGHAI)
     until = datetime.combine(last + timedelta(days=1), time(), SHANGHAI)
     return service.coverage(session, actor=actor, since=since, until=until)
+
+
+# --- dispatch ------------------------------------------------------------------------------------
+
+
+class TaskOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    alarm_id: int
+    member_id: int
+    state: TaskState
+    offered_at: datetime
+    deadline: datetime
+    accepted_at: datetime | None
+    arrived_at: datetime | None
+    finished_at: datetime | None
+    distance_m: float | None
+    note: str | None
+
+
+class DispatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    member_id: int | None = Field(None, description="A responder of your choice; else the nearest")
+
+
+class StepIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = Field(None, max_length=2000)
+
+
+class PositionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+
+
+@router.post("/alarms/{alarm_id}/dispatch", response_model=TaskOut | None)
+def dispatch_alarm(alarm_id: int, data: DispatchIn, actor: Actor, session: DB) -> TaskOut | None:
+    """Offer an alarm to the nearest on-duty responder (or the one named). Null when nobody is
+    on duty for it: the timeline says so, and the centre acts."""
+    alarm = alarm_service.get_visible_or_raise(
+        session, actor=actor, alarm_id=alarm_id, perm=Perm.alarms_handle
+    )
+    task = dispatch.offer(session, actor=actor, alarm=alarm, member_id=data.member_id)
+    return TaskOut.model_validate(task) if task else None
+
+
+@router.get("/alarms/{alarm_id}/tasks", response_model=list[TaskOut])
+def alarm_tasks(alarm_id: int, actor: Actor, session: DB) -> list[TaskOut]:
+    alarm = alarm_service.get_visible_or_raise(session, actor=actor, alarm_id=alarm_id)
+    return [TaskOut.model_validate(t) for t in dispatch.tasks_of(session, alarm=alarm)]
+
+
+@router.get("/my-tasks", response_model=list[TaskOut])
+def my_tasks(actor: Actor, session: DB) -> list[TaskOut]:
+    """The tasks offered to you, or that you are working on."""
+    return [TaskOut.model_validate(t) for t in dispatch.my_tasks(session, actor=actor)]
+
+
+@router.post("/tasks/{task_id}/{step}", response_model=TaskOut)
+def task_step(task_id: int, step: str, data: StepIn, actor: Actor, session: DB) -> TaskOut:
+    """accept, en_route, on_scene, resolve (with a note) or decline (cannot attend: it passes on)."""
+    task = dispatch.task_for_responder(session, actor=actor, task_id=task_id)
+    return TaskOut.model_validate(
+        dispatch.step(session, actor=actor, task=task, name=step, note=data.note)
+    )
+
+
+@router.post("/position", status_code=204)
+def my_position(data: PositionIn, actor: Actor, session: DB) -> Response:
+    """The phone's position, for dispatch to the nearest responder."""
+    dispatch.update_position(session, actor=actor, lon=data.lon, lat=data.lat)
+    return Response(status_code=204)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -199,3 +200,42 @@ class CheckIn(Base):
     lat: Mapped[float] = mapped_column(Float)
     distance_m: Mapped[float] = mapped_column(Float)
     flags: Mapped[list[Any]] = mapped_column(JSON)  # far | out_of_order | late
+
+
+class TaskState(enum.StrEnum):
+    offered = "offered"  # waiting for the responder to accept
+    accepted = "accepted"
+    en_route = "en_route"  # on the way
+    on_scene = "on_scene"
+    resolved = "resolved"
+    declined = "declined"  # cannot attend
+    timed_out = "timed_out"  # not accepted in time: passed to the next
+    cancelled = "cancelled"  # the alarm was closed another way
+
+
+OPEN_TASKS = (TaskState.offered, TaskState.accepted, TaskState.en_route, TaskState.on_scene)
+
+
+class Task(Base):
+    """An alarm dispatched to one responder, and what they did with it."""
+
+    __tablename__ = "dispatch_tasks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("patrol_members.id", ondelete="CASCADE"), index=True
+    )
+    path: Mapped[str] = mapped_column(String(255))  # the alarm's
+    state: Mapped[TaskState] = mapped_column(
+        Enum(TaskState, native_enum=False, length=16), default=TaskState.offered
+    )
+    offered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deadline: Mapped[datetime] = mapped_column(UTCDateTime)  # accept by, or it passes on
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    distance_m: Mapped[float | None] = mapped_column(Float)
+    note: Mapped[str | None] = mapped_column(Text)
+    photo: Mapped[bytes | None] = mapped_column(LargeBinary)
+    tried: Mapped[list[Any]] = mapped_column(JSON, default=list)  # members offered before

@@ -1,4 +1,4 @@
-"""patrol: teams, members, shifts, meetings, routes, checkpoints, runs, check-ins
+"""patrol: teams, members, shifts, meetings, routes, checkpoints, runs, check-ins, dispatch
 
 Revision ID: 0005
 Revises: 0004
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import pingan.db.base
+
 
 revision = "0005"
 down_revision = "0004"
@@ -154,6 +155,58 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "dispatch_tasks",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("alarm_id", sa.Integer(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.Column("path", sa.String(length=255), nullable=False),
+        sa.Column(
+            "state",
+            sa.Enum(
+                "offered",
+                "accepted",
+                "en_route",
+                "on_scene",
+                "resolved",
+                "declined",
+                "timed_out",
+                "cancelled",
+                name="taskstate",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("offered_at", pingan.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("deadline", pingan.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("accepted_at", pingan.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("arrived_at", pingan.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", pingan.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("distance_m", sa.Float(), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("photo", sa.LargeBinary(), nullable=True),
+        sa.Column("tried", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["alarm_id"],
+            ["alarms.id"],
+            name=op.f("fk_dispatch_tasks_alarm_id_alarms"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["member_id"],
+            ["patrol_members.id"],
+            name=op.f("fk_dispatch_tasks_member_id_patrol_members"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_dispatch_tasks")),
+    )
+    with op.batch_alter_table("dispatch_tasks", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_dispatch_tasks_alarm_id"), ["alarm_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_dispatch_tasks_member_id"), ["member_id"], unique=False
+        )
+
+    op.create_table(
         "patrol_runs",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("route_id", sa.Integer(), nullable=False),
@@ -259,6 +312,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_patrol_runs_member_id"))
 
     op.drop_table("patrol_runs")
+    with op.batch_alter_table("dispatch_tasks", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_dispatch_tasks_member_id"))
+        batch_op.drop_index(batch_op.f("ix_dispatch_tasks_alarm_id"))
+
+    op.drop_table("dispatch_tasks")
     with op.batch_alter_table("patrol_members", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_patrol_members_person_id"))
 

@@ -1,0 +1,264 @@
+"""Dispatch: an alarm offered to the nearest on-duty responder; accept → on the way → on scene →
+resolved, or cannot attend; not accepted in time, it passes to the next and the centre sees it.
+Every step is a line on the alarm's timeline, so the desks follow it live."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pingan.alarms import flows
+from pingan.alarms import service as alarm_service
+from pingan.alarms.flows import Action
+from pingan.alarms.models import Alarm, AlarmState
+from pingan.auth.principal import SYSTEM, Principal
+from pingan.auth.roles import Perm
+from pingan.db.base import utcnow
+from pingan.devices.models import Device
+from pingan.errors import Conflict, NotFound
+from pingan.i18n import N_
+from pingan.patrol.models import OPEN_TASKS, Member, Shift, Task, TaskState, Team
+from pingan.patrol.service import distance_m
+from pingan.territory.models import NodeKind, Person, TerritoryNode, ancestor_path
+
+ACCEPT_S = 60  # a responder who does not accept within this passes the task on
+
+STEPS: dict[str, tuple[set[TaskState], TaskState, Action | None]] = {
+    # step: (from states, to state, the alarm's move)
+    "accept": ({TaskState.offered}, TaskState.accepted, None),
+    "en_route": ({TaskState.accepted}, TaskState.en_route, None),
+    "on_scene": ({TaskState.accepted, TaskState.en_route}, TaskState.on_scene, Action.arrive),
+    "resolve": (
+        {TaskState.accepted, TaskState.en_route, TaskState.on_scene},
+        TaskState.resolved,
+        Action.resolve,
+    ),
+    "decline": (
+        {TaskState.offered, TaskState.accepted, TaskState.en_route},
+        TaskState.declined,
+        None,
+    ),
+}
+STEP_LABEL = {
+    "offered": N_("派给"),
+    "accept": N_("接受任务"),
+    "en_route": N_("正在前往"),
+    "on_scene": N_("已到场"),
+    "resolve": N_("处置完毕"),
+    "decline": N_("无法前往"),
+    "timed_out": N_("超时未接，转派"),
+    "none_left": N_("无人可派，请中心处理"),
+}
+
+
+def _point(session: Session, alarm: Alarm) -> tuple[float, float] | None:
+    if alarm.device_id:
+        device = session.get(Device, alarm.device_id)
+        if device is not None and device.lon is not None and device.lat is not None:
+            return device.lon, device.lat
+    site_path = ancestor_path(alarm.path, NodeKind.site)
+    site = (
+        session.scalar(select(TerritoryNode).where(TerritoryNode.path == site_path))
+        if site_path
+        else None
+    )
+    if site is not None and site.lon is not None and site.lat is not None:
+        return site.lon, site.lat
+    return None
+
+
+def candidates(
+    session: Session, alarm: Alarm, *, now: datetime
+) -> list[tuple[Member, float | None]]:
+    """On-duty members of teams serving the alarm's place: nearest by their last position first,
+    then those without one, closest team first (the site's guards before the street's patrol)."""
+    community = ancestor_path(alarm.path, NodeKind.community) or alarm.path
+    rows = session.execute(
+        select(Member, Team.path)
+        .join(Team, Team.id == Member.team_id)
+        .join(Shift, Shift.member_id == Member.id)
+        .where(
+            Member.active,
+            Member.user_id.is_not(None),
+            Shift.starts_at <= now,
+            Shift.ends_at > now,
+        )
+        .distinct()
+    ).all()
+    point = _point(session, alarm)
+    found: list[tuple[Member, float | None, int]] = []
+    for member, team_path in rows:
+        # A team of the alarm's community (or below it), or one above it (the street's).
+        if not (team_path.startswith(community) or alarm.path.startswith(team_path)):
+            continue
+        far = (
+            distance_m(member.last_lon, member.last_lat, point[0], point[1])
+            if point and member.last_lon is not None and member.last_lat is not None
+            else None
+        )
+        depth = -team_path.count("/") if alarm.path.startswith(team_path) else 0
+        found.append((member, far, depth))
+    found.sort(key=lambda f: (f[1] is None, f[1] or 0.0, f[2], f[0].id))
+    return [(m, far) for m, far, _d in found]
+
+
+def _name(session: Session, member: Member) -> str:
+    person = session.get(Person, member.person_id)
+    return person.name if person else f"#{member.id}"
+
+
+def _move(
+    session: Session, alarm: Alarm, action: Action, actor: Principal, note: str | None
+) -> None:
+    """The alarm follows its responder, when its state allows that move."""
+    if action in flows.allowed(alarm.state):
+        alarm_service.act(session, actor=actor, alarm=alarm, action=action, note=note)
+
+
+def offer(
+    session: Session,
+    *,
+    actor: Principal,
+    alarm: Alarm,
+    member_id: int | None = None,
+    tried: list[int] | None = None,
+    now: datetime | None = None,
+) -> Task | None:
+    """Offer the alarm to a responder (the one named, or the nearest on duty not yet tried).
+    None when nobody is left: the centre is told on the timeline."""
+    actor.require(Perm.alarms_handle, alarm.path, f"报警 {alarm.id}")
+    now = now or utcnow()
+    tried = list(tried or [])
+    if session.scalar(select(Task.id).where(Task.alarm_id == alarm.id, Task.state.in_(OPEN_TASKS))):
+        raise Conflict("dispatch_open", field="alarm")
+    pool = candidates(session, alarm, now=now)
+    if member_id is not None:
+        pool = [(m, far) for m, far in pool if m.id == member_id]
+        if not pool:
+            raise NotFound(what=f"值班队员 {member_id}")
+    pool = [(m, far) for m, far in pool if m.id not in tried]
+    if not pool:
+        alarm_service.record(
+            session, alarm=alarm, action="dispatch_none", actor=actor, note=STEP_LABEL["none_left"]
+        )
+        return None
+    member, far = pool[0]
+    if alarm.state == AlarmState.raised:
+        _move(session, alarm, Action.acknowledge, actor, None)
+    _move(session, alarm, Action.dispatch, actor, _name(session, member))
+    task = Task(
+        alarm_id=alarm.id,
+        member_id=member.id,
+        path=alarm.path,
+        state=TaskState.offered,
+        offered_at=now,
+        deadline=now + timedelta(seconds=ACCEPT_S),
+        distance_m=round(far, 1) if far is not None else None,
+        tried=[*tried, member.id],
+    )
+    session.add(task)
+    alarm_service.record(
+        session,
+        alarm=alarm,
+        action="dispatch_offer",
+        actor=actor,
+        note=f"{_name(session, member)}" + (f" · {far:.0f} m" if far is not None else ""),
+    )
+    session.flush()
+    return task
+
+
+def my_tasks(session: Session, *, actor: Principal) -> list[Task]:
+    return list(
+        session.scalars(
+            select(Task)
+            .join(Member, Member.id == Task.member_id)
+            .where(Member.user_id == actor.user_id, Task.state.in_(OPEN_TASKS))
+            .order_by(Task.offered_at.desc())
+        )
+    )
+
+
+def task_for_responder(session: Session, *, actor: Principal, task_id: int) -> Task:
+    task = session.get(Task, task_id)
+    member = session.get(Member, task.member_id) if task else None
+    if task is None or member is None or member.user_id != actor.user_id:
+        raise NotFound(what=f"任务 {task_id}")
+    return task
+
+
+def step(
+    session: Session,
+    *,
+    actor: Principal,
+    task: Task,
+    name: str,
+    note: str | None = None,
+    photo: bytes | None = None,
+) -> Task:
+    """The responder's move on their task; the alarm and its timeline follow."""
+    if name not in STEPS:
+        raise NotFound(what=f"步骤 {name}")
+    allowed, target, action = STEPS[name]
+    if task.state not in allowed:
+        raise Conflict("dispatch_step", field="step", step=name, state=task.state.value)
+    alarm = session.get(Alarm, task.alarm_id)
+    assert alarm is not None
+    now = utcnow()
+    task.state = target
+    if target == TaskState.accepted:
+        task.accepted_at = now
+    if target == TaskState.on_scene:
+        task.arrived_at = now
+    if target in (TaskState.resolved, TaskState.declined):
+        task.finished_at = now
+        task.note = note
+    if photo is not None:
+        task.photo = photo
+    # The responder acts on the alarm as themselves, within their own scope.
+    if action is not None:
+        _move(session, alarm, action, actor, note)
+    alarm_service.record(
+        session, alarm=alarm, action=f"dispatch_{name}", actor=actor, note=note or STEP_LABEL[name]
+    )
+    session.flush()
+    if target == TaskState.declined:
+        offer(session, actor=SYSTEM, alarm=alarm, tried=list(task.tried), now=now)
+    return task
+
+
+def pass_on_overdue(session: Session, *, now: datetime | None = None) -> int:
+    """Offers not accepted in time go to the next responder (a worker runs this)."""
+    now = now or utcnow()
+    overdue = session.scalars(
+        select(Task).where(Task.state == TaskState.offered, Task.deadline <= now)
+    ).all()
+    for task in overdue:
+        task.state = TaskState.timed_out
+        task.finished_at = now
+        alarm = session.get(Alarm, task.alarm_id)
+        if alarm is None:
+            continue
+        alarm_service.record(
+            session,
+            alarm=alarm,
+            action="dispatch_timeout",
+            actor=SYSTEM,
+            note=STEP_LABEL["timed_out"],
+        )
+        session.flush()
+        offer(session, actor=SYSTEM, alarm=alarm, tried=list(task.tried), now=now)
+    return len(overdue)
+
+
+def tasks_of(session: Session, *, alarm: Alarm) -> list[Task]:
+    return list(session.scalars(select(Task).where(Task.alarm_id == alarm.id).order_by(Task.id)))
+
+
+def update_position(session: Session, *, actor: Principal, lon: float, lat: float) -> None:
+    now = utcnow()
+    for member in session.scalars(select(Member).where(Member.user_id == actor.user_id)):
+        member.last_lon, member.last_lat, member.last_position_at = lon, lat, now
+    session.flush()
