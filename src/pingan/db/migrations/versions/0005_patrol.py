@@ -12,7 +12,6 @@ from alembic import op
 
 import pingan.db.base
 
-
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
