@@ -9,7 +9,6 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Header, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
 
 from pingan.api_common import DB, Actor, Page, Paging, StrictQuery, client_ip, page_of
 from pingan.auth import audit
@@ -36,7 +35,7 @@ from pingan.faces.schemas import (
 )
 from pingan.ingest.http import authenticate_device, refuse
 from pingan.territory import service as territory_service
-from pingan.territory.models import NodeKind, Person, TerritoryNode, ancestor_path
+from pingan.territory.models import NodeKind, Person, TerritoryNode
 
 router = APIRouter(dependencies=[StrictQuery], tags=["faces"])
 MAX_PHOTO = 5 * 1024 * 1024
@@ -511,11 +510,8 @@ def _me(session: DB, actor: Actor) -> tuple[Person, TerritoryNode | None]:
     if person is None:
         raise NotFound(what="本人的居民信息")
     home = session.get(TerritoryNode, person.node_id)
-    site_path = ancestor_path(home.path, NodeKind.site) if home else None
     site = (
-        session.scalar(select(TerritoryNode).where(TerritoryNode.path == site_path))
-        if site_path
-        else None
+        territory_service.enclosing(session, path=home.path, kind=NodeKind.site) if home else None
     )
     return person, site
 

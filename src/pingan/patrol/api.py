@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from pingan.alarms import service as alarm_service
 from pingan.api_common import DB, Actor, StrictQuery
+from pingan.assessment import figures
 from pingan.auth.roles import Perm
 from pingan.errors import NotFound
 from pingan.faces.vault import Vault
@@ -35,7 +35,6 @@ from pingan.patrol.schemas import (
 )
 
 router = APIRouter(prefix="/patrol", dependencies=[StrictQuery], tags=["patrol"])
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def _vault(request: Request) -> Vault:
@@ -220,11 +219,8 @@ def coverage(
     end: Annotated[date | None, Query(description="Last day, inclusive")] = None,
 ) -> list[dict[str, Any]]:
     """Checkpoints visited on time ÷ planned, per route, over the period's finished runs."""
-    last = end or datetime.now(SHANGHAI).date()
-    first = start or last - timedelta(days=29)
-    since = datetime.combine(first, time(), SHANGHAI)
-    until = datetime.combine(last + timedelta(days=1), time(), SHANGHAI)
-    return service.coverage(session, actor=actor, since=since, until=until)
+    span = figures.period(start, end)
+    return service.coverage(session, actor=actor, since=span.since, until=span.until)
 
 
 # --- dispatch ------------------------------------------------------------------------------------

@@ -20,8 +20,9 @@ from pingan.devices.models import Device
 from pingan.errors import Conflict, NotFound
 from pingan.i18n import N_
 from pingan.patrol.models import OPEN_TASKS, Member, Shift, Task, TaskState, Team
-from pingan.patrol.service import distance_m
-from pingan.territory.models import NodeKind, Person, TerritoryNode, ancestor_path
+from pingan.territory import service as territory_service
+from pingan.territory.geo import distance_m
+from pingan.territory.models import NodeKind, Person, ancestor_path
 
 ACCEPT_S = 60  # a responder who does not accept within this passes the task on
 
@@ -58,12 +59,7 @@ def _point(session: Session, alarm: Alarm) -> tuple[float, float] | None:
         device = session.get(Device, alarm.device_id)
         if device is not None and device.lon is not None and device.lat is not None:
             return device.lon, device.lat
-    site_path = ancestor_path(alarm.path, NodeKind.site)
-    site = (
-        session.scalar(select(TerritoryNode).where(TerritoryNode.path == site_path))
-        if site_path
-        else None
-    )
+    site = territory_service.enclosing(session, path=alarm.path, kind=NodeKind.site)
     if site is not None and site.lon is not None and site.lat is not None:
         return site.lon, site.lat
     return None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hmac
-import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +36,7 @@ from pingan.patrol.models import (
 )
 from pingan.patrol.schemas import CheckInIn, MeetingIn, MemberIn, RouteIn, ShiftIn, TeamIn
 from pingan.territory import service as territory_service
+from pingan.territory.geo import distance_m
 
 LATE_GRACE = timedelta(minutes=5)
 
@@ -293,13 +293,6 @@ def _refuse(session: Session, *, run_id: int, reason: str, detail: dict[str, Any
         note=reason,
         after=detail,
     )
-
-
-def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    lat = math.radians((lat1 + lat2) / 2)
-    dx = math.radians(lon2 - lon1) * math.cos(lat)
-    dy = math.radians(lat2 - lat1)
-    return 6_371_000 * math.hypot(dx, dy)
 
 
 def check_in(

@@ -100,6 +100,14 @@ def to_wgs84(lon: float, lat: float, crs: CRS) -> tuple[float, float]:
     return lon, lat
 
 
+def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Equirectangular distance between two WGS-84 points: good to a metre across a district."""
+    lat = math.radians((lat1 + lat2) / 2)
+    dx = math.radians(lon2 - lon1) * math.cos(lat)
+    dy = math.radians(lat2 - lat1)
+    return 6_371_000 * math.hypot(dx, dy)
+
+
 def check_position(lon: float | None, lat: float | None, field: str = "lon") -> None:
     if (lon is None) != (lat is None):
         raise Invalid("bad_geometry", field=field, reason="经度和纬度须同时给出")

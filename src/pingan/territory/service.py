@@ -22,6 +22,7 @@ from pingan.territory.models import (
     Person,
     ResidentGroup,
     TerritoryNode,
+    ancestor_path,
 )
 from pingan.territory.schemas import (
     GroupCreate,
@@ -106,6 +107,16 @@ def get_all(
     if site_type:
         stmt = stmt.where(TerritoryNode.site_type == site_type)
     return paginate(session, stmt, order_by=TerritoryNode.path, limit=limit, offset=offset)
+
+
+def enclosing(session: Session, *, path: str, kind: NodeKind) -> TerritoryNode | None:
+    """The node of a kind at or above a path (a resident's site, an alarm's community)."""
+    wanted = ancestor_path(path, kind)
+    return (
+        session.scalar(select(TerritoryNode).where(TerritoryNode.path == wanted))
+        if wanted
+        else None
+    )
 
 
 def ancestors(session: Session, *, node: TerritoryNode) -> list[TerritoryNode]:

@@ -3,7 +3,6 @@ territory. Pages read through the same domain services as the API, so scope appl
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -31,6 +30,7 @@ from pingan.events.models import Event
 from pingan.faces import service as face_service
 from pingan.faces.models import METHOD_LABEL
 from pingan.territory import service as territory_service
+from pingan.territory.geo import distance_m
 from pingan.territory.models import (
     KIND_LABEL as NODE_KIND_LABEL,
 )
@@ -82,14 +82,6 @@ def _places(session: Session, principal: Principal) -> dict[str, Any]:
                 {"id": node_id, "name": name, "community": ancestor_id(path, NodeKind.community)}
             )
     return {"communities": communities, "sites": sites}
-
-
-def _distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Equirectangular distance: good to a metre or so across a sub-district."""
-    lat = math.radians((a[1] + b[1]) / 2)
-    dx = math.radians(b[0] - a[0]) * math.cos(lat)
-    dy = math.radians(b[1] - a[1])
-    return 6_371_000 * math.hypot(dx, dy)
 
 
 @dataclass(frozen=True)
@@ -226,7 +218,7 @@ def install(app: FastAPI, pages: Pages) -> None:
                 {
                     "device": camera,
                     "place": place,
-                    "distance_m": round(_distance_m(point, (float(at[0]), float(at[1])))),
+                    "distance_m": round(distance_m(point[0], point[1], float(at[0]), float(at[1]))),
                 }
             )
         found.sort(key=lambda c: c["distance_m"])
