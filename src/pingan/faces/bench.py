@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from pingan.faces.analysis import analyse_with, make_engine
+from pingan.faces.analysis import make_engine
 from pingan.faces.calibration import labelled_photos
 from pingan.faces.engine import decode_image
 from pingan.faces.gallery import Gallery
@@ -108,7 +108,4 @@ def faces(photos: Path, sizes: list[int], progress: Callable[[str], None]) -> di
     progress("gallery: " + ", ".join(str(s) for s in sizes))
     result["gallery"] = gallery_speed(sizes)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    result["analyse_example"] = bool(
-        analyse_with(make_engine("onnx", None), labelled_photos(photos)[0][1].read_bytes()).faces
-    )
     return result

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -193,7 +192,6 @@ class OnnxEngine:
         self.dim = int(self._rec.get_outputs()[0].shape[1])
         self.id = f"arcface:{rec_path.stem}"
         self._centres: dict[tuple[int, int, int], NDArray[np.float32]] = {}
-        self._lock = threading.Lock()
 
     def _anchor_centres(self, height: int, width: int, stride: int) -> NDArray[np.float32]:
         key = (height, width, stride)
