@@ -68,6 +68,7 @@ MESSAGES: dict[str, str] = {
     "patrol_due": N_("检查点的到达时限超出了巡逻时长"),
     "patrol_token": N_("二维码无效：不是本路线的检查点，或已作废"),
     "patrol_finished": N_("这次巡逻已经结束"),
+    "patrol_photo": N_("照片须为 JPEG 或 PNG 格式（base64 编码）"),
     "dispatch_open": N_("此报警已派给队员，尚未完成"),
     "dispatch_step": N_("任务当前为 {state}，不能执行 {step}"),
     "reason_required": N_("请写明查询事由（至少 4 个字），它会记入审计日志"),

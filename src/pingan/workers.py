@@ -27,6 +27,7 @@ from pingan.faces.runtime import FaceRuntime
 from pingan.ingest.mqtt import MqttAdapter
 from pingan.ingest.video import CameraStream
 from pingan.patrol import dispatch
+from pingan.patrol import service as patrol_service
 from pingan.runtime import Runtime
 
 log = logging.getLogger("pingan.workers")
@@ -76,7 +77,7 @@ class Workers:
         self._every("notify", self.settings.notify_interval_s, self.notify)
         self._every("face-retention", 3600, self.purge_faces)
         self._every("care-list", self.settings.care_interval_s, self.care_list)
-        self._every("dispatch", 5, self.pass_on_tasks)
+        self._every("dispatch", 2, self.dispatch)
         if self.faces is not None:
             self._every("cameras", 60, self.follow_cameras)
         if self.engine.dialect.name == "sqlite":
@@ -156,11 +157,16 @@ class Workers:
                     unknown_days=self.settings.face_unknown_days,
                 )
 
-    def pass_on_tasks(self) -> None:
-        """Dispatched alarms nobody accepted in time go to the next responder."""
+    def dispatch(self) -> None:
+        """Alarms of `dispatch: true` rules go to the nearest responder; offers nobody accepted
+        in time go to the next; patrol runs left open past their end close and report what
+        they missed."""
+        rules = self.runtime.rules
         with unit_of_work(self.factory, actor="system:dispatch") as session:
             if self._locked(session, LOCK_DISPATCH):
-                dispatch.pass_on_overdue(session)
+                dispatch.auto_dispatch(session, rules=rules)
+                dispatch.pass_on_overdue(session, rules=rules)
+                patrol_service.close_overdue(session, rules=rules)
 
     def care_list(self) -> None:
         """Welfare checks for care-list people not seen for their N days."""

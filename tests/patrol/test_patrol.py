@@ -55,6 +55,22 @@ def patrol(client: TestClient, world: World) -> dict[str, Any]:
     return {"team": team, "member": member.json(), "route": route, "codes": codes}
 
 
+def walk_first_checkpoint_only(
+    client: TestClient, world: World, patrol: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The volunteer walks the route, checks in at the first checkpoint only, and finishes."""
+    v = world.auth("volunteer")
+    first, _second = patrol["codes"]
+    run = client.post(f"/api/v1/patrol/routes/{patrol['route']['id']}/runs", headers=v).json()
+    client.post(
+        f"/api/v1/patrol/runs/{run['id']}/checkins",
+        json={"token": first["token"], "lon": 103.805, "lat": 30.685},
+        headers=v,
+    )
+    done = client.post(f"/api/v1/patrol/runs/{run['id']}/finish", headers=v).json()
+    return run, done
+
+
 def test_a_run_with_two_check_ins_and_coverage(
     client: TestClient, world: World, patrol: dict[str, Any]
 ) -> None:

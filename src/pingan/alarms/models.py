@@ -48,6 +48,7 @@ CATEGORY_LABEL: dict[str, str] = {
     "watchlist": N_("布控"),
     "welfare": N_("关爱"),
     "stranger": N_("陌生人"),
+    "patrol": N_("巡逻异常"),
 }
 
 OPEN_STATES = frozenset(

@@ -50,6 +50,9 @@ class Rule(BaseModel):
     notify: list[str] = Field(
         default_factory=list, description="Channel ids to tell, besides pages"
     )
+    dispatch: bool = Field(
+        False, description="Offer the alarm to the nearest on-duty responder as soon as raised"
+    )
     # Correlation: raise only when several devices of one site agree, or when an expected event
     # (an access grant before a door opens) did not come from the same device.
     distinct_devices: int | None = Field(
@@ -95,6 +98,11 @@ class RuleFile(BaseModel):
         default_factory=lambda: {1: 60, 2: 180, 3: 600, 4: 1800},
         description="Seconds an alarm of each priority waits for acknowledgement at each level",
     )
+    responders: list[str] = Field(
+        default_factory=list,
+        description="Channels that reach a responder whose phone page is closed (an SMS goes to "
+        "their own number as well)",
+    )
     rules: list[Rule]
 
     @field_validator("rules")
@@ -115,7 +123,7 @@ class RuleFile(BaseModel):
                 raise ValueError(f"channel {channel.id!r} ({channel.type}) needs a url")
             if channel.type in ("email", "sms") and not channel.to:
                 raise ValueError(f"channel {channel.id!r} ({channel.type}) needs `to`")
-        for name in self.notify + [n for r in self.rules for n in r.notify]:
+        for name in self.notify + self.responders + [n for r in self.rules for n in r.notify]:
             if name not in known:
                 raise ValueError(
                     f"notify names channel {name!r}, which is not defined under channels"
@@ -225,6 +233,9 @@ class RuleBook:
                 found.append(rule)
                 plain = True
         return found
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.current.rules if r.id == rule_id), None)
 
     def escalation_s(self, priority: int) -> int | None:
         return self.current.escalation.get(priority)

@@ -94,6 +94,66 @@ def _start_level(rule: Rule) -> Level:
     return Level.street if rule.priority == 1 else Level.site
 
 
+def open_alarm(
+    session: Session,
+    *,
+    rules: RuleBook,
+    rule: Rule,
+    title: str,
+    node_id: int,
+    path: str,
+    key: str,
+    at: datetime,
+    device_id: int | None = None,
+    zone: str | None = None,
+    event_id: int | None = None,
+    contacts: list[str] | None = None,
+) -> Alarm:
+    """A new alarm on its starting desk, with its first timeline line and its notifications.
+    Raised from a device's event, or by the platform itself (a patrol's missed checkpoints)."""
+    level = _start_level(rule)
+    wait = rules.escalation_s(rule.priority)
+    alarm = Alarm(
+        rule_id=rule.id,
+        category=rule.category,
+        priority=rule.priority,
+        title=title,
+        device_id=device_id,
+        node_id=node_id,
+        path=path,
+        zone=zone,
+        dedupe_key=key,
+        is_open=True,
+        state=AlarmState.raised,
+        level=level,
+        count=1,
+        restored=False,
+        first_event_id=event_id,
+        raised_at=at,
+        last_event_at=at,
+        escalate_at=at + timedelta(seconds=wait) if wait and level < Level.street else None,
+    )
+    session.add(alarm)
+    session.flush()
+    entry = _entry(session, alarm, "raised", event_id=event_id, at=at, note=rule.id)
+    session.flush()
+    outbox.enqueue(
+        session, alarm=alarm, entry=entry, event="alarm.raised", rules=rules, contacts=contacts
+    )
+    return alarm
+
+
+def alarm_snapshot(session: Session, alarm: Alarm) -> str | None:
+    """The picture that came with the alarm's first event, when this platform serves it (a
+    path here, or inline): no page calls out to another host."""
+    first = session.get(Event, alarm.first_event_id) if alarm.first_event_id else None
+    url = (first.payload or {}).get("snapshot") if first else None
+    if not isinstance(url, str):
+        return None
+    own = url.startswith("data:image/") or (url.startswith("/") and not url.startswith("//"))
+    return url if own else None
+
+
 class Engine:
     """The pipeline consumer that turns events into alarms."""
 
@@ -145,46 +205,21 @@ class Engine:
             session.flush()
             return alarm
         # Nothing open (never, or a person resolved it): a new alarm, never a silent count.
-        level = _start_level(rule)
-        wait = self.rules.escalation_s(rule.priority)
         location = f" · {event.device.location}" if event.device.location else ""
-        alarm = Alarm(
-            rule_id=rule.id,
-            category=rule.category,
-            priority=rule.priority,
+        return open_alarm(
+            session,
+            rules=self.rules,
+            rule=rule,
             title=f"{rule.title} · {event.device.name}{location}",
-            device_id=event.device.id,
             node_id=event.device.node_id,
             path=event.device.path,
+            key=key,
+            at=event.received_at,
+            device_id=event.device.id,
             zone=event.zone,
-            dedupe_key=key,
-            is_open=True,
-            state=AlarmState.raised,
-            level=level,
-            count=1,
-            restored=False,
-            first_event_id=event.id,
-            raised_at=event.received_at,
-            last_event_at=event.received_at,
-            escalate_at=event.received_at + timedelta(seconds=wait)
-            if wait and level < Level.street
-            else None,
-        )
-        session.add(alarm)
-        session.flush()
-        entry = _entry(
-            session, alarm, "raised", event_id=event.id, at=event.received_at, note=rule.id
-        )
-        session.flush()
-        outbox.enqueue(
-            session,
-            alarm=alarm,
-            entry=entry,
-            event="alarm.raised",
-            rules=self.rules,
+            event_id=event.id,
             contacts=_contacts(event),
         )
-        return alarm
 
     def _restore(self, session: Session, event: Stored) -> None:
         """The sensor is back to normal: mark the alarm restored; close it only where the rule
@@ -195,7 +230,7 @@ class Engine:
         alarm.restored = True
         alarm.restored_at = event.received_at
         _entry(session, alarm, "restored", event_id=event.id, at=event.received_at)
-        rule = next((r for r in self.rules.current.rules if r.id == alarm.rule_id), None)
+        rule = self.rules.rule(alarm.rule_id)
         if rule is not None and rule.close_on_restore and alarm.priority > 1:
             before = alarm.state
             alarm.state = AlarmState.closed

@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from pingan.alarms.models import CATEGORY_LABEL, Alarm, AlarmEntry
@@ -24,7 +24,9 @@ from pingan.auth.roles import Perm
 from pingan.devices.models import Device, DeviceKind, DeviceStatus
 from pingan.errors import Invalid, NotFound
 from pingan.i18n import N_
-from pingan.territory.models import NodeKind, TerritoryNode, ancestor_id, ancestor_path
+from pingan.patrol import service as patrol_service
+from pingan.patrol.models import Member, Run, Shift, Task, Team
+from pingan.territory.models import NodeKind, Person, TerritoryNode, ancestor_id, ancestor_path
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_DAYS = 366
@@ -287,14 +289,152 @@ class Figures:
                 covered(DeviceKind.smoke_detector, DeviceKind.gas_detector),
                 count,
             ],
-            [N_("人防"), N_("巡逻队伍与值班"), None, count],
+            *self._human(count, ratio),
         ]
+        return Figure("defences", N_("三防概览"), ["defence", "figure", "value", "unit"], rows)
+
+    def _human(self, count: str, ratio: str) -> list[list[Any]]:
+        in_scope = self.actor.filter(Member.path, Perm.territory_read)
+        teams = self.session.scalar(
+            select(func.count())
+            .select_from(Team)
+            .where(self.actor.filter(Team.path, Perm.territory_read))
+        )
+        members = self.session.scalar(
+            select(func.count()).select_from(Member).where(Member.active, in_scope)
+        )
+        now = datetime.now(SHANGHAI)
+        on_duty = self.session.scalar(
+            select(func.count(func.distinct(Shift.member_id)))
+            .join(Member, Member.id == Shift.member_id)
+            .where(Shift.starts_at <= now, Shift.ends_at > now, Member.active, in_scope)
+        )
+        routes = [r for r in self.patrol_coverage().rows if r[0] == N_("路线")]
+        planned, on_time = sum(r[5] for r in routes), sum(r[6] for r in routes)
+        return [
+            [N_("人防"), N_("巡逻队伍"), teams, count],
+            [N_("人防"), N_("队员与志愿者"), members, count],
+            [N_("人防"), N_("当前在岗"), on_duty, count],
+            [N_("人防"), N_("巡逻覆盖率"), round(on_time / planned, 3) if planned else None, ratio],
+        ]
+
+    # --- human defence ---------------------------------------------------------------------------
+
+    def patrol_coverage(self) -> Figure:
+        """Checkpoints visited on time ÷ planned, per route, and summed per team and community."""
+        routes = patrol_service.coverage(
+            self.session, actor=self.actor, since=self.period.since, until=self.period.until
+        )
+        rows: list[list[Any]] = []
+        teams: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+        communities: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+        for r in routes:
+            community = self._name(ancestor_id(r["path"], NodeKind.community))
+            rows.append(
+                [N_("路线"), community, r["team"], r["route"], r["runs"], r["planned"],
+                 r["on_time"], r["coverage"]]
+            )  # fmt: skip
+            for total in (teams[(community, r["team"])], communities[community]):
+                total[0] += r["runs"]
+                total[1] += r["planned"]
+                total[2] += r["on_time"]
+
+        def ratio(t: list[int]) -> float | None:
+            return round(t[2] / t[1], 3) if t[1] else None
+
+        rows += [[N_("队伍"), c, team, "", *t, ratio(t)] for (c, team), t in teams.items()]
+        rows += [[N_("社区"), c, "", "", *t, ratio(t)] for c, t in communities.items()]
         return Figure(
-            "defences",
-            N_("三防概览"),
-            ["defence", "figure", "value", "unit"],
+            "patrol_coverage",
+            N_("巡逻覆盖率"),
+            ["level", "community", "team", "route", "runs", "planned", "on_time", "coverage"],
             rows,
-            N_("人防数据在巡逻队伍功能启用后显示"),
+            N_("按时到达（不迟到、不偏离）的检查点 ÷ 计划的检查点"),
+        )
+
+    def volunteer_hours(self) -> Figure:
+        """Service hours in the period: patrol runs walked and dispatched tasks worked on."""
+        minutes: Counter[int] = Counter()
+        spans: list[tuple[int, datetime | None, datetime | None]] = []
+        spans += self.session.execute(
+            select(Run.member_id, Run.started_at, Run.finished_at).where(
+                Run.finished_at.is_not(None),
+                Run.started_at >= self.period.since,
+                Run.started_at < self.period.until,
+                self.actor.filter(Run.path, Perm.territory_read),
+            )
+        ).all()
+        spans += self.session.execute(
+            select(Task.member_id, Task.accepted_at, Task.finished_at)
+            .join(Member, Member.id == Task.member_id)
+            .where(
+                Task.accepted_at.is_not(None),
+                Task.finished_at.is_not(None),
+                Task.offered_at >= self.period.since,
+                Task.offered_at < self.period.until,
+                self.actor.filter(Member.path, Perm.territory_read),
+            )
+        ).all()
+        for member_id, start, end in spans:
+            if start is not None and end is not None:
+                minutes[member_id] += int((end - start).total_seconds() // 60)
+        rows: list[list[Any]] = []
+        for member, person, team in self.session.execute(
+            select(Member, Person.name, Team.name)
+            .join(Person, Person.id == Member.person_id)
+            .join(Team, Team.id == Member.team_id)
+            .where(Member.id.in_(list(minutes)))
+        ):
+            community = self._name(ancestor_id(member.path, NodeKind.community))
+            hours = round(minutes[member.id] / 60, 1)
+            rows.append([community, team, member.programme or "", person, hours])
+        rows.sort(key=lambda r: -r[4])
+        return Figure(
+            "volunteer_hours",
+            N_("志愿服务时长"),
+            ["community", "team", "programme", "member", "hours"],
+            rows,
+        )
+
+    def dispatch_response(self) -> Figure:
+        """Dispatched alarms: from the first offer to an accept, and to arriving on scene."""
+        first_offer: dict[int, datetime] = {}
+        accepted: dict[int, datetime] = {}
+        arrived: dict[int, datetime] = {}
+        for alarm_id, offered, accept, arrive in self.session.execute(
+            select(Task.alarm_id, Task.offered_at, Task.accepted_at, Task.arrived_at)
+            .where(
+                Task.offered_at >= self.period.since,
+                Task.offered_at < self.period.until,
+                self.actor.filter(Task.path, Perm.alarms_read),
+            )
+            .order_by(Task.id)
+        ):
+            first_offer.setdefault(alarm_id, offered)
+            if accept is not None:
+                accepted.setdefault(alarm_id, accept)
+            if arrive is not None:
+                arrived.setdefault(alarm_id, arrive)
+
+        def spans(ends: dict[int, datetime]) -> list[float]:
+            return [(t - first_offer[a]).total_seconds() for a, t in ends.items()]
+
+        to_accept, to_arrive = spans(accepted), spans(arrived)
+
+        def bucket(seconds: list[float]) -> Counter[str]:
+            return Counter(next(label for label, top in BUCKETS if s < top) for s in seconds)
+
+        a, b = bucket(to_accept), bucket(to_arrive)
+        note = f"n={len(first_offer)} accepted={len(to_accept)} arrived={len(to_arrive)}"
+        for label, values in (("accept", to_accept), ("arrive", to_arrive)):
+            if values:
+                note += f" {label}_p50={statistics.median(values):.0f}s"
+        return Figure(
+            "dispatch_response",
+            N_("派单响应用时分布"),
+            ["bucket", "accepted", "on_scene"],
+            [[label, a.get(label, 0), b.get(label, 0)] for label, _ in BUCKETS],
+            note,
         )
 
     def get(self, name: str) -> Figure:
@@ -313,6 +453,9 @@ FIGURES: dict[str, Callable[[Figures], Figure]] = {
     "ttr": Figures.time_to_resolve,
     "false_alarm_rate": Figures.false_alarm_rate,
     "device_online": Figures.device_online,
+    "patrol_coverage": Figures.patrol_coverage,
+    "volunteer_hours": Figures.volunteer_hours,
+    "dispatch_response": Figures.dispatch_response,
 }
 
 

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+from collections.abc import AsyncIterator
 from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session, sessionmaker
+from sse_starlette.sse import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
 
 from pingan.alarms import service as alarm_service
-from pingan.api_common import DB, Actor, StrictQuery
+from pingan.alarms.notify import feed
+from pingan.alarms.rules import RuleBook
+from pingan.api_common import DB, Actor, StreamActor, StrictQuery
 from pingan.assessment import figures
+from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
-from pingan.errors import NotFound
+from pingan.db.engine import unit_of_work
+from pingan.errors import Invalid, NotFound
 from pingan.faces.vault import Vault
 from pingan.patrol import dispatch, service
 from pingan.patrol.models import Route, TaskState
@@ -35,6 +48,11 @@ from pingan.patrol.schemas import (
 )
 
 router = APIRouter(prefix="/patrol", dependencies=[StrictQuery], tags=["patrol"])
+
+
+def _rules(request: Request) -> RuleBook:
+    rules: RuleBook = request.app.state.runtime.rules
+    return rules
 
 
 def _vault(request: Request) -> Vault:
@@ -193,9 +211,12 @@ def check_in(
 
 
 @router.post("/runs/{run_id}/finish", response_model=RunOut)
-def finish_run(run_id: int, actor: Actor, session: DB) -> RunOut:
+def finish_run(run_id: int, request: Request, actor: Actor, session: DB) -> RunOut:
+    """End the run; checkpoints not reached raise a patrol exception to the team leader."""
     run = service.run_visible_or_raise(session, actor=actor, run_id=run_id)
-    return RunOut.model_validate(service.finish_run(session, actor=actor, run=run))
+    return RunOut.model_validate(
+        service.finish_run(session, actor=actor, run=run, rules=_rules(request))
+    )
 
 
 class RunDetail(RunOut):
@@ -239,6 +260,20 @@ class TaskOut(BaseModel):
     finished_at: datetime | None
     distance_m: float | None
     note: str | None
+    has_photo: bool = False
+
+
+class PhoneTaskOut(TaskOut):
+    """A task as the responder's phone shows it."""
+
+    title: str
+    category: str
+    priority: int
+    raised_at: datetime
+    place: str
+    lon: float | None = Field(description="Where to go (WGS-84), for the map link")
+    lat: float | None
+    snapshot: str | None = Field(description="The picture that came with the alarm")
 
 
 class DispatchIn(BaseModel):
@@ -246,9 +281,28 @@ class DispatchIn(BaseModel):
     member_id: int | None = Field(None, description="A responder of your choice; else the nearest")
 
 
+PHOTO_MAX = 3 * 1024 * 1024
+
+
 class StepIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     note: str | None = Field(None, max_length=2000)
+    photo: str | None = Field(
+        None,
+        max_length=PHOTO_MAX * 4 // 3 + 4,
+        description="A photo of the scene on resolving: JPEG or PNG, base64",
+    )
+
+    def photo_bytes(self) -> bytes | None:
+        if self.photo is None:
+            return None
+        try:
+            raw = base64.b64decode(self.photo.split(",", 1)[-1], validate=True)
+        except (binascii.Error, ValueError):
+            raise Invalid("patrol_photo", field="photo") from None
+        if not (raw.startswith(b"\xff\xd8\xff") or raw.startswith(b"\x89PNG\r\n\x1a\n")):
+            raise Invalid("patrol_photo", field="photo")
+        return raw
 
 
 class PositionIn(BaseModel):
@@ -258,13 +312,17 @@ class PositionIn(BaseModel):
 
 
 @router.post("/alarms/{alarm_id}/dispatch", response_model=TaskOut | None)
-def dispatch_alarm(alarm_id: int, data: DispatchIn, actor: Actor, session: DB) -> TaskOut | None:
+def dispatch_alarm(
+    alarm_id: int, data: DispatchIn, request: Request, actor: Actor, session: DB
+) -> TaskOut | None:
     """Offer an alarm to the nearest on-duty responder (or the one named). Null when nobody is
     on duty for it: the timeline says so, and the centre acts."""
     alarm = alarm_service.get_visible_or_raise(
         session, actor=actor, alarm_id=alarm_id, perm=Perm.alarms_handle
     )
-    task = dispatch.offer(session, actor=actor, alarm=alarm, member_id=data.member_id)
+    task = dispatch.offer(
+        session, actor=actor, alarm=alarm, member_id=data.member_id, rules=_rules(request)
+    )
     return TaskOut.model_validate(task) if task else None
 
 
@@ -274,18 +332,82 @@ def alarm_tasks(alarm_id: int, actor: Actor, session: DB) -> list[TaskOut]:
     return [TaskOut.model_validate(t) for t in dispatch.tasks_of(session, alarm=alarm)]
 
 
-@router.get("/my-tasks", response_model=list[TaskOut])
-def my_tasks(actor: Actor, session: DB) -> list[TaskOut]:
-    """The tasks offered to you, or that you are working on."""
-    return [TaskOut.model_validate(t) for t in dispatch.my_tasks(session, actor=actor)]
+@router.get("/my-tasks", response_model=list[PhoneTaskOut])
+def my_tasks(actor: Actor, session: DB) -> list[PhoneTaskOut]:
+    """The tasks offered to you, or that you are working on, with the alarm and where to go."""
+    return [
+        PhoneTaskOut.model_validate(dispatch.task_view(session, t))
+        for t in dispatch.my_tasks(session, actor=actor)
+    ]
+
+
+def _tasks_now(factory: sessionmaker[Session], actor: Principal) -> str:
+    """The responder's open tasks as JSON; the phone page is open, so they count as reachable."""
+    with unit_of_work(factory, actor=actor.actor, actor_user_id=actor.user_id) as session:
+        dispatch.page_open(session, actor=actor)
+        tasks = [
+            PhoneTaskOut.model_validate(dispatch.task_view(session, t)).model_dump(mode="json")
+            for t in dispatch.my_tasks(session, actor=actor)
+        ]
+    return json.dumps(tasks, ensure_ascii=False)
+
+
+@router.get("/my-tasks/stream", response_class=EventSourceResponse)
+async def my_tasks_stream(request: Request, actor: StreamActor) -> EventSourceResponse:
+    """Server-sent events for the responder's phone: event `tasks` (your open tasks, as in
+    /my-tasks) at once and whenever one changes. While this is open, offers reach you here;
+    otherwise by SMS and the `responders` channels as well."""
+    live_feed: feed.Feed = request.app.state.workers.feed
+    sub = live_feed.subscribe(
+        actor, wants=lambda _path, item: item["action"].startswith("dispatch")
+    )
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        last = None
+        try:
+            while True:
+                tasks = await run_in_threadpool(_tasks_now, factory, actor)
+                if tasks != last:
+                    yield {"event": "tasks", "data": tasks}
+                    last = tasks
+                # A change of a task, or time to say the page is still open.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(sub.queue.get(), timeout=dispatch.PRESENCE_S / 3)
+                while not sub.queue.empty():
+                    sub.queue.get_nowait()
+        finally:
+            live_feed.unsubscribe(sub)
+
+    return EventSourceResponse(events(), ping=15)
+
+
+@router.get("/tasks/{task_id}/photo", include_in_schema=True)
+def task_photo(task_id: int, actor: Actor, session: DB) -> Response:
+    """The responder's photo of the scene: for them, and for whoever sees the alarm."""
+    task = dispatch.task_visible_or_raise(session, actor=actor, task_id=task_id)
+    if task.photo is None:
+        raise NotFound(what=f"任务 {task_id} 的照片")
+    kind = "image/png" if task.photo.startswith(b"\x89PNG") else "image/jpeg"
+    return Response(task.photo, media_type=kind, headers={"Cache-Control": "private"})
 
 
 @router.post("/tasks/{task_id}/{step}", response_model=TaskOut)
-def task_step(task_id: int, step: str, data: StepIn, actor: Actor, session: DB) -> TaskOut:
+def task_step(
+    task_id: int, step: str, data: StepIn, request: Request, actor: Actor, session: DB
+) -> TaskOut:
     """accept, en_route, on_scene, resolve (with a note) or decline (cannot attend: it passes on)."""
     task = dispatch.task_for_responder(session, actor=actor, task_id=task_id)
     return TaskOut.model_validate(
-        dispatch.step(session, actor=actor, task=task, name=step, note=data.note)
+        dispatch.step(
+            session,
+            actor=actor,
+            task=task,
+            name=step,
+            note=data.note,
+            photo=data.photo_bytes(),
+            rules=_rules(request),
+        )
     )
 
 

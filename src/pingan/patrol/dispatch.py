@@ -5,6 +5,7 @@ Every step is a line on the alarm's timeline, so the desks follow it live."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,7 +13,9 @@ from sqlalchemy.orm import Session
 from pingan.alarms import flows
 from pingan.alarms import service as alarm_service
 from pingan.alarms.flows import Action
-from pingan.alarms.models import Alarm, AlarmState
+from pingan.alarms.models import Alarm, AlarmEntry, AlarmState
+from pingan.alarms.notify import outbox
+from pingan.alarms.rules import RuleBook
 from pingan.auth.principal import SYSTEM, Principal
 from pingan.auth.roles import Perm
 from pingan.db.base import utcnow
@@ -25,6 +28,8 @@ from pingan.territory.geo import distance_m
 from pingan.territory.models import NodeKind, Person, ancestor_path
 
 ACCEPT_S = 60  # a responder who does not accept within this passes the task on
+PRESENCE_S = 45  # a phone page that has not been seen for this long is closed
+AUTO_WINDOW = timedelta(minutes=10)  # a rule's alarm older than this is not dispatched by itself
 
 STEPS: dict[str, tuple[set[TaskState], TaskState, Action | None]] = {
     # step: (from states, to state, the alarm's move)
@@ -121,9 +126,11 @@ def offer(
     member_id: int | None = None,
     tried: list[int] | None = None,
     now: datetime | None = None,
+    rules: RuleBook | None = None,
 ) -> Task | None:
     """Offer the alarm to a responder (the one named, or the nearest on duty not yet tried).
-    None when nobody is left: the centre is told on the timeline."""
+    None when nobody is left: the centre is told on the timeline. A responder whose phone page
+    is closed is also told through the notification channels (`rules`)."""
     actor.require(Perm.alarms_handle, alarm.path, f"报警 {alarm.id}")
     now = now or utcnow()
     tried = list(tried or [])
@@ -155,15 +162,61 @@ def offer(
         tried=[*tried, member.id],
     )
     session.add(task)
-    alarm_service.record(
+    entry = alarm_service.record(
         session,
         alarm=alarm,
         action="dispatch_offer",
         actor=actor,
         note=f"{_name(session, member)}" + (f" · {far:.0f} m" if far is not None else ""),
     )
+    if rules is not None and not reachable(member, now=now):
+        person = session.get(Person, member.person_id)
+        outbox.enqueue_for_responder(
+            session, alarm=alarm, entry=entry, number=person.phone if person else None, rules=rules
+        )
     session.flush()
     return task
+
+
+def reachable(member: Member, *, now: datetime) -> bool:
+    """Whether the member's phone page is open (it says so every few seconds while it is)."""
+    seen = member.page_seen_at
+    return seen is not None and now - seen <= timedelta(seconds=PRESENCE_S)
+
+
+def page_open(session: Session, *, actor: Principal, now: datetime | None = None) -> None:
+    """The responder's phone page is open now."""
+    now = now or utcnow()
+    for member in session.scalars(select(Member).where(Member.user_id == actor.user_id)):
+        member.page_seen_at = now
+    session.flush()
+
+
+def auto_dispatch(session: Session, *, rules: RuleBook, now: datetime | None = None) -> int:
+    """Alarms of rules marked `dispatch: true`, raised and not yet dispatched, go to the nearest
+    responder on duty without waiting for an operator. Each is tried once; after that the centre
+    (or the offer's passing on) takes over."""
+    now = now or utcnow()
+    ids = [r.id for r in rules.current.rules if r.dispatch]
+    if not ids:
+        return 0
+    tried = select(AlarmEntry.id).where(
+        AlarmEntry.alarm_id == Alarm.id, AlarmEntry.action.like("dispatch%")
+    )
+    alarms = session.scalars(
+        select(Alarm)
+        .where(
+            Alarm.is_open.is_(True),
+            Alarm.state == AlarmState.raised,
+            Alarm.rule_id.in_(ids),
+            Alarm.raised_at >= now - AUTO_WINDOW,
+            ~tried.exists(),
+        )
+        .order_by(Alarm.priority, Alarm.id)
+    ).all()
+    for alarm in alarms:
+        offer(session, actor=SYSTEM, alarm=alarm, now=now, rules=rules)
+    return len(alarms)
 
 
 def my_tasks(session: Session, *, actor: Principal) -> list[Task]:
@@ -185,6 +238,18 @@ def task_for_responder(session: Session, *, actor: Principal, task_id: int) -> T
     return task
 
 
+def task_visible_or_raise(session: Session, *, actor: Principal, task_id: int) -> Task:
+    """The responder's own task, or one of an alarm the caller may read."""
+    task = session.get(Task, task_id)
+    if task is not None:
+        member = session.get(Member, task.member_id)
+        if (member is not None and member.user_id == actor.user_id) or actor.can(
+            Perm.alarms_read, task.path
+        ):
+            return task
+    raise NotFound(what=f"任务 {task_id}")
+
+
 def step(
     session: Session,
     *,
@@ -193,6 +258,7 @@ def step(
     name: str,
     note: str | None = None,
     photo: bytes | None = None,
+    rules: RuleBook | None = None,
 ) -> Task:
     """The responder's move on their task; the alarm and its timeline follow."""
     if name not in STEPS:
@@ -211,6 +277,9 @@ def step(
     if target in (TaskState.resolved, TaskState.declined):
         task.finished_at = now
         task.note = note
+        member = session.get(Member, task.member_id)
+        if member is not None and task.accepted_at is not None:  # time on a task is service
+            member.service_minutes += int((now - task.accepted_at).total_seconds() // 60)
     if photo is not None:
         task.photo = photo
     # The responder acts on the alarm as themselves, within their own scope.
@@ -221,11 +290,13 @@ def step(
     )
     session.flush()
     if target == TaskState.declined:
-        offer(session, actor=SYSTEM, alarm=alarm, tried=list(task.tried), now=now)
+        offer(session, actor=SYSTEM, alarm=alarm, tried=list(task.tried), now=now, rules=rules)
     return task
 
 
-def pass_on_overdue(session: Session, *, now: datetime | None = None) -> int:
+def pass_on_overdue(
+    session: Session, *, now: datetime | None = None, rules: RuleBook | None = None
+) -> int:
     """Offers not accepted in time go to the next responder (a worker runs this)."""
     now = now or utcnow()
     overdue = session.scalars(
@@ -245,8 +316,38 @@ def pass_on_overdue(session: Session, *, now: datetime | None = None) -> int:
             note=STEP_LABEL["timed_out"],
         )
         session.flush()
-        offer(session, actor=SYSTEM, alarm=alarm, tried=list(task.tried), now=now)
+        offer(session, actor=SYSTEM, alarm=alarm, tried=list(task.tried), now=now, rules=rules)
     return len(overdue)
+
+
+def task_view(session: Session, task: Task) -> dict[str, Any]:
+    """What the responder's phone shows of a task: the alarm, its place, where to go, and the
+    picture that came with it."""
+    alarm = session.get(Alarm, task.alarm_id)
+    assert alarm is not None
+    point = _point(session, alarm)
+    return {
+        "id": task.id,
+        "alarm_id": alarm.id,
+        "member_id": task.member_id,
+        "state": task.state,
+        "offered_at": task.offered_at,
+        "deadline": task.deadline,
+        "accepted_at": task.accepted_at,
+        "arrived_at": task.arrived_at,
+        "finished_at": task.finished_at,
+        "distance_m": task.distance_m,
+        "note": task.note,
+        "has_photo": task.has_photo,
+        "title": alarm.title,
+        "category": alarm.category,
+        "priority": alarm.priority,
+        "raised_at": alarm.raised_at,
+        "place": outbox.place_of(session, alarm),
+        "lon": point[0] if point else None,
+        "lat": point[1] if point else None,
+        "snapshot": alarm_service.alarm_snapshot(session, alarm),
+    }
 
 
 def tasks_of(session: Session, *, alarm: Alarm) -> list[Task]:

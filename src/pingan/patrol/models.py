@@ -63,6 +63,10 @@ class Member(TimestampMixin, Base):
 
     __tablename__ = "patrol_members"
     __audited__ = True
+    # Where the phone is and whether its page is open change all day: not the audit log's business.
+    __audit_exclude__ = frozenset(
+        {"last_lon", "last_lat", "last_position_at", "page_seen_at", "updated_at"}
+    )
     __table_args__ = (UniqueConstraint("team_id", "person_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -77,6 +81,7 @@ class Member(TimestampMixin, Base):
     last_lon: Mapped[float | None] = mapped_column(Float)
     last_lat: Mapped[float | None] = mapped_column(Float)
     last_position_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    page_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # phone page last open
 
     def audit_scope_node_id(self) -> int | None:
         return None
@@ -239,3 +244,7 @@ class Task(Base):
     note: Mapped[str | None] = mapped_column(Text)
     photo: Mapped[bytes | None] = mapped_column(LargeBinary)
     tried: Mapped[list[Any]] = mapped_column(JSON, default=list)  # members offered before
+
+    @property
+    def has_photo(self) -> bool:
+        return self.photo is not None

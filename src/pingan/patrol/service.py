@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import base64
 import hmac
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from pingan.alarms import service as alarm_service
+from pingan.alarms.rules import RuleBook
 from pingan.auth import audit
-from pingan.auth.principal import Principal
+from pingan.auth.principal import SYSTEM, Principal
 from pingan.auth.roles import Perm
 from pingan.db.base import utcnow
 from pingan.errors import Conflict, Forbidden, Invalid, NotFound
@@ -37,6 +40,7 @@ from pingan.patrol.models import (
 from pingan.patrol.schemas import CheckInIn, MeetingIn, MemberIn, RouteIn, ShiftIn, TeamIn
 from pingan.territory import service as territory_service
 from pingan.territory.geo import distance_m
+from pingan.territory.models import Person
 
 LATE_GRACE = timedelta(minutes=5)
 
@@ -349,8 +353,17 @@ def check_in(
     return row, None
 
 
-def finish_run(session: Session, *, actor: Principal, run: Run, now: datetime | None = None) -> Run:
-    """End a run: checkpoints not reached are noted as missed; its time counts as service."""
+def finish_run(
+    session: Session,
+    *,
+    actor: Principal,
+    run: Run,
+    now: datetime | None = None,
+    rules: RuleBook | None = None,
+) -> Run:
+    """End a run: checkpoints not reached are noted as missed and raise a patrol exception (the
+    rules' `patrol_missed`) to the team's community desk and, by SMS, its leader; the run's time
+    counts as service."""
     member = session.get(Member, run.member_id)
     if actor.user_id is not None and (member is None or member.user_id != actor.user_id):
         actor.require(Perm.patrol_manage, run.path, f"巡逻 {run.id}")
@@ -369,7 +382,53 @@ def finish_run(session: Session, *, actor: Principal, run: Run, now: datetime | 
     if member is not None:
         member.service_minutes += max(0, int((end - run.started_at).total_seconds() // 60))
     session.flush()
+    if run.missed and rules is not None:
+        _raise_missed(session, run=run, member=member, rules=rules, at=end)
     return run
+
+
+def _raise_missed(
+    session: Session, *, run: Run, member: Member | None, rules: RuleBook, at: datetime
+) -> None:
+    found = rules.match(kind="patrol", code="missed", device_kind="patrol")
+    if not found:
+        return  # the rules file has no patrol rule: the run's record says what was missed
+    rule = found[0]
+    route = session.get(Route, run.route_id)
+    team = session.get(Team, route.team_id) if route else None
+    if route is None or team is None:
+        return
+    person = session.get(Person, member.person_id) if member else None
+    missed = {c.id: c.name for c in checkpoints(session, route=route)}
+    names = "、".join(missed.get(i, f"#{i}") for i in run.missed or [])
+    leaders = session.scalars(
+        select(Person.phone)
+        .join(Member, Member.person_id == Person.id)
+        .where(Member.team_id == team.id, Member.leader, Member.active, Person.phone.is_not(None))
+    ).all()
+    alarm_service.open_alarm(
+        session,
+        rules=rules,
+        rule=rule,
+        title=f"{rule.title} · {route.name} · {person.name if person else ''} · {names}"[:200],
+        node_id=team.node_id,
+        path=route.path,
+        key=f"patrol_run:{run.id}",
+        at=at,
+        contacts=[p for p in leaders if p],
+    )
+
+
+def close_overdue(session: Session, *, rules: RuleBook, now: datetime | None = None) -> int:
+    """Runs left open past their planned end (and the grace) end by themselves, at the planned
+    end, so a forgotten run still raises its missed checkpoints."""
+    now = now or utcnow()
+    overdue = session.scalars(
+        select(Run).where(Run.state == RunState.running, Run.due_at <= now - LATE_GRACE)
+    ).all()
+    for run in overdue:
+        finish_run(session, actor=SYSTEM, run=run, now=run.due_at, rules=rules)
+    return len(overdue)
 
 
 def checkins(session: Session, *, run: Run) -> Sequence[CheckIn]:
@@ -388,37 +447,53 @@ def run_visible_or_raise(session: Session, *, actor: Principal, run_id: int) -> 
 def coverage(
     session: Session, *, actor: Principal, since: datetime, until: datetime
 ) -> list[dict[str, Any]]:
-    """Checkpoints visited on time ÷ planned, per route, over finished runs in the period."""
-    out = []
-    for route in session.scalars(
-        select(Route).where(actor.filter(Route.path, Perm.territory_read)).order_by(Route.id)
-    ):
-        runs = session.scalars(
-            select(Run).where(
-                Run.route_id == route.id,
-                Run.state == RunState.finished,
-                Run.started_at >= since,
-                Run.started_at < until,
-            )
+    """Checkpoints visited on time ÷ planned, per route, over finished runs in the period. On time
+    is neither late nor far; a checkpoint counts once per run."""
+    routes = session.execute(
+        select(Route, Team)
+        .join(Team, Team.id == Route.team_id)
+        .where(actor.filter(Route.path, Perm.territory_read))
+        .order_by(Route.id)
+    ).all()
+    planned_per_run = dict(
+        session.execute(
+            select(Checkpoint.route_id, func.count()).group_by(Checkpoint.route_id)
         ).all()
-        planned = len(checkpoints(session, route=route)) * len(runs)
-        on_time = 0
-        for run in runs:
-            on_time += len(
-                {
-                    c.checkpoint_id
-                    for c in checkins(session, run=run)
-                    if "late" not in c.flags and "far" not in c.flags
-                }
-            )
+    )
+    runs: dict[int, int] = defaultdict(int)
+    on_time: dict[int, set[tuple[int, int]]] = defaultdict(set)
+    in_period = (
+        Run.state == RunState.finished,
+        Run.started_at >= since,
+        Run.started_at < until,
+        actor.filter(Run.path, Perm.territory_read),
+    )
+    for route_id, count in session.execute(
+        select(Run.route_id, func.count()).where(*in_period).group_by(Run.route_id)
+    ):
+        runs[route_id] = count
+    for route_id, run_id, checkpoint_id, flags in session.execute(
+        select(Run.route_id, CheckIn.run_id, CheckIn.checkpoint_id, CheckIn.flags)
+        .join(Run, Run.id == CheckIn.run_id)
+        .where(*in_period)
+    ):
+        if "late" not in flags and "far" not in flags:
+            on_time[route_id].add((run_id, checkpoint_id))
+    out = []
+    for route, team in routes:
+        planned = planned_per_run.get(route.id, 0) * runs[route.id]
+        done = len(on_time[route.id])
         out.append(
             {
                 "route_id": route.id,
                 "route": route.name,
-                "runs": len(runs),
+                "team_id": team.id,
+                "team": team.name,
+                "path": route.path,
+                "runs": runs[route.id],
                 "planned": planned,
-                "on_time": on_time,
-                "coverage": round(on_time / planned, 3) if planned else None,
+                "on_time": done,
+                "coverage": round(done / planned, 3) if planned else None,
             }
         )
     return out

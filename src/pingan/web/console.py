@@ -26,7 +26,6 @@ from pingan.devices import service as device_service
 from pingan.devices.models import KIND_LABEL, Device, DeviceKind, DeviceStatus
 from pingan.errors import PinganError
 from pingan.events import service as event_service
-from pingan.events.models import Event
 from pingan.faces import service as face_service
 from pingan.faces.models import METHOD_LABEL
 from pingan.territory import service as territory_service
@@ -96,11 +95,6 @@ class Rate:
         return self.online / self.devices if self.devices else 0.0
 
 
-def _own(url: str) -> bool:
-    """A picture this platform serves (a path here, or inline), never another host's."""
-    return url.startswith("data:image/") or (url.startswith("/") and not url.startswith("//"))
-
-
 def partial(request: Request) -> bool:
     """An htmx request, which wants a part of the page, not the whole."""
     return request.headers.get("hx-request") == "true"
@@ -154,10 +148,7 @@ def install(app: FastAPI, pages: Pages) -> None:
             trail = territory_service.ancestors(session, node=node)
             site = next((n for n in trail if n.kind == NodeKind.site), None)
             device = session.get(Device, alarm.device_id) if alarm.device_id else None
-            first = session.get(Event, alarm.first_event_id) if alarm.first_event_id else None
-            snapshot = (first.payload or {}).get("snapshot") if first else None
-            if not (isinstance(snapshot, str) and _own(snapshot)):
-                snapshot = None  # only what the platform itself serves: no page calls out
+            snapshot = alarm_service.alarm_snapshot(session, alarm)
             point = (
                 (device.lon, device.lat)
                 if device and device.lon is not None and device.lat is not None

@@ -32,11 +32,14 @@ log = logging.getLogger("pingan.notify")
 TIMEOUT_S = 10
 
 
+VERBS = {"alarm.escalated": "升级", "task.offered": "派单，请接单"}
+
+
 @dataclass(frozen=True)
 class AlarmMessage:
     """What every channel says about an alarm."""
 
-    event: str  # alarm.raised | alarm.escalated
+    event: str  # alarm.raised | alarm.escalated | task.offered (to a responder)
     alarm_id: int
     priority: int
     category: str
@@ -52,7 +55,7 @@ class AlarmMessage:
 
     @property
     def headline(self) -> str:
-        verb = "升级" if self.event == "alarm.escalated" else "报警"
+        verb = VERBS.get(self.event, "报警")
         return f"[P{self.priority} {verb}] {self.title}"
 
     def lines(self) -> list[str]:
@@ -195,4 +198,4 @@ class Sender:
             smtp.send_message(email_message(channel, msg, s.smtp_from))
 
     def _sms(self, channel: Channel, msg: AlarmMessage) -> None:
-        self.sms.send(list(channel.to), f"{msg.headline} {msg.place} {msg.raised_at}")
+        self.sms.send(list(channel.to), f"{msg.headline} {msg.place} {msg.raised_at} {msg.link}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,13 @@ class Subscriber:
     queue: asyncio.Queue[dict[str, Any]] = field(
         default_factory=lambda: asyncio.Queue(maxsize=1000)
     )
+    # Which changes this page gets (path, change); by default those of alarms in its scope.
+    wants: Callable[[str, dict[str, Any]], bool] | None = None
+
+    def takes(self, path: str, item: dict[str, Any]) -> bool:
+        if self.wants is not None:
+            return self.wants(path, item)
+        return self.principal.can(Perm.alarms_read, path)
 
 
 def change_alarm(alarm: Alarm) -> dict[str, Any]:
@@ -105,8 +113,12 @@ class Feed:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def subscribe(self, principal: Principal) -> Subscriber:
-        sub = Subscriber(principal=principal, loop=asyncio.get_running_loop())
+    def subscribe(
+        self,
+        principal: Principal,
+        wants: Callable[[str, dict[str, Any]], bool] | None = None,
+    ) -> Subscriber:
+        sub = Subscriber(principal=principal, loop=asyncio.get_running_loop(), wants=wants)
         with self._lock:
             self.subscribers.add(sub)
         return sub
@@ -152,7 +164,7 @@ class Feed:
             subs = list(self.subscribers)
         for path, item in changes:
             for sub in subs:
-                if sub.principal.can(Perm.alarms_read, path):
+                if sub.takes(path, item):
                     sub.loop.call_soon_threadsafe(_offer, sub.queue, item)
                     self.delivered += 1
         return len(changes)

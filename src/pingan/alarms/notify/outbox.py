@@ -30,6 +30,34 @@ def backoff(attempts: int) -> timedelta:
 
 
 CONTACT_SMS = "contact_sms"  # an SMS to a number the event named, not the rules file
+TASK_OFFERED = "task.offered"
+
+
+def _add(
+    session: Session,
+    *,
+    alarm: Alarm,
+    entry: AlarmEntry,
+    event: str,
+    sends: list[tuple[str, str, str | None]],  # (channel id, kind, recipient)
+) -> int:
+    now = utcnow()
+    for channel, kind, recipient in sends:
+        session.add(
+            Notification(
+                alarm_id=alarm.id,
+                entry_id=entry.id,
+                channel=channel,
+                recipient=recipient,
+                kind=kind,
+                event=event,
+                status="pending",
+                attempts=0,
+                created_at=now,
+                next_attempt_at=now,
+            )
+        )
+    return len(sends)
 
 
 def enqueue(
@@ -41,40 +69,33 @@ def enqueue(
     rules: RuleBook,
     contacts: list[str] | None = None,
 ) -> int:
-    for number in contacts or []:
-        session.add(
-            Notification(
-                alarm_id=alarm.id,
-                entry_id=entry.id,
-                channel=CONTACT_SMS,
-                recipient=number,
-                kind="sms",
-                event=event,
-                status="pending",
-                attempts=0,
-                created_at=utcnow(),
-                next_attempt_at=utcnow(),
-            )
-        )
-    channels = rules.current.channels_for(alarm.rule_id)
-    for channel in channels:
-        session.add(
-            Notification(
-                alarm_id=alarm.id,
-                entry_id=entry.id,
-                channel=channel.id,
-                kind=channel.type,
-                event=event,
-                status="pending",
-                attempts=0,
-                created_at=utcnow(),
-                next_attempt_at=utcnow(),
-            )
-        )
-    return len(channels) + len(contacts or [])
+    sends: list[tuple[str, str, str | None]] = [
+        (CONTACT_SMS, "sms", number) for number in contacts or []
+    ]
+    sends += [(c.id, c.type, None) for c in rules.current.channels_for(alarm.rule_id)]
+    return _add(session, alarm=alarm, entry=entry, event=event, sends=sends)
 
 
-def _place(session: Session, alarm: Alarm) -> str:
+def enqueue_for_responder(
+    session: Session,
+    *,
+    alarm: Alarm,
+    entry: AlarmEntry,
+    number: str | None,
+    rules: RuleBook,
+) -> int:
+    """A task offered to a responder whose phone page is closed: an SMS to their own number and
+    the rules file's `responders` channels (WeCom and DingTalk @ the responder's number)."""
+    sends: list[tuple[str, str, str | None]] = [(CONTACT_SMS, "sms", number)] if number else []
+    by_id = {c.id: c for c in rules.current.channels}
+    sends += [
+        (name, by_id[name].type, number) for name in rules.current.responders if name in by_id
+    ]
+    return _add(session, alarm=alarm, entry=entry, event=TASK_OFFERED, sends=sends)
+
+
+def place_of(session: Session, alarm: Alarm) -> str:
+    """The names along the alarm's place: 鱼凫路社区 / 柳欣苑."""
     ids = [int(p) for p in alarm.path.strip("/").split("/")[1:]]
     rows = session.execute(
         select(TerritoryNode.id, TerritoryNode.name).where(TerritoryNode.id.in_(ids))
@@ -93,9 +114,11 @@ def message_for(session: Session, *, alarm: Alarm, event: str, public_url: str) 
         title=alarm.title,
         state=STATE_LABEL[AlarmState(alarm.state)],
         level=alarm.level,
-        place=_place(session, alarm),
+        place=place_of(session, alarm),
         raised_at=local,
-        link=f"{public_url.rstrip('/')}/alarms/{alarm.id}",
+        # A responder opens their phone page; the centre the alarm's page.
+        link=f"{public_url.rstrip('/')}"
+        + ("/m" if event == TASK_OFFERED else f"/alarms/{alarm.id}"),
     )
 
 
@@ -133,6 +156,8 @@ def claim(
             if row.channel == CONTACT_SMS and row.recipient
             else by_id.get(row.channel)
         )
+        if channel is not None and row.recipient and channel.type in ("wecom", "dingtalk"):
+            channel = channel.model_copy(update={"mention": [row.recipient]})  # @ the responder
         out.append(
             Claimed(
                 row.id,
