@@ -50,4 +50,4 @@ i18n: install
 
 # The README's pictures of the console, taken by the browser tests.
 screenshots: install
-	SCREENSHOT_DIR=docs/img $(BIN)/pytest -q tests/web/test_desk.py -k arrives
+	SCREENSHOT_DIR=docs/img $(BIN)/pytest -q tests/web/test_desk.py tests/web/test_phone.py -k "arrives or volunteer"

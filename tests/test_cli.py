@@ -304,3 +304,67 @@ def test_concurrent_writes_to_a_live_server(env: dict[str, str], tmp_path: Path)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_https_with_a_certificate_from_pingan_cert(env: dict[str, str], tmp_path: Path) -> None:
+    """Phones grant camera and position only to secure pages: `pingan cert` makes a certificate
+    for the local network, signed by a local authority the phones install once."""
+    import ssl
+
+    import httpx
+
+    pingan(env, "init")
+    folder = tmp_path / "tls"
+    out = pingan(env, "cert", "--host", "127.0.0.1", "--host", "pingan.local", "--out", str(folder))
+    assert "PINGAN_TLS_CERT_FILE" in out.stdout and "ca.pem" in out.stdout
+    assert oct((folder / "key.pem").stat().st_mode & 0o777) == "0o600"
+    authority = (folder / "ca.pem").read_bytes()
+    # A second certificate (renewed, or for a new address) is signed by the same authority.
+    pingan(env, "cert", "--host", "127.0.0.1", "--out", str(folder))
+    assert (folder / "ca.pem").read_bytes() == authority
+
+    missing = pingan(
+        {**env, "PINGAN_TLS_CERT_FILE": str(folder / "nope.pem")}, "serve", check=False
+    )
+    assert missing.returncode == 2 and "pingan cert" in missing.stderr
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pingan.cli", "serve", "--port", str(port)],
+        env={
+            "PINGAN_SIA_PORT": "0",
+            **env,
+            "PINGAN_TLS_CERT_FILE": str(folder / "cert.pem"),
+            "PINGAN_TLS_KEY_FILE": str(folder / "key.pem"),
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        with httpx.Client(
+            verify=ssl.create_default_context(cafile=str(folder / "ca.pem")), trust_env=False
+        ) as https:
+            for _ in range(100):
+                try:
+                    r = https.get(f"https://127.0.0.1:{port}/healthz")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            else:
+                raise AssertionError("pingan serve did not answer over HTTPS")
+            assert r.status_code == 200
+            login = https.post(
+                f"https://127.0.0.1:{port}/login",
+                data={"username": "nobody", "password": "wrong-password"},
+            )
+            assert login.status_code == 401
+        # Without the authority installed the certificate is not trusted.
+        with (
+            httpx.Client(trust_env=False) as plain,
+            pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"),
+        ):
+            plain.get(f"https://127.0.0.1:{port}/healthz")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)

@@ -12,6 +12,7 @@ from pingan.auth import service as auth_service
 from pingan.auth.principal import SYSTEM
 from pingan.auth.roles import Role
 from pingan.db import meta
+from pingan.patrol import service as patrol_service
 from pingan.territory import service as territory_service
 from pingan.territory.models import NodeKind, Person, SiteType, TerritoryNode
 
@@ -83,3 +84,11 @@ def test_demo_territory(db: Session) -> None:
     assert user is not None
     principal = auth_service.principal_for(db, user=user)
     assert principal.sees(site.path) is False and principal.paths()[0].startswith(site.path)
+    # The demo patrol member has a team, a route and a shift now: the phone page has work.
+    volunteer = auth_service.get_by_username(db, username="yfl_patrol")
+    assert volunteer is not None
+    mine = patrol_service.mine(db, actor=auth_service.principal_for(db, user=volunteer))
+    assert mine["teams"][0]["team"] == "鱼凫路红袖套志愿巡逻队" and mine["teams"][0]["leader"]
+    assert [r["name"] for r in mine["routes"]] == ["柳欣苑夜巡"] and mine["shift_ends_at"]
+    demo.reset_accounts(db, actor=SYSTEM)  # again: the same team, a fresh shift
+    assert len(patrol_service.teams(db, actor=SYSTEM)) == 1

@@ -89,10 +89,57 @@ def serve(
     settings = get_settings()
     host = host or settings.host
     port = port or settings.port
+    tls: dict[str, str] = {}
+    if settings.tls_cert_file or settings.tls_key_file:
+        for name, path in (
+            ("PINGAN_TLS_CERT_FILE", settings.tls_cert_file),
+            ("PINGAN_TLS_KEY_FILE", settings.tls_key_file),
+        ):
+            if path is None or not path.is_file():
+                _fail(f"{name} 未设置或文件不存在 is missing: {path} — `pingan cert` makes both")
+        tls = {
+            "ssl_certfile": str(settings.tls_cert_file),
+            "ssl_keyfile": str(settings.tls_key_file),
+        }
+    scheme = "https" if tls else "http"
     typer.echo(
-        f"pingan 服务 serving on http://{host}:{port}  (API 文档 docs: /docs) — database {_describe_db()}"
+        f"pingan 服务 serving on {scheme}://{host}:{port}  (API 文档 docs: /docs) — "
+        f"database {_describe_db()}"
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        **tls,  # type: ignore[arg-type]
+    )
+
+
+@app.command()
+def cert(
+    hosts: Annotated[
+        list[str],
+        typer.Option(
+            "--host", help="Name or address the phones use (repeat for several), e.g. 192.168.1.20"
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="Folder for the files")] = Path("var/tls"),
+    days: Annotated[int, typer.Option(min=1, max=825, help="Validity of the certificate")] = 825,
+) -> None:
+    """Make a certificate for HTTPS on a local network, signed by a local authority that the
+    phones install once. 生成局域网 HTTPS 证书。"""
+    from pingan import tls
+
+    made = tls.make(out, hosts=hosts, days=days)
+    typer.echo(f"证书 certificate: {made.cert}\n私钥 key: {made.key}\n根证书 authority: {made.ca}")
+    typer.echo(
+        "\n设置 set:\n"
+        f"  PINGAN_TLS_CERT_FILE={made.cert}\n  PINGAN_TLS_KEY_FILE={made.key}\n"
+        f"  PINGAN_PUBLIC_URL=https://{hosts[0]}:<port>\n"
+        f"在每部手机上安装一次根证书 {made.ca.name}（设置 → 安全 → 加密与凭据 → 安装证书 → CA 证书）。\n"
+        f"Install {made.ca.name} once on each phone as a CA certificate; the key of the authority "
+        f"({made.ca_key.name}) stays on this machine and signs the next certificate."
+    )
 
 
 @app.command("demo-data")

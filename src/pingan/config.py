@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `pingan serve` listens on")
     port: Annotated[int, Field(ge=1, le=65535)] = Field(8000, description="HTTP port")
+    tls_cert_file: Path | None = Field(
+        None,
+        description="Certificate (PEM, with its chain) to serve HTTPS; phones grant camera and "
+        "position only to secure pages. `pingan cert` makes one for a local network",
+    )
+    tls_key_file: Path | None = Field(None, description="The certificate's private key (PEM)")
     demo: bool = Field(False, description="Mark the instance as a demo in pages and /healthz")
     session_hours: Annotated[int, Field(ge=1, le=24 * 30)] = Field(
         12, description="Lifetime of a page login (a shift)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from importlib import resources
 
 from sqlalchemy import select
@@ -20,11 +21,15 @@ from pingan.auth.principal import Principal
 from pingan.auth.roles import Role
 from pingan.auth.schemas import BindingIn, UserCreate
 from pingan.db import meta
+from pingan.db.base import utcnow
 from pingan.imports import service as import_service
 from pingan.imports.service import ImportKind
+from pingan.patrol import service as patrol_service
+from pingan.patrol.models import Member, Team, TeamKind
+from pingan.patrol.schemas import CheckpointIn, MemberIn, RouteIn, ShiftIn, TeamIn
 from pingan.territory import service as territory_service
 from pingan.territory.models import NodeKind, Person, TerritoryNode
-from pingan.territory.schemas import NodeCreate
+from pingan.territory.schemas import NodeCreate, PersonCreate
 
 STREET = "柳城街道"
 
@@ -170,5 +175,67 @@ def reset_accounts(session: Session, *, actor: Principal) -> list[tuple[DemoAcco
             auth_service.set_password(session, user=user, password=password)
             auth_service.revoke_all(session, user_id=user.id)
         out.append((account, password))
+    session.flush()
+    load_patrol(session, actor=actor)
     meta.put(session, "demo", "1")
     return out
+
+
+PATROL_TEAM = "鱼凫路红袖套志愿巡逻队"
+
+
+def load_patrol(session: Session, *, actor: Principal) -> None:
+    """A volunteer team of 鱼凫路社区 led by the demo patrol member, a night route round 柳欣苑,
+    and a shift from now on (renewed by each `demo-data`), so the phone page has work at once."""
+    community = territory_service.get_by_names(session, names=[STREET, "鱼凫路社区"])
+    site = territory_service.get_by_names(
+        session, names=[STREET, "鱼凫路社区", "鱼凫路第1网格", "柳欣苑"]
+    )
+    user = auth_service.get_by_username(session, username="yfl_patrol")
+    if community is None or site is None or user is None:
+        return
+    team = session.scalar(select(Team).where(Team.name == PATROL_TEAM))
+    if team is None:
+        team = patrol_service.create_team(
+            session,
+            actor=actor,
+            data=TeamIn(kind=TeamKind.volunteers, name=PATROL_TEAM, node_id=community.id),
+        )
+        person = territory_service.create_person(
+            session, actor=actor, data=PersonCreate(node_id=site.id, name="王秀英（演示）")
+        )
+        patrol_service.add_member(
+            session,
+            actor=actor,
+            team_id=team.id,
+            data=MemberIn(person_id=person.id, user_id=user.id, leader=True, programme="红袖套"),
+        )
+        lon, lat = site.lon or 103.792, site.lat or 30.682
+        patrol_service.create_route(
+            session,
+            actor=actor,
+            data=RouteIn(
+                team_id=team.id,
+                name="柳欣苑夜巡",
+                duration_min=45,
+                checkpoints=[
+                    CheckpointIn(name="东门岗亭", lon=lon + 0.0004, lat=lat, due_min=10),
+                    CheckpointIn(name="北侧围墙", lon=lon, lat=lat + 0.0006, due_min=25),
+                    CheckpointIn(name="地下车库入口", lon=lon - 0.0004, lat=lat, due_min=40),
+                ],
+            ),
+        )
+    member = session.scalar(select(Member).where(Member.team_id == team.id))
+    if member is not None:
+        now = utcnow()
+        patrol_service.add_shift(
+            session,
+            actor=actor,
+            team_id=team.id,
+            data=ShiftIn(
+                member_id=member.id,
+                starts_at=now - timedelta(minutes=5),
+                ends_at=now + timedelta(hours=12),
+                note="演示班次",
+            ),
+        )

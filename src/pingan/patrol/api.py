@@ -28,7 +28,7 @@ from pingan.db.engine import unit_of_work
 from pingan.errors import Invalid, NotFound
 from pingan.faces.vault import Vault
 from pingan.patrol import dispatch, service
-from pingan.patrol.models import Route, TaskState
+from pingan.patrol.models import Route, TaskState, TeamKind
 from pingan.patrol.schemas import (
     CheckInIn,
     CheckInOut,
@@ -242,6 +242,49 @@ def coverage(
     """Checkpoints visited on time ÷ planned, per route, over the period's finished runs."""
     span = figures.period(start, end)
     return service.coverage(session, actor=actor, since=span.since, until=span.until)
+
+
+class MyTeamOut(BaseModel):
+    member_id: int
+    team_id: int
+    team: str
+    kind: TeamKind
+    leader: bool
+    programme: str | None
+    service_hours: float
+
+
+class MyRouteOut(BaseModel):
+    id: int
+    name: str
+    duration_min: int
+    team_id: int
+
+
+class ExceptionOut(BaseModel):
+    run_id: int
+    route: str
+    member: str
+    finished_at: datetime
+    missed: list[str]
+
+
+class MeOut(BaseModel):
+    name: str
+    teams: list[MyTeamOut]
+    routes: list[MyRouteOut]
+    run_id: int | None = Field(description="The run under way, if any")
+    run_route_id: int | None
+    shift_ends_at: datetime | None = Field(description="When your shift now on duty ends")
+    exceptions: list[ExceptionOut] = Field(
+        description="For a team leader: the team's runs that missed checkpoints, past 7 days"
+    )
+
+
+@router.get("/me", response_model=MeOut)
+def me(actor: Actor, session: DB) -> MeOut:
+    """Your teams, routes, run under way and shift: what your phone page shows."""
+    return MeOut.model_validate(service.mine(session, actor=actor))
 
 
 # --- dispatch ------------------------------------------------------------------------------------

@@ -110,6 +110,11 @@ def _name(session: Session, member: Member) -> str:
     return person.name if person else f"#{member.id}"
 
 
+def responder_name(session: Session, task: Task) -> str:
+    member = session.get(Member, task.member_id)
+    return _name(session, member) if member else f"#{task.member_id}"
+
+
 def _move(
     session: Session, alarm: Alarm, action: Action, actor: Principal, note: str | None
 ) -> None:

@@ -142,6 +142,7 @@ class CheckInOut(BaseModel):
     id: int
     run_id: int
     checkpoint_id: int
-    at: datetime
+    at: datetime = Field(description="When it was scanned (earlier than received when queued)")
+    received_at: datetime
     distance_m: float
     flags: list[Any]

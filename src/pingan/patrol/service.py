@@ -497,3 +497,86 @@ def coverage(
             }
         )
     return out
+
+
+# --- the phone page's own view ---------------------------------------------------------------------
+
+EXCEPTION_DAYS = 7
+
+
+def mine(session: Session, *, actor: Principal, now: datetime | None = None) -> dict[str, Any]:
+    """What a member's phone shows: their teams, the routes they walk, the run under way, their
+    shift, and for a team leader the team's runs that missed checkpoints this past week."""
+    now = now or utcnow()
+    rows = session.execute(
+        select(Member, Team)
+        .join(Team, Team.id == Member.team_id)
+        .where(Member.user_id == actor.user_id, Member.active)
+        .order_by(Team.id)
+    ).all()
+    member_ids = [m.id for m, _t in rows]
+    team_ids = [t.id for _m, t in rows]
+    routes = session.scalars(
+        select(Route).where(Route.team_id.in_(team_ids)).order_by(Route.id)
+    ).all()
+    run = session.scalars(
+        select(Run)
+        .where(Run.member_id.in_(member_ids), Run.state == RunState.running)
+        .order_by(Run.id.desc())
+    ).first()
+    shift = session.scalars(
+        select(Shift)
+        .where(Shift.member_id.in_(member_ids), Shift.starts_at <= now, Shift.ends_at > now)
+        .order_by(Shift.ends_at.desc())
+    ).first()
+    led = [t.id for m, t in rows if m.leader]
+    exceptions = []
+    if led:
+        for done, route, walker in session.execute(
+            select(Run, Route, Person.name)
+            .join(Route, Route.id == Run.route_id)
+            .join(Member, Member.id == Run.member_id)
+            .join(Person, Person.id == Member.person_id)
+            .where(
+                Route.team_id.in_(led),
+                Run.state == RunState.finished,
+                Run.finished_at >= now - timedelta(days=EXCEPTION_DAYS),
+            )
+            .order_by(Run.finished_at.desc())
+        ):
+            if not done.missed:
+                continue
+            names = {c.id: c.name for c in checkpoints(session, route=route)}
+            exceptions.append(
+                {
+                    "run_id": done.id,
+                    "route": route.name,
+                    "member": walker,
+                    "finished_at": done.finished_at,
+                    "missed": [names.get(i, f"#{i}") for i in done.missed],
+                }
+            )
+    me = session.get(Person, rows[0][0].person_id) if rows else None
+    return {
+        "name": me.name if me else actor.name,
+        "teams": [
+            {
+                "member_id": m.id,
+                "team_id": t.id,
+                "team": t.name,
+                "kind": t.kind,
+                "leader": m.leader,
+                "programme": m.programme,
+                "service_hours": round(m.service_minutes / 60, 1),
+            }
+            for m, t in rows
+        ],
+        "routes": [
+            {"id": r.id, "name": r.name, "duration_min": r.duration_min, "team_id": r.team_id}
+            for r in routes
+        ],
+        "run_id": run.id if run else None,
+        "run_route_id": run.route_id if run else None,
+        "shift_ends_at": shift.ends_at if shift else None,
+        "exceptions": exceptions,
+    }

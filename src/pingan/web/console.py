@@ -28,6 +28,7 @@ from pingan.errors import PinganError
 from pingan.events import service as event_service
 from pingan.faces import service as face_service
 from pingan.faces.models import METHOD_LABEL
+from pingan.patrol import dispatch
 from pingan.territory import service as territory_service
 from pingan.territory.geo import distance_m
 from pingan.territory.models import (
@@ -41,6 +42,7 @@ from pingan.territory.models import (
     ancestor_id,
     ancestor_path,
 )
+from pingan.web.phone import WORDS
 from pingan.web.text import alarm_words, lang_of
 
 if TYPE_CHECKING:
@@ -158,6 +160,10 @@ def install(app: FastAPI, pages: Pages) -> None:
             )
             cameras = _nearest_cameras(session, principal, alarm, point)
             timeline = alarm_service.timeline(session, alarm=alarm)
+            tasks = [
+                {"task": t, "name": dispatch.responder_name(session, t), "label": WORDS[t.state]}
+                for t in dispatch.tasks_of(session, alarm=alarm)
+            ]
             data = change_alarm(alarm)
             can_handle = principal.can(Perm.alarms_handle, alarm.path)
             return pages.render(
@@ -175,6 +181,7 @@ def install(app: FastAPI, pages: Pages) -> None:
                 point=point,
                 cameras=cameras,
                 timeline=timeline,
+                tasks=tasks,
                 can_handle=can_handle,
                 category=CATEGORY_LABEL.get(alarm.category, alarm.category),
                 labels=alarm_words(lang_of(request)),

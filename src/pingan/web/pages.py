@@ -31,7 +31,7 @@ from pingan.db import meta
 from pingan.db.engine import unit_of_work
 from pingan.errors import PinganError
 from pingan.i18n import N_, gettext, t
-from pingan.web import console
+from pingan.web import console, patrol, phone
 from pingan.web.text import home_of, lang_of, menu
 
 HERE = Path(__file__).parent
@@ -43,6 +43,7 @@ VENDOR = {
     "htmx": "htmx.org/dist",
     "echarts": "echarts/dist",
     "leaflet": "leaflet/dist",
+    "jsqr": "jsqr/dist",
 }
 
 
@@ -59,6 +60,7 @@ class Pages:
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
+        self.static_dir = HERE / "static"
 
     def demo(self) -> bool:
         try:
@@ -216,3 +218,5 @@ def install(app: FastAPI) -> None:
         return pages.render(request, "home.html", principal=pages.signed_in(request))
 
     console.install(app, pages)
+    patrol.install(app, pages)
+    phone.install(app, pages)

@@ -34,6 +34,8 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem("/devices", N_("设备监测"), Perm.devices_read, "3"),
     MenuItem("/stats", N_("统计分析"), Perm.alarms_read, "4"),
     MenuItem("/territory", N_("辖区"), Perm.territory_read, "5"),
+    MenuItem("/patrol", N_("群防群治"), Perm.patrol_manage, "7"),
+    MenuItem("/m/", N_("巡逻手机页"), Perm.patrol_run, "8"),
 )
 
 
@@ -45,9 +47,14 @@ def menu(principal: Principal) -> list[MenuItem]:
     return [*items, OWN] if principal.person_id is not None else items
 
 
+PHONE = "/m/"
+
+
 def home_of(principal: Principal) -> str:
     if principal.person_id is not None and not principal.paths(Perm.alarms_read):
         return OWN.href  # a resident lands on their own page
+    if principal.paths(Perm.patrol_run) and not principal.paths(Perm.people_read):
+        return PHONE  # patrol members and volunteers (no access to residents' records)
     items = menu(principal)
     return items[0].href if items else "/territory"
 

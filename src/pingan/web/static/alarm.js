@@ -44,7 +44,22 @@
       document.querySelector("#timeline tbody").replaceWith(fresh);
       pingan.localiseTimes(document.getElementById("timeline"));
     }
+    const responders = page.getElementById("responders");
+    if (responders) document.getElementById("responders").replaceWith(responders);
   }
+
+  // Offer the alarm to the nearest responder on duty; their steps then arrive on the timeline.
+  const dispatchButton = document.getElementById("dispatch");
+  if (dispatchButton) dispatchButton.addEventListener("click", async () => {
+    dispatchButton.disabled = true;
+    const response = await fetch(`/api/v1/patrol/alarms/${alarm.id}/dispatch`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: "{}",
+    });
+    const data = await response.json().catch(() => null);
+    message.textContent = !response.ok ? (data && data.detail) || response.status : data === null ? dispatchButton.dataset.none : "";
+    dispatchButton.disabled = false;
+    reloadTimeline();
+  });
 
   if (form) {
     show(alarm);
@@ -58,7 +73,8 @@
   // Another operator's action shows here at once, and the buttons follow the new state.
   pingan.alarmStream((change) => {
     if (change.alarm.id !== alarm.id) return;
-    if (show(change.alarm)) reloadTimeline();
+    show(change.alarm);
+    reloadTimeline();  // every change is a new line, a responder's step included
   }, document.getElementById("live"));
 
   // A camera's live picture: decoded by the platform only while it is shown here.

@@ -1,0 +1,72 @@
+"""The patrol pages without a browser, on both databases: who may open the phone page and the
+console's patrol page, what the installable web app declares, and the printable code sheet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from pingan.auth.roles import Role
+from tests.conftest import World, add_user
+from tests.patrol.test_patrol import patrol
+from tests.web.test_console import page
+
+__all__ = ["patrol"]  # fixture
+
+
+def test_the_phone_page_is_for_patrol_members(
+    client: TestClient, world: World, patrol: dict[str, Any]
+) -> None:
+    r = client.get("/m/", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/m/"
+    assert client.get("/m", follow_redirects=False).headers["location"] == "/m/"
+    r = page(client, world, "volunteer", "/m/")
+    assert r.status_code == 200
+    assert 'rel="manifest"' in r.text and "jsQR.js" in r.text and "平安巡逻" in r.text
+    add_user(world, "gh_resident", Role.resident, "gh_hh")
+    assert page(client, world, "gh_resident", "/m/").status_code == 404
+    # A volunteer logging in lands on the phone page; an operator on the desk.
+    client.cookies.clear()
+    for user, home in (("volunteer", "/m/"), ("gh_operator", "/desk")):
+        r = client.post(
+            "/login",
+            data={"username": user, "password": "correct horse battery"},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303 and r.headers["location"] == home, (user, r.text[:300])
+    client.cookies.clear()
+
+
+def test_an_installable_web_app_that_works_offline(client: TestClient) -> None:
+    manifest = client.get("/m/manifest.webmanifest")
+    assert manifest.headers["content-type"].startswith("application/manifest+json")
+    data = manifest.json()
+    assert data["start_url"] == "/m/" and data["scope"] == "/m/"
+    assert data["display"] == "standalone" and data["icons"] and data["name"] == "平安巡逻"
+    assert client.get(data["icons"][0]["src"]).status_code == 200
+    worker = client.get("/m/sw.js")
+    assert worker.headers["content-type"].startswith("text/javascript")
+    assert worker.headers["cache-control"] == "no-cache"
+    assert "/m/" in worker.text and "ignoreSearch" in worker.text
+    assert client.get("/static/vendor/jsqr/jsQR.js").status_code == 200
+    client.cookies.set("pingan_lang", "en")
+    english = client.get("/m/manifest.webmanifest").json()
+    client.cookies.clear()
+    assert english["name"] == "Pingan Patrol"
+
+
+def test_the_console_patrol_page_and_the_printed_codes(
+    client: TestClient, world: World, patrol: dict[str, Any]
+) -> None:
+    r = page(client, world, "gh_admin", "/patrol")
+    assert r.status_code == 200
+    for word in ("光华红袖套志愿巡逻队", "光华苑夜巡", "打印二维码", "巡逻覆盖率"):
+        assert word in r.text, word
+    assert page(client, world, "gh_operator", "/patrol").status_code == 404
+    route = patrol["route"]["id"]
+    sheet = page(client, world, "gh_admin", f"/patrol/routes/{route}/print")
+    assert sheet.status_code == 200
+    assert sheet.text.count('class="code"') == 2 and sheet.text.count('class="segno"') == 2
+    assert "东门" in sheet.text and "北侧围墙" in sheet.text and "print.css" in sheet.text
+    assert page(client, world, "hg_admin", f"/patrol/routes/{route}/print").status_code == 404

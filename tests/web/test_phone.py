@@ -1,0 +1,237 @@
+"""The patrol phone page in real Chromium with a phone's screen, position and network: a volunteer
+logs in, starts a run, checks in at two checkpoints (the second with no network: it waits on the
+phone and goes when the network is back, with the time it was scanned), receives an alarm the
+centre dispatches, pushed live, accepts it and resolves it with a photo; the centre sees each
+step on the alarm's page. The checkpoint codes are read off the printed A4 sheet."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import cv2
+import numpy as np
+from playwright.sync_api import Browser, Page, expect
+from sqlalchemy.orm import Session
+
+from pingan.auth import service as auth_service
+from pingan.auth.principal import SYSTEM
+from pingan.auth.roles import Role
+from pingan.auth.schemas import BindingIn, UserCreate
+from pingan.db.base import utcnow
+from pingan.db.engine import make_engine
+from pingan.ingest import topics
+from pingan.patrol import service as patrol_service
+from pingan.patrol.schemas import CheckpointIn, MemberIn, RouteIn, ShiftIn, TeamIn
+from pingan.territory import service as territory_service
+from pingan.territory.schemas import PersonCreate
+from tests.live import Live, client, publish_all
+from tests.web.test_desk import browser, live, login, shot
+
+__all__ = ["browser", "live"]  # fixtures
+
+# Where the volunteer stands: at 柳欣苑's east gate (the site's own position).
+EAST_GATE = (103.792, 30.682)
+NORTH_WALL = (103.7921, 30.6828)
+
+
+def _patrol(live: Live) -> None:
+    engine = make_engine(live.settings)
+    with Session(engine) as s:
+        s.info["actor"] = "test"
+        person = territory_service.create_person(
+            s, actor=SYSTEM, data=PersonCreate(node_id=live.nodes["site"], name="李阿姨")
+        )
+        user = auth_service.create(
+            s,
+            actor=SYSTEM,
+            data=UserCreate(
+                username="lxy_volunteer",
+                display_name="李阿姨",
+                password="volunteer-pw-1",
+                roles=[BindingIn(role=Role.patrol_member, node_id=live.nodes["community"])],
+                person_id=person.id,
+            ),
+        )
+        team = patrol_service.create_team(
+            s,
+            actor=SYSTEM,
+            data=TeamIn(
+                kind="volunteers", name="红袖套志愿巡逻队", node_id=live.nodes["community"]
+            ),
+        )
+        member = patrol_service.add_member(
+            s,
+            actor=SYSTEM,
+            team_id=team.id,
+            data=MemberIn(person_id=person.id, user_id=user.id, programme="红袖套"),
+        )
+        now = utcnow()
+        patrol_service.add_shift(
+            s,
+            actor=SYSTEM,
+            team_id=team.id,
+            data=ShiftIn(
+                member_id=member.id,
+                starts_at=now - timedelta(hours=1),
+                ends_at=now + timedelta(hours=4),
+            ),
+        )
+        patrol_service.create_route(
+            s,
+            actor=SYSTEM,
+            data=RouteIn(
+                team_id=team.id,
+                name="柳欣苑夜巡",
+                duration_min=30,
+                checkpoints=[
+                    CheckpointIn(name="东门", lon=EAST_GATE[0], lat=EAST_GATE[1], due_min=10),
+                    CheckpointIn(name="北侧围墙", lon=NORTH_WALL[0], lat=NORTH_WALL[1], due_min=20),
+                ],
+            ),
+        )
+        s.commit()
+    engine.dispose()
+
+
+def _codes_from_the_sheet(page: Page, base: str) -> list[str]:
+    """The tokens of the printed codes, read back from the page's pixels as a phone would."""
+    page.goto(f"{base}/patrol")
+    expect(page.locator("#teams")).to_contain_text("红袖套志愿巡逻队")
+    expect(page.locator("#duty")).to_contain_text("李阿姨")
+    page.click("text=打印二维码")
+    figures = page.locator("figure.code")
+    expect(figures).to_have_count(2)
+    tokens = []
+    for i in range(2):
+        png = figures.nth(i).locator("svg").screenshot()
+        image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+        text, _points, _straight = cv2.QRCodeDetector().detectAndDecode(image)
+        assert urlparse(text).path == "/m/", text
+        tokens.append(parse_qs(urlparse(text).query)["t"][0])
+    assert all(t.startswith("PA1.") for t in tokens)
+    # Printed on A4: both codes on one sheet.
+    pdf = page.pdf(format="A4")
+    assert pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page\r") + pdf.count(b"/Type/Page") <= 2
+    return tokens
+
+
+def test_a_volunteer_patrols_and_handles_a_dispatched_alarm_on_the_phone(
+    live: Live, browser: Browser, tmp_path: Path
+) -> None:
+    _patrol(live)
+    base = f"http://127.0.0.1:{live.port}"
+    admin = browser.new_page(viewport={"width": 1366, "height": 900})
+    admin.goto(f"{base}/login")
+    admin.fill("input[name=username]", "admin")
+    admin.fill("input[name=password]", live.admin_password)
+    admin.click("button[type=submit]")
+    first, second = _codes_from_the_sheet(admin, base)
+
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+        geolocation={"longitude": EAST_GATE[0], "latitude": EAST_GATE[1]},
+        permissions=["geolocation"],
+    )
+    page = phone.new_page()
+    hosts: set[str] = set()
+    # Every request over the network stays here (the photo passes through a blob: address).
+    page.on(
+        "request",
+        lambda r: hosts.add(urlparse(r.url).hostname or "") if r.url.startswith("http") else None,
+    )
+    page.goto(f"{base}/m/")
+    expect(page).to_have_url(f"{base}/login?next=/m/")
+    page.fill("input[name=username]", "lxy_volunteer")
+    page.fill("input[name=password]", "volunteer-pw-1")
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{base}/m/")
+    expect(page.locator("#tasks")).to_contain_text("暂无派单任务")
+    expect(page.locator("#me")).to_contain_text("红袖套")
+    # Large type for elderly volunteers; buttons a thumb can hit.
+    assert page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)") >= 20
+    page.click("button[data-route]")
+    expect(page.locator("#progress")).to_contain_text("0/2")
+    assert page.locator("#scan").bounding_box()["height"] >= 56  # type: ignore[index]
+    # The service worker keeps the page for when there is no network.
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+
+    # The first code, opened by the phone's camera app: checked in where the volunteer stands.
+    page.goto(f"{base}/m/?t={first}")
+    expect(page.locator("#notice")).to_contain_text("已签到：东门")
+    expect(page.locator("#progress")).to_contain_text("1/2")
+    expect(page).to_have_url(f"{base}/m/")
+
+    # The second, with no network: kept on the phone with its time, sent when the network is back.
+    phone.set_geolocation({"longitude": NORTH_WALL[0], "latitude": NORTH_WALL[1]})
+    phone.set_offline(True)
+    page.goto(f"{base}/m/?t={second}")
+    expect(page.locator("#notice")).to_contain_text("无网络：签到已保存在手机上")
+    expect(page.locator("#queue")).to_contain_text("1 条签到待发送")
+    expect(page.locator("#net")).to_be_visible()
+    scanned = datetime.now().astimezone()
+    time.sleep(2)
+    phone.set_offline(False)
+    expect(page.locator("#progress")).to_contain_text("2/2", timeout=20_000)
+    expect(page.locator("#queue")).to_be_hidden()
+    run = page.evaluate("fetch('/api/v1/patrol/me').then(r => r.json())")["run_id"]
+    checkins = page.evaluate(f"fetch('/api/v1/patrol/runs/{run}').then(r => r.json())")["checkins"]
+    late = checkins[1]
+    assert datetime.fromisoformat(late["at"]) <= scanned + timedelta(seconds=1)
+    assert datetime.fromisoformat(late["received_at"]) - datetime.fromisoformat(late["at"]) > (
+        timedelta(seconds=1.5)
+    )
+    assert [c["flags"] for c in checkins] == [[], []]
+
+    # An alarm at the site; the centre dispatches it from the alarm's page.
+    centre = browser.new_page(viewport={"width": 1366, "height": 900})
+    login(centre, base, "gh_operator", "gh-operator-pw")
+    assert live.broker is not None
+    detector = client(live.broker, "lxy-smoke-1")
+    publish_all(
+        detector,
+        [(topics.device_topic("lxy-smoke-1", "event"), b'{"kind": "fire", "code": "smoke"}')],
+    )
+    row = centre.locator("#alarms tbody tr").first
+    expect(row).to_contain_text("火警", timeout=10_000)
+    row.locator("a").first.click()
+    expect(centre.locator("#responders")).to_contain_text("尚未派给队员")
+    centre.click("#dispatch")
+
+    # Pushed to the phone at once, with where to go.
+    task = page.locator("article[data-task]")
+    expect(task).to_have_attribute("data-state", "offered", timeout=5_000)
+    expect(task).to_contain_text("火警")
+    expect(task).to_contain_text("柳欣苑")
+    expect(task.locator("a[href^='geo:']")).to_be_visible()
+    expect(page.locator("#notice")).to_contain_text("新派单")
+    shot(page, live, "phone")
+    expect(centre.locator("#timeline")).to_contain_text("派给队员", timeout=5_000)
+    expect(centre.locator("#responders")).to_contain_text("李阿姨")
+
+    for step, state, seen in (
+        ("accept", "accepted", "队员接受任务"),
+        ("en_route", "en_route", "队员正在前往"),
+        ("on_scene", "on_scene", "队员已到场"),
+    ):
+        task.locator(f"button[data-step={step}]").click()
+        expect(task).to_have_attribute("data-state", state, timeout=5_000)
+        expect(centre.locator("#timeline")).to_contain_text(seen, timeout=5_000)
+    photo = tmp_path / "scene.jpg"
+    cv2.imwrite(str(photo), np.full((480, 640, 3), 90, np.uint8))
+    task.locator("textarea").fill("厨房油烟，已开窗通风，无火情")
+    task.locator("input[type=file]").set_input_files(str(photo))
+    task.locator("button[data-step=resolve]").click()
+    expect(page.locator("#tasks")).to_contain_text("暂无派单任务", timeout=5_000)
+    expect(centre.locator("#timeline")).to_contain_text("队员处置完毕", timeout=5_000)
+    expect(centre.locator("#timeline")).to_contain_text("厨房油烟")
+    expect(centre.locator("#state")).to_have_text("已处置")
+    expect(centre.locator("#responders a")).to_have_text("现场照片")
+    assert hosts == {"127.0.0.1"}, hosts
+    phone.close()
