@@ -186,7 +186,7 @@ def test_alarm_arrives_live_and_is_handled(live: Live, browser: Browser) -> None
 
     # The map and the statistics draw from our own files and data only.
     page.goto(f"{base}/map")
-    expect(page.locator("#map")).to_have_attribute("data-loaded", "devices")
+    expect(page.locator("#map")).to_have_attribute("data-loaded", "responders")
     expect(page.locator("#map .area-label")).to_have_text("鱼凫路社区")
     expect(page.locator("#map canvas")).to_have_count(1)
     expect(page.locator(".leaflet-control-layers")).to_contain_text("小区/单位")

@@ -9,10 +9,11 @@ from fastapi.testclient import TestClient
 
 from pingan.auth.roles import Role
 from tests.conftest import World, add_user
+from tests.patrol.test_dispatch import crew
 from tests.patrol.test_patrol import patrol
 from tests.web.test_console import page
 
-__all__ = ["patrol"]  # fixture
+__all__ = ["crew", "patrol"]  # fixtures
 
 
 def test_the_phone_page_is_for_patrol_members(
@@ -70,3 +71,29 @@ def test_the_console_patrol_page_and_the_printed_codes(
     assert sheet.text.count('class="code"') == 2 and sheet.text.count('class="segno"') == 2
     assert "东门" in sheet.text and "北侧围墙" in sheet.text and "print.css" in sheet.text
     assert page(client, world, "hg_admin", f"/patrol/routes/{route}/print").status_code == 404
+
+
+def test_the_map_shows_responders_on_duty_to_those_who_dispatch(
+    client: TestClient, world: World, crew: dict[str, Any]
+) -> None:
+    r = client.get("/api/v1/map/responders", headers=world.auth("gh_operator"))
+    assert r.status_code == 200
+    found = {f["properties"]["name"]: f for f in r.json()["features"]}
+    assert set(found) == {"队员near", "队员far"}
+    assert found["队员near"]["geometry"]["coordinates"] == [103.805, 30.6859]
+    assert not found["队员near"]["properties"]["busy"]
+    client.post(
+        f"/api/v1/patrol/alarms/{crew['alarm']}/dispatch",
+        json={},
+        headers=world.auth("gh_operator"),
+    )
+    r = client.get("/api/v1/map/responders", headers=world.auth("gh_operator"))
+    assert {f["properties"]["name"]: f["properties"]["busy"] for f in r.json()["features"]} == {
+        "队员near": True,
+        "队员far": False,
+    }
+    assert (
+        client.get("/api/v1/map/responders", headers=world.auth("hg_admin")).json()["features"]
+        == []
+    )
+    assert "在岗队员" in page(client, world, "gh_operator", "/map").text

@@ -192,6 +192,11 @@ def test_a_volunteer_patrols_and_handles_a_dispatched_alarm_on_the_phone(
     # An alarm at the site; the centre dispatches it from the alarm's page.
     centre = browser.new_page(viewport={"width": 1366, "height": 900})
     login(centre, base, "gh_operator", "gh-operator-pw")
+    # The centre's map shows who it can send, where their phone last was.
+    centre.goto(f"{base}/map")
+    expect(centre.locator("#map")).to_have_attribute("data-loaded", "responders")
+    expect(centre.locator("path.responder")).to_have_count(1)
+    centre.goto(f"{base}/desk")
     assert live.broker is not None
     detector = client(live.broker, "lxy-smoke-1")
     publish_all(
@@ -234,4 +239,9 @@ def test_a_volunteer_patrols_and_handles_a_dispatched_alarm_on_the_phone(
     expect(centre.locator("#state")).to_have_text("已处置")
     expect(centre.locator("#responders a")).to_have_text("现场照片")
     assert hosts == {"127.0.0.1"}, hosts
+    # Logging out of a shared phone leaves nothing of this volunteer on it.
+    page.click("text=退出登录")
+    expect(page).to_have_url(f"{base}/login")
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('pingan.'))") == []
+    assert page.evaluate("caches.keys()") == []
     phone.close()

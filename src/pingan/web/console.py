@@ -235,6 +235,7 @@ def install(app: FastAPI, pages: Pages) -> None:
             principal=principal,
             tile_url=app.state.settings.map_tile_url,
             show_devices=principal.system or bool(principal.paths(Perm.devices_read)),
+            show_responders=principal.system or bool(principal.paths(Perm.alarms_handle)),
         )
 
     # --- device wall ------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The map's layers as GeoJSON (WGS-84): boundaries, sites coloured by open alarms, devices.
+"""The map's layers as GeoJSON (WGS-84): boundaries, sites coloured by open alarms, devices,
+and the responders on duty.
 
 Only what the asking user may see: territory for boundaries and sites, devices for devices,
 alarms for the counts on sites.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -18,18 +20,22 @@ from pingan.alarms.models import OPEN_STATES, Alarm
 from pingan.api_common import DB, Actor, StrictQuery, request_lang
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
+from pingan.db.base import utcnow
 from pingan.devices.models import KIND_LABEL, Device, DeviceKind
 from pingan.i18n import gettext
+from pingan.patrol.models import OPEN_TASKS, Member, Shift, Task, Team
 from pingan.territory.models import (
     SITE_TYPE_LABEL,
     NodeKind,
+    Person,
     TerritoryNode,
     ancestor_id,
     ancestor_path,
 )
 
 router = APIRouter(dependencies=[StrictQuery], tags=["map"])
-Layer = Literal["boundaries", "sites", "devices"]
+Layer = Literal["boundaries", "sites", "devices", "responders"]
+RESPONDER_FRESH = timedelta(minutes=30)  # an older position says nothing of where they are
 
 
 def _collection(features: list[dict[str, Any]]) -> dict[str, Any]:
@@ -131,6 +137,40 @@ def devices(session: Session, *, actor: Principal, lang: str) -> dict[str, Any]:
     return _collection(features)
 
 
+def responders(session: Session, *, actor: Principal) -> dict[str, Any]:
+    """Responders on duty now whose phone sent a position in the last half hour: those the centre
+    can dispatch to. Nobody off duty is shown, nor anyone's track."""
+    now = utcnow()
+    busy = set(session.scalars(select(Task.member_id).where(Task.state.in_(OPEN_TASKS))))
+    rows = session.execute(
+        select(Member, Person.name, Team.name)
+        .join(Person, Person.id == Member.person_id)
+        .join(Team, Team.id == Member.team_id)
+        .join(Shift, Shift.member_id == Member.id)
+        .where(
+            Member.active,
+            Shift.starts_at <= now,
+            Shift.ends_at > now,
+            Member.last_position_at >= now - RESPONDER_FRESH,
+            actor.filter(Member.path, Perm.alarms_handle),
+        )
+        .distinct()
+    )
+    return _collection(
+        [
+            _feature(
+                {"type": "Point", "coordinates": [member.last_lon, member.last_lat]},
+                id=member.id,
+                name=name,
+                team=team,
+                seen_at=member.last_position_at.isoformat() if member.last_position_at else None,
+                busy=member.id in busy,
+            )
+            for member, name, team in rows
+        ]
+    )
+
+
 @router.get("/map/{layer}")
 def layer(layer: Layer, request: Request, actor: Actor, session: DB) -> dict[str, Any]:
     """One map layer as a GeoJSON FeatureCollection (WGS-84)."""
@@ -139,4 +179,6 @@ def layer(layer: Layer, request: Request, actor: Actor, session: DB) -> dict[str
         return boundaries(session, actor=actor)
     if layer == "sites":
         return sites(session, actor=actor, lang=lang)
+    if layer == "responders":
+        return responders(session, actor=actor)
     return devices(session, actor=actor, lang=lang)

@@ -55,5 +55,20 @@
     });
     control.addOverlay(layer, words.devices);  // off at first: hundreds of dots hide the sites
     box.dataset.loaded = "devices";
+  }).then(() => (box.dataset.responders ? get("responders") : null)).then((data) => {
+    if (!data) return;
+    // Who the centre can send: on duty, with a recent position; busy ones are hollow.
+    const people = L.svg();
+    const layer = L.geoJSON(data, {
+      pointToLayer: (f, at) => L.circleMarker(at, {
+        radius: 8, weight: 3, color: "#1864ab", fillColor: "#1864ab", fillOpacity: f.properties.busy ? 0 : 0.9,
+        className: "responder", renderer: people,  // a few markers, on top of the canvas
+      }),
+      onEachFeature: (f, l) => l.bindPopup(
+        `<strong>${esc(f.properties.name)}</strong><br>${esc(f.properties.team)}<br>` +
+        `${f.properties.busy ? words.busy : words.free} · ${words.seen} ${pingan.time(f.properties.seen_at)}`),
+    }).addTo(map);
+    control.addOverlay(layer, words.responders);
+    box.dataset.loaded = "responders";
   });
 })();

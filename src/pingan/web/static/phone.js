@@ -375,7 +375,19 @@
     if (pos) { try { await api("/position", pos); } catch (_e) { /* next time */ } }
   }
 
+  // Logging out of a shared phone leaves nothing of this user behind; check-ins still waiting
+  // are sent first, and a logout without network waits until they are.
+  async function logout(event) {
+    event.preventDefault();
+    if (queued().length) await flush();
+    if (queued().length) { notice(fmt(W.pending, { n: queued().length }), true); return; }
+    for (const key of [QUEUE, ME, "pingan.run"]) localStorage.removeItem(key);
+    if (window.caches) for (const name of await caches.keys()) await caches.delete(name);
+    event.target.submit();
+  }
+
   document.addEventListener("DOMContentLoaded", async () => {
+    document.querySelector("form[action='/logout']").addEventListener("submit", logout);
     if ("serviceWorker" in navigator) navigator.serviceWorker.register("/m/sw.js", { scope: "/m/" }).catch(() => {});
     keep(queued());
     window.addEventListener("online", () => { setOnline(true); flush(); });
