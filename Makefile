@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-DEMO   := PINGAN_DATABASE_URL=sqlite:///var/demo.db PINGAN_DEMO=true PINGAN_MQTT_URL=mqtt://127.0.0.1:1883
+DEMO   := PINGAN_DATABASE_URL=sqlite:///var/demo.db PINGAN_DEMO=true PINGAN_MQTT_URL=mqtt://127.0.0.1:1883 PINGAN_DATA_KEY=$$(cat var/demo.key)
 
 .PHONY: install run test lint check-types unit clean demo-data i18n screenshots
 
@@ -21,6 +21,8 @@ node_modules/.installed: package.json package-lock.json
 # The try-it-now start: a demo database under var/ with the demo territory and accounts.
 run: install
 	mkdir -p var
+	# The demo's own data key (faces, door cards, checkpoint codes); a deployment sets its own.
+	test -s var/demo.key || $(BIN)/pingan keygen > var/demo.key 2>/dev/null
 	$(DEMO) $(BIN)/pingan init
 	$(DEMO) $(BIN)/pingan demo-data
 	@echo "模拟设备在平台启动后开始发送，日志 var/simulate.log (simulated devices: var/simulate.log)"

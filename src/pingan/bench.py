@@ -36,6 +36,7 @@ from pingan.db import migrate
 from pingan.db.engine import make_engine
 from pingan.devices.models import Protocol
 from pingan.events.models import Event
+from pingan.faces.vault import new_key
 from pingan.localbroker import LocalBroker, free_port
 from pingan.sim import Message, Mix, SimDevice, register, small_territory
 
@@ -111,6 +112,7 @@ class Platform:
             database_schema=self.schema or "",
             run_workers=False,
             sia_port=0,
+            data_key=new_key(),
         )
         self.engine = make_engine(self.settings)
         self.pg_url = pg_url
@@ -153,6 +155,7 @@ class Platform:
             PINGAN_MQTT_CLIENT_ID="pingan-bench",
             PINGAN_SIA_PORT="0",
             PINGAN_LOG_LEVEL="WARNING",
+            PINGAN_DATA_KEY=self.settings.data_key,
         )
         if self.schema:
             env["PINGAN_DATABASE_SCHEMA"] = self.schema
@@ -226,6 +229,34 @@ def _publish(
     return result
 
 
+def listen(
+    url: str,
+    token: str,
+    event: str,
+    seen: Callable[[Any], None],
+    ready: threading.Event,
+    stop: threading.Event,
+) -> None:
+    """Follow a live stream in a thread of its own: `seen` gets each `event`'s data; `ready` is
+    set once the stream has said anything."""
+
+    def run() -> None:
+        with httpx.stream(
+            "GET", url, timeout=None, headers={"Authorization": f"Bearer {token}"}
+        ) as resp:
+            current = None
+            for line in resp.iter_lines():
+                if stop.is_set():
+                    return
+                if line.startswith("event:"):
+                    current = line.split(":", 1)[1].strip()
+                    ready.set()
+                elif line.startswith("data:") and current == event:
+                    seen(json.loads(line.split(":", 1)[1]))
+
+    threading.Thread(target=run, daemon=True).start()
+
+
 def _latency(
     platform: Platform, fleet: list[SimDevice], token: str, rate: int, duration: float
 ) -> dict[str, float]:
@@ -233,29 +264,12 @@ def _latency(
     ready = threading.Event()
     stop = threading.Event()
 
-    def listen() -> None:
-        with httpx.stream(
-            "GET",
-            f"{platform.base}/api/v1/alarms/stream",
-            timeout=None,
-            headers={"Authorization": f"Bearer {token}"},
-        ) as resp:
-            event = None
-            for line in resp.iter_lines():
-                if stop.is_set():
-                    return
-                if line.startswith("event:"):
-                    event = line.split(":", 1)[1].strip()
-                    if event == "hello":
-                        ready.set()
-                elif line.startswith("data:") and event == "alarm":
-                    change = json.loads(line.split(":", 1)[1])
-                    if change["action"] == "raised":
-                        alarm = change["alarm"]
-                        received[(alarm["device_id"], alarm["zone"])] = time.time()
+    def seen(change: Any) -> None:
+        if change["action"] == "raised":
+            alarm = change["alarm"]
+            received[(alarm["device_id"], alarm["zone"])] = time.time()
 
-    listener = threading.Thread(target=listen, daemon=True)
-    listener.start()
+    listen(f"{platform.base}/api/v1/alarms/stream", token, "alarm", seen, ready, stop)
     ready.wait(10)
     result = _publish(platform, fleet, rate, duration, seed=rate)
     time.sleep(2)

@@ -470,7 +470,7 @@ def simulate(
 
 @app.command()
 def bench(
-    what: Annotated[str, typer.Argument(help="alarms | faces")],
+    what: Annotated[str, typer.Argument(help="alarms | faces | patrol")],
     backends: Annotated[str, typer.Option(help="sqlite,postgresql")] = "sqlite,postgresql",
     pg_url: Annotated[
         str, typer.Option(help="PostgreSQL for the postgresql run")
@@ -496,8 +496,21 @@ def bench(
         )
         typer.echo(json.dumps(figures, indent=2))
         return
+    if what == "patrol":
+        from pingan.patrol import bench as patrol_bench
+
+        figures = patrol_bench.patrol(
+            backends=[b.strip() for b in backends.split(",") if b.strip()],
+            pg_url=pg_url,
+            progress=lambda m: typer.echo(m, err=True),
+        )
+        typer.echo(json.dumps(figures, indent=2))
+        return
     if what != "alarms":
-        _fail(f"unknown benchmark {what!r}", "pingan bench alarms | pingan bench faces")
+        _fail(
+            f"unknown benchmark {what!r}",
+            "pingan bench alarms | pingan bench faces | pingan bench patrol",
+        )
     result = bench_mod.alarms(
         backends=[b.strip() for b in backends.split(",") if b.strip()],
         pg_url=pg_url,

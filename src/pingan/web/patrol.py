@@ -16,10 +16,12 @@ from pingan.assessment import figures
 from pingan.auth.roles import Perm
 from pingan.db.engine import unit_of_work
 from pingan.errors import PinganError
+from pingan.i18n import t
 from pingan.patrol import service as patrol_service
 from pingan.patrol.models import OPEN_TASKS, TEAM_LABEL, Checkpoint, Member, Route, Task
 from pingan.territory.models import Person, TerritoryNode
 from pingan.web.phone import HOME, WORDS
+from pingan.web.text import lang_of
 
 if TYPE_CHECKING:
     from pingan.web.pages import Pages
@@ -127,7 +129,6 @@ def install(app: FastAPI, pages: Pages) -> None:
         principal = pages.require(request, Perm.patrol_manage)
         if isinstance(principal, Response):
             return principal
-        vault = app.state.faces.vault()
         public_url = app.state.settings.public_url
         with session_for(request, principal.actor) as session:
             try:
@@ -137,6 +138,18 @@ def install(app: FastAPI, pages: Pages) -> None:
                 principal.require(Perm.patrol_manage, route.path, route.name)
             except PinganError:
                 return pages.not_found(request, principal, f"#{route_id}")
+            try:
+                vault = app.state.faces.vault()  # the codes are signed with the data key
+            except PinganError as exc:
+                return pages.render(
+                    request,
+                    "route_print.html",
+                    principal=principal,
+                    route=route,
+                    codes=[],
+                    error=t(exc.key, lang_of(request), **exc.params),
+                    status=exc.status,
+                )
             codes = [
                 {
                     "checkpoint": c,
