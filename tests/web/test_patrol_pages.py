@@ -46,6 +46,7 @@ def test_an_installable_web_app_that_works_offline(client: TestClient) -> None:
     assert data["start_url"] == "/m/" and data["scope"] == "/m/"
     assert data["display"] == "standalone" and data["icons"] and data["name"] == "平安巡逻"
     assert client.get(data["icons"][0]["src"]).status_code == 200
+    assert client.get("/favicon.ico").headers["content-type"] == "image/svg+xml"
     worker = client.get("/m/sw.js")
     assert worker.headers["content-type"].startswith("text/javascript")
     assert worker.headers["cache-control"] == "no-cache"

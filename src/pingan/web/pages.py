@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -162,6 +162,10 @@ def install(app: FastAPI) -> None:
             swagger_css_url="/static/vendor/swagger/swagger-ui.css",
             swagger_favicon_url="/static/vendor/swagger/favicon-32x32.png",
         )
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return FileResponse(HERE / "static" / "phone-icon.svg", media_type="image/svg+xml")
 
     @app.get("/login", include_in_schema=False)
     def login_page(request: Request, next: str = "") -> HTMLResponse:

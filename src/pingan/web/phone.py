@@ -71,6 +71,9 @@ WORDS: dict[str, str] = {
     "offline": N_("无网络"),
     "new_task": N_("新派单！"),
     "failed": N_("操作未成功：{reason}"),
+    "hours": N_("服务时长"),
+    "hours_n": N_("{h} 小时"),
+    "shift": N_("本班至"),
 }
 
 

@@ -1,6 +1,6 @@
 // The phone page's service worker: keeps the page and its scripts so that it opens with no
-// network (a checkpoint's code opens /m/?t=…, and the check-in waits on the phone). The page is
-// fetched fresh whenever there is a network; the API is never cached.
+// network (a checkpoint's code opens /m/?t=…, and the check-in waits on the phone). The API is
+// never cached.
 "use strict";
 const CACHE = "pingan-phone-v1";
 const SHELL = "/m/";
@@ -24,30 +24,22 @@ self.addEventListener("activate", (event) => {
       .then(() => self.clients.claim()));
 });
 
-async function page(request) {
+// Fresh from the network whenever there is one (the page and its scripts change together on an
+// upgrade); what was kept when there is none.
+async function fresh(request, key) {
   try {
-    const fresh = await fetch(request);
-    if (fresh.ok && !fresh.redirected) (await caches.open(CACHE)).put(SHELL, fresh.clone());
-    return fresh;
+    const response = await fetch(request);
+    if (response.ok && !response.redirected) (await caches.open(CACHE)).put(key, response.clone());
+    return response;
   } catch (_e) {
-    const kept = await caches.match(SHELL, { ignoreSearch: true });
+    const kept = await caches.match(key, { ignoreSearch: true });
     return kept || Response.error();
   }
-}
-
-async function file(request) {
-  const kept = await caches.match(request);
-  const fresh = fetch(request).then(async (response) => {
-    if (response.ok) (await caches.open(CACHE)).put(request, response.clone());
-    return response;
-  });
-  if (kept) { fresh.catch(() => {}); return kept; }
-  return fresh;
 }
 
 self.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
   if (event.request.method !== "GET" || url.origin !== location.origin) return;
-  if (event.request.mode === "navigate" && url.pathname === SHELL) event.respondWith(page(event.request));
-  else if (FILES.includes(url.pathname)) event.respondWith(file(event.request));
+  if (event.request.mode === "navigate" && url.pathname === SHELL) event.respondWith(fresh(event.request, SHELL));
+  else if (FILES.includes(url.pathname)) event.respondWith(fresh(event.request, url.pathname));
 });

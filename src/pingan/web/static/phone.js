@@ -10,7 +10,7 @@
   const $ = (id) => document.getElementById(id);
   const state = { me: null, route: null, run: null, tasks: [], seen: new Set(), scanning: null };
 
-  const fmt = (text, params) => text.replace(/\{(\w+)\}/g, (_m, k) => (params[k] ?? ""));
+  const fmt = (text, params) => String(text ?? "").replace(/\{(\w+)\}/g, (_m, k) => (params[k] ?? ""));
   const shanghai = new Intl.DateTimeFormat(document.documentElement.lang, {
     timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", hour12: false,
   });
@@ -89,9 +89,9 @@
     const dl = el("dl", { class: "me" });
     for (const t of me.teams) {
       dl.append(el("dt", {}, W[`team_${t.kind}`] || ""), el("dd", {}, t.team + (t.programme ? ` · ${t.programme}` : "")));
-      dl.append(el("dt", {}, "⏱"), el("dd", { id: `hours-${t.member_id}` }, `${t.service_hours} h`));
+      dl.append(el("dt", {}, W.hours), el("dd", { id: `hours-${t.member_id}` }, fmt(W.hours_n, { h: t.service_hours })));
     }
-    if (me.shift_ends_at) dl.append(el("dt", {}, "🕘"), el("dd", {}, `→ ${hhmm(me.shift_ends_at)}`));
+    if (me.shift_ends_at) dl.append(el("dt", {}, W.shift), el("dd", {}, hhmm(me.shift_ends_at)));
     box.append(dl);
     const ex = $("exceptions");
     ex.replaceChildren();
