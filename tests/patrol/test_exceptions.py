@@ -6,7 +6,7 @@ closes by itself; a scene photo comes with the resolution."""
 from __future__ import annotations
 
 import base64
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -68,6 +68,7 @@ def test_a_closed_phone_page_is_reached_by_sms_and_the_responders_channel(
         "channels:\n"
         "  - {id: duty_group, type: dingtalk, url: 'http://127.0.0.1:9/robot'}\n"
         "responders: [duty_group]\n"
+        "dispatch_accept_s: 30\n"
         "rules:\n"
         "  - {id: fire, when: {kind: fire}, category: fire, priority: 1, title: 火警}\n"
     )
@@ -84,6 +85,8 @@ def test_a_closed_phone_page_is_reached_by_sms_and_the_responders_channel(
             headers=world.auth("gh_operator"),
         )
         assert r.status_code == 200, r.text
+        offered = datetime.fromisoformat(r.json()["offered_at"])
+        assert datetime.fromisoformat(r.json()["deadline"]) - offered == timedelta(seconds=30)
         world.session.expire_all()
         sent = world.session.scalars(
             select(Notification).where(Notification.event == "task.offered")

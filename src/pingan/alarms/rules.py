@@ -98,6 +98,9 @@ class RuleFile(BaseModel):
         default_factory=lambda: {1: 60, 2: 180, 3: 600, 4: 1800},
         description="Seconds an alarm of each priority waits for acknowledgement at each level",
     )
+    dispatch_accept_s: int = Field(
+        60, ge=10, le=3600, description="Seconds a responder has to accept before it passes on"
+    )
     responders: list[str] = Field(
         default_factory=list,
         description="Channels that reach a responder whose phone page is closed (an SMS goes to "

@@ -27,7 +27,7 @@ from pingan.territory import service as territory_service
 from pingan.territory.geo import distance_m
 from pingan.territory.models import NodeKind, Person, ancestor_path
 
-ACCEPT_S = 60  # a responder who does not accept within this passes the task on
+ACCEPT_S = 60  # without rules: a responder who does not accept within this passes the task on
 PRESENCE_S = 45  # a phone page that has not been seen for this long is closed
 AUTO_WINDOW = timedelta(minutes=10)  # a rule's alarm older than this is not dispatched by itself
 
@@ -162,7 +162,7 @@ def offer(
         path=alarm.path,
         state=TaskState.offered,
         offered_at=now,
-        deadline=now + timedelta(seconds=ACCEPT_S),
+        deadline=now + timedelta(seconds=rules.current.dispatch_accept_s if rules else ACCEPT_S),
         distance_m=round(far, 1) if far is not None else None,
         tried=[*tried, member.id],
     )
