@@ -48,7 +48,7 @@ clean:
 i18n: install
 	mkdir -p var
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ --no-location --sort-output -o var/messages.pot .
-	$(BIN)/pybabel update -i var/messages.pot -d src/pingan/locale -D messages -l en --no-fuzzy-matching
+	$(BIN)/pybabel update -i var/messages.pot -d src/pingan/locale -D messages -l en --no-fuzzy-matching --ignore-obsolete
 
 # The README's pictures of the console, taken by the browser tests.
 screenshots: install

@@ -96,9 +96,19 @@ def _patrol(live: Live) -> None:
     engine.dispose()
 
 
+def _admin(browser: Browser, live: Live, base: str) -> Page:
+    """The community's administrator, logged in on the console's patrol page."""
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    page.goto(f"{base}/login?next=/patrol")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", live.admin_password)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{base}/patrol")
+    return page
+
+
 def _codes_from_the_sheet(page: Page, base: str) -> list[str]:
     """The tokens of the printed codes, read back from the page's pixels as a phone would."""
-    page.goto(f"{base}/patrol")
     expect(page.locator("#teams")).to_contain_text("红袖套志愿巡逻队")
     expect(page.locator("#duty")).to_contain_text("李阿姨")
     page.click("text=打印二维码")
@@ -123,12 +133,7 @@ def test_a_volunteer_patrols_and_handles_a_dispatched_alarm_on_the_phone(
 ) -> None:
     _patrol(live)
     base = f"http://127.0.0.1:{live.port}"
-    admin = browser.new_page(viewport={"width": 1366, "height": 900})
-    admin.goto(f"{base}/login")
-    admin.fill("input[name=username]", "admin")
-    admin.fill("input[name=password]", live.admin_password)
-    admin.click("button[type=submit]")
-    first, second = _codes_from_the_sheet(admin, base)
+    first, second = _codes_from_the_sheet(_admin(browser, live, base), base)
 
     phone = browser.new_context(
         viewport={"width": 390, "height": 844},
@@ -245,3 +250,67 @@ def test_a_volunteer_patrols_and_handles_a_dispatched_alarm_on_the_phone(
     assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('pingan.'))") == []
     assert page.evaluate("caches.keys()") == []
     phone.close()
+
+
+def test_a_manager_sets_up_a_team_its_roster_and_a_route_in_the_console(
+    live: Live, browser: Browser
+) -> None:
+    engine = make_engine(live.settings)
+    with Session(engine) as s:
+        s.info["actor"] = "test"
+        territory_service.create_person(
+            s,
+            actor=SYSTEM,
+            data=PersonCreate(node_id=live.nodes["site"], name="赵志强", phone="13912345678"),
+        )
+        s.commit()
+    engine.dispose()
+    base = f"http://127.0.0.1:{live.port}"
+    page = _admin(browser, live, base)
+
+    form = page.locator("#new-team")
+    form.locator("[name=kind]").select_option("community_patrol")
+    form.locator("[name=name]").fill("治保巡逻队")
+    form.locator("button").click()
+    expect(page.locator("#teams")).to_contain_text("治保巡逻队")
+
+    team = page.locator("details.team").first
+    team.locator("summary").click()
+    members = team.locator("form[data-kind=member]")
+    members.locator("[name=q]").fill("赵志")
+    expect(members.locator("[name=person_id] option")).to_have_count(1)
+    members.locator("[name=leader]").check()
+    members.locator("button").click()
+    team = page.locator("details.team").first
+    team.locator("summary").click()
+    expect(team.locator("table.members")).to_contain_text("赵志强")
+    shifts = team.locator("form[data-kind=shift]")
+    shifts.locator("[name=starts_at]").fill("2026-12-01T20:00")
+    shifts.locator("[name=ends_at]").fill("2026-12-01T08:00")
+    shifts.locator("button").click()
+    expect(shifts.locator(".error")).to_contain_text("班次结束时间须晚于开始时间")
+    shifts.locator("[name=ends_at]").fill("2026-12-02T08:00")
+    shifts.locator("button").click()
+    team = page.locator("details.team").first
+    team.locator("summary").click()
+    expect(team.locator("ul.shifts li")).to_have_count(1)
+    # Typed and shown in Beijing time, whatever the browser's zone.
+    expect(team.locator("ul.shifts li")).to_contain_text("12/01 20:00:00 – 12/02 08:00:00")
+
+    page.locator("#new-route-box summary").click()
+    route = page.locator("#new-route")
+    route.locator("[name=name]").fill("夜间巡逻")
+    route.locator("[name=duration_min]").fill("40")
+    box = page.locator("#route-map")
+    expect(box.locator(".leaflet-interactive").first).to_be_visible()  # the boundaries drew
+    for x, y in ((200, 100), (260, 160)):
+        box.click(position={"x": x, "y": y})
+    expect(page.locator("#points li")).to_have_count(2)
+    page.locator("#points li input").first.fill("东门岗亭")
+    route.locator("button[type=submit]").click()
+    expect(page.locator("#routes")).to_contain_text("夜间巡逻")
+    page.locator("details.team").first.locator("summary").click()
+    shot(page, live, "patrol")
+    page.click("#routes >> text=打印二维码")
+    expect(page.locator("figure.code")).to_have_count(2)
+    expect(page.locator("figure.code").first).to_contain_text("东门岗亭")

@@ -3,6 +3,7 @@ open dispatch tasks, coverage and joint meetings; and the A4 sheet of a route's 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import segno
@@ -10,16 +11,30 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from pingan.api_common import client_ip
 from pingan.assessment import figures
-from pingan.auth.roles import Perm
+from pingan.auth import service as auth_service
+from pingan.auth.models import User
+from pingan.auth.principal import Principal
+from pingan.auth.roles import Perm, Role
+from pingan.db.base import utcnow
 from pingan.db.engine import unit_of_work
 from pingan.errors import PinganError
 from pingan.i18n import t
 from pingan.patrol import service as patrol_service
-from pingan.patrol.models import OPEN_TASKS, TEAM_LABEL, Checkpoint, Member, Route, Task
-from pingan.territory.models import Person, TerritoryNode
+from pingan.patrol.models import (
+    OPEN_TASKS,
+    TEAM_LABEL,
+    Checkpoint,
+    Member,
+    Route,
+    Shift,
+    Task,
+    Team,
+)
+from pingan.territory.models import NodeKind, Person, TerritoryNode
 from pingan.web.phone import HOME, WORDS
 from pingan.web.text import lang_of
 
@@ -37,6 +52,54 @@ def checkpoint_url(public_url: str, token: str) -> str:
     """What a checkpoint's code holds: the phone page's address with the signed token, so any
     scanner opens the page and checks in."""
     return f"{public_url.rstrip('/')}{HOME}?t={token}"
+
+
+def _management(
+    session: Session, principal: Principal, teams: Sequence[Team], names: dict[int, str]
+) -> dict[str, Any]:
+    """What the page's forms offer: places for a team, each team's members and coming shifts,
+    and the patrol accounts to tie a member to."""
+    places = session.execute(
+        select(TerritoryNode.id, TerritoryNode.name, TerritoryNode.kind)
+        .where(
+            TerritoryNode.kind.in_([NodeKind.street, NodeKind.community, NodeKind.site]),
+            principal.filter(TerritoryNode.path, Perm.patrol_manage),
+        )
+        .order_by(TerritoryNode.path)
+        .limit(500)
+    ).all()
+    now = utcnow()
+    members: dict[int, list[dict[str, Any]]] = {t.id: [] for t in teams}
+    usernames = dict(session.execute(select(User.id, User.username)).all())
+    for member in session.scalars(
+        select(Member).where(Member.team_id.in_(list(members))).order_by(Member.id)
+    ):
+        members[member.team_id].append(
+            {
+                "member": member,
+                "name": names.get(member.id, ""),
+                "account": usernames.get(member.user_id) if member.user_id else None,
+            }
+        )
+    shifts: dict[int, list[Shift]] = {t.id: [] for t in teams}
+    for shift in session.scalars(
+        select(Shift)
+        .where(Shift.team_id.in_(list(shifts)), Shift.ends_at > now)
+        .order_by(Shift.starts_at)
+        .limit(200)
+    ):
+        shifts[shift.team_id].append(shift)
+    accounts: Sequence[User] = []
+    if principal.system or principal.paths(Perm.users_read):
+        accounts, _total = auth_service.get_all(
+            session, actor=principal, role=Role.patrol_member, limit=500
+        )
+    return {
+        "places": [{"id": i, "name": n, "kind": k.value} for i, n, k in places],
+        "members": members,
+        "shifts": shifts,
+        "accounts": accounts,
+    }
 
 
 def install(app: FastAPI, pages: Pages) -> None:
@@ -89,6 +152,7 @@ def install(app: FastAPI, pages: Pages) -> None:
             ).all()
             coverage = figures.Figures(session, actor=principal, period=span).patrol_coverage()
             meetings = patrol_service.meetings(session, actor=principal)[:10]
+            manage = _management(session, principal, teams, names)
             return pages.render(
                 request,
                 "patrol.html",
@@ -121,6 +185,10 @@ def install(app: FastAPI, pages: Pages) -> None:
                 span=span,
                 words=WORDS,
                 meetings=meetings,
+                manage=manage,
+                names_by_member=names,
+                team_kinds=TEAM_LABEL,
+                tile_url=app.state.settings.map_tile_url,
             )
 
     @app.get("/patrol/routes/{route_id}/print", include_in_schema=False)
