@@ -314,3 +314,65 @@ def test_a_manager_sets_up_a_team_its_roster_and_a_route_in_the_console(
     page.click("#routes >> text=打印二维码")
     expect(page.locator("figure.code")).to_have_count(2)
     expect(page.locator("figure.code").first).to_contain_text("东门岗亭")
+
+
+def _camera_file(folder: Path, text: str) -> Path:
+    """A camera's view of a printed code, as Chromium's fake camera plays it (Y4M, I420)."""
+    import io
+
+    import segno
+
+    png = io.BytesIO()
+    segno.make(text, error="m").save(png, kind="png", scale=6, border=4)
+    code = cv2.imdecode(np.frombuffer(png.getvalue(), np.uint8), cv2.IMREAD_COLOR)
+    frame = np.full((480, 640, 3), 235, np.uint8)  # a pale wall
+    h, w = code.shape[:2]
+    top, left = (480 - h) // 2, (640 - w) // 2
+    frame[top : top + h, left : left + w] = code
+    planes = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes()
+    path = folder / "camera.y4m"
+    with path.open("wb") as f:
+        f.write(b"YUV4MPEG2 W640 H480 F10:1 Ip A1:1 C420jpeg\n")
+        for _ in range(10):
+            f.write(b"FRAME\n" + planes)
+    return path
+
+
+def test_the_page_scans_a_code_with_the_phone_camera(live: Live, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.web.test_desk import CHROMIUM
+
+    _patrol(live)
+    base = f"http://127.0.0.1:{live.port}"
+    with sync_playwright() as p:
+        admin_browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        first, _second = _codes_from_the_sheet(_admin(admin_browser, live, base), base)
+        admin_browser.close()
+        camera = _camera_file(tmp_path, f"{base}/m/?t={first}")
+        phone_browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-video-capture={camera}",
+            ],
+        )
+        context = phone_browser.new_context(
+            viewport={"width": 390, "height": 844},
+            is_mobile=True,
+            geolocation={"longitude": EAST_GATE[0], "latitude": EAST_GATE[1]},
+            permissions=["geolocation", "camera"],
+        )
+        page = context.new_page()
+        page.goto(f"{base}/login?next=/m/")
+        page.fill("input[name=username]", "lxy_volunteer")
+        page.fill("input[name=password]", "volunteer-pw-1")
+        page.click("button[type=submit]")
+        page.click("button[data-route]")
+        page.click("#scan")
+        expect(page.locator("#notice")).to_contain_text("已签到：东门", timeout=15_000)
+        expect(page.locator("#progress")).to_contain_text("1/2")
+        expect(page.locator("#scanner")).to_be_hidden()  # the camera is let go at once
+        phone_browser.close()

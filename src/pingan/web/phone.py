@@ -74,6 +74,8 @@ WORDS: dict[str, str] = {
     "hours": N_("服务时长"),
     "hours_n": N_("{h} 小时"),
     "shift": N_("本班至"),
+    "no_team": N_("您还不是巡逻队的队员：请联系社区把您加入队伍"),
+    "no_routes": N_("本队还没有巡逻路线"),
 }
 
 

@@ -108,7 +108,9 @@
     box.replaceChildren();
     const me = state.me;
     if (!me) return;
+    if (!me.teams.length) { box.append(el("p", { class: "muted" }, W.no_team)); return; }
     if (!state.run) {
+      if (!me.routes.length) box.append(el("p", { class: "muted" }, W.no_routes));
       for (const r of me.routes) {
         box.append(el("button", { type: "button", class: "go", "data-route": r.id, onclick: () => startRun(r.id) },
           `${W.start} · ${r.name}`));
@@ -234,7 +236,8 @@
     $("scan").textContent = W.scan_stop;
     const canvas = document.createElement("canvas");
     const ctx = canvas.getContext("2d", { willReadFrequently: true });
-    const detector = "BarcodeDetector" in window ? new window.BarcodeDetector({ formats: ["qr_code"] }) : null;
+    let detector = null;  // the phone's own barcode reader where it has one; jsQR otherwise
+    try { if ("BarcodeDetector" in window) detector = new window.BarcodeDetector({ formats: ["qr_code"] }); } catch (_e) { /* jsQR */ }
     state.scanning = { stream, timer: null };
     const look = async () => {
       if (!state.scanning) return;
@@ -243,7 +246,8 @@
         if (detector) {
           const found = await detector.detect(video).catch(() => []);
           if (found.length) text = found[0].rawValue;
-        } else if (window.jsQR) {
+        }
+        if (!text && window.jsQR) {
           canvas.width = video.videoWidth; canvas.height = video.videoHeight;
           ctx.drawImage(video, 0, 0);
           const image = ctx.getImageData(0, 0, canvas.width, canvas.height);
