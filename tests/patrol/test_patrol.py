@@ -195,13 +195,28 @@ def test_bad_check_ins_are_refused_with_the_reason_and_recorded(
         headers=v,
     )
     assert r.status_code == 201
+    # One queued on the phone that arrives after the run ended: refused, and kept.
+    client.post(f"/api/v1/patrol/runs/{run_id}/finish", headers=v)
+    r = client.post(
+        f"/api/v1/patrol/runs/{run_id}/checkins",
+        json={"token": fresh["token"], "lon": 103.805, "lat": 30.685, "at": utcnow().isoformat()},
+        headers=v,
+    )
+    assert r.status_code == 409
     reasons = [
         e.note
         for e in world.session.scalars(
             select(AuditEntry).where(AuditEntry.entity == "patrol_checkins").order_by(AuditEntry.id)
         )
     ]
-    assert reasons == ["bad_token", "bad_token", "bad_position", "not_your_run", "bad_token"]
+    assert reasons == [
+        "bad_token",
+        "bad_token",
+        "bad_position",
+        "not_your_run",
+        "bad_token",
+        "run_finished",
+    ]
 
 
 def test_roster_on_duty_swap_and_meetings(

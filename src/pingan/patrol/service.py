@@ -322,6 +322,10 @@ def check_in(
         _refuse(session, run_id=run.id, reason=reason, detail=detail)
         return None, Invalid("patrol_token", field="token")
     if run.state != RunState.running:
+        # A check-in queued on a phone that reaches us after the run ended: kept with the reason.
+        _refuse(
+            session, run_id=run.id, reason="run_finished", detail={**detail, "at": str(data.at)}
+        )
         return None, Conflict("patrol_finished", field="run")
     at = data.at or utcnow()
     done = session.scalars(select(CheckIn.checkpoint_id).where(CheckIn.run_id == run.id)).all()
