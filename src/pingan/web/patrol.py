@@ -70,10 +70,15 @@ def _management(
     ).all()
     now = utcnow()
     members: dict[int, list[dict[str, Any]]] = {t.id: [] for t in teams}
-    usernames = dict(session.execute(select(User.id, User.username)).all())
-    for member in session.scalars(
+    rows = session.scalars(
         select(Member).where(Member.team_id.in_(list(members))).order_by(Member.id)
-    ):
+    ).all()
+    usernames = dict(
+        session.execute(
+            select(User.id, User.username).where(User.id.in_([m.user_id for m in rows]))
+        ).all()
+    )
+    for member in rows:
         members[member.team_id].append(
             {
                 "member": member,
@@ -128,11 +133,6 @@ def install(app: FastAPI, pages: Pages) -> None:
                     .group_by(Member.team_id)
                 ).all()
             )
-            names = dict(
-                session.execute(
-                    select(Member.id, Person.name).join(Person, Person.id == Member.person_id)
-                ).all()
-            )
             duty = patrol_service.on_duty(session, actor=principal)
             team_names = {t.id: t.name for t in teams}
             routes = session.execute(
@@ -150,6 +150,18 @@ def install(app: FastAPI, pages: Pages) -> None:
                 )
                 .order_by(Task.offered_at.desc())
             ).all()
+            # Names of the members shown: on duty, on a task, or in a team of this scope.
+            shown = {m.id for _s, m in duty} | {t.member_id for t in tasks}
+            shown |= set(
+                session.scalars(select(Member.id).where(Member.team_id.in_([t.id for t in teams])))
+            )
+            names = dict(
+                session.execute(
+                    select(Member.id, Person.name)
+                    .join(Person, Person.id == Member.person_id)
+                    .where(Member.id.in_(shown))
+                ).all()
+            )
             coverage = figures.Figures(session, actor=principal, period=span).patrol_coverage()
             meetings = patrol_service.meetings(session, actor=principal)[:10]
             manage = _management(session, principal, teams, names)

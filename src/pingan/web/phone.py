@@ -1,5 +1,4 @@
-"""The phone page of patrol members and volunteers (/m/), installable as a home-screen web app,
-and the printable A4 sheet of a route's checkpoint codes.
+"""The phone page of patrol members and volunteers (/m/), installable as a home-screen web app.
 
 One page does it all — tasks pushed live, the run under way, scanning a checkpoint — and reads
 its data through the patrol API. A service worker keeps the page itself, so it opens without a
