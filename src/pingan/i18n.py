@@ -70,6 +70,7 @@ MESSAGES: dict[str, str] = {
     "patrol_finished": N_("这次巡逻已经结束"),
     "patrol_photo": N_("照片须为 JPEG 或 PNG 格式（base64 编码）"),
     "dispatch_open": N_("此报警已派给队员，尚未完成"),
+    "dispatch_closed": N_("此报警已结束，不能再派单"),
     "dispatch_step": N_("任务当前为 {state}，不能执行 {step}"),
     "reason_required": N_("请写明查询事由（至少 4 个字），它会记入审计日志"),
 }

@@ -158,12 +158,13 @@ class Workers:
                 )
 
     def dispatch(self) -> None:
-        """Alarms of `dispatch: true` rules go to the nearest responder; offers nobody accepted
-        in time go to the next; patrol runs left open past their end close and report what
-        they missed."""
+        """Tasks of alarms ended at the desk are cancelled; alarms of `dispatch: true` rules go to
+        the nearest responder; offers nobody accepted in time go to the next; patrol runs left
+        open past their end close and report what they missed."""
         rules = self.runtime.rules
         with unit_of_work(self.factory, actor="system:dispatch") as session:
             if self._locked(session, LOCK_DISPATCH):
+                dispatch.cancel_ended(session)
                 dispatch.auto_dispatch(session, rules=rules)
                 dispatch.pass_on_overdue(session, rules=rules)
                 patrol_service.close_overdue(session, rules=rules)

@@ -194,3 +194,27 @@ def test_resolving_with_a_photo_of_the_scene(
         ).status_code
         == 404
     )
+
+
+def test_an_alarm_ended_at_the_desk_cancels_its_task(
+    client: TestClient, world: World, crew: dict[str, Any]
+) -> None:
+    alarm = crew["alarm"]
+    operator = world.auth("gh_operator")
+    task = client.post(f"/api/v1/patrol/alarms/{alarm}/dispatch", json={}, headers=operator).json()
+    client.post(f"/api/v1/patrol/tasks/{task['id']}/accept", json={}, headers=world.auth("near"))
+    current = client.get(f"/api/v1/alarms/{alarm}", headers=operator).json()
+    r = client.post(
+        f"/api/v1/alarms/{alarm}/actions",
+        json={"action": "false_alarm", "version": current["version"], "note": "测试按钮"},
+        headers=operator,
+    )
+    assert r.status_code == 200, r.text
+    assert dispatch.cancel_ended(world.session) == 1
+    world.session.commit()
+    assert client.get("/api/v1/patrol/my-tasks", headers=world.auth("near")).json() == []
+    assert timeline(world, alarm)[-1] == "dispatch_cancel"
+    # Nothing is passed on, and an ended alarm is not dispatched again.
+    assert dispatch.cancel_ended(world.session) == 0
+    r = client.post(f"/api/v1/patrol/alarms/{alarm}/dispatch", json={}, headers=operator)
+    assert r.status_code == 409 and "已结束" in r.json()["detail"]

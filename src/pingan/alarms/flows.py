@@ -46,6 +46,7 @@ ENTRY_LABEL: dict[str, str] = {
     "dispatch_decline": N_("队员无法前往"),
     "dispatch_timeout": N_("超时未接，转派"),
     "dispatch_none": N_("无人可派"),
+    "dispatch_cancel": N_("派单取消"),
     **{a.value: label for a, label in ACTION_LABEL.items()},
 }
 

@@ -56,6 +56,7 @@ STEP_LABEL = {
     "decline": N_("无法前往"),
     "timed_out": N_("超时未接，转派"),
     "none_left": N_("无人可派，请中心处理"),
+    "cancel": N_("中心已结束此报警，任务取消"),
 }
 
 
@@ -137,6 +138,8 @@ def offer(
     None when nobody is left: the centre is told on the timeline. A responder whose phone page
     is closed is also told through the notification channels (`rules`)."""
     actor.require(Perm.alarms_handle, alarm.path, f"报警 {alarm.id}")
+    if not alarm.is_open:
+        raise Conflict("dispatch_closed", field="alarm")
     now = now or utcnow()
     tried = list(tried or [])
     if session.scalar(select(Task.id).where(Task.alarm_id == alarm.id, Task.state.in_(OPEN_TASKS))):
@@ -299,6 +302,24 @@ def step(
     return task
 
 
+def cancel_ended(session: Session, *, now: datetime | None = None) -> int:
+    """Tasks of alarms the centre has ended another way (resolved at the desk, a false alarm,
+    closed) are cancelled, and the responder's phone drops them (a worker runs this)."""
+    now = now or utcnow()
+    rows = session.execute(
+        select(Task, Alarm)
+        .join(Alarm, Alarm.id == Task.alarm_id)
+        .where(Task.state.in_(OPEN_TASKS), Alarm.is_open.is_(False))
+    ).all()
+    for task, alarm in rows:
+        task.state, task.finished_at = TaskState.cancelled, now
+        alarm_service.record(
+            session, alarm=alarm, action="dispatch_cancel", actor=SYSTEM, note=STEP_LABEL["cancel"]
+        )
+    session.flush()
+    return len(rows)
+
+
 def pass_on_overdue(
     session: Session, *, now: datetime | None = None, rules: RuleBook | None = None
 ) -> int:
@@ -311,8 +332,8 @@ def pass_on_overdue(
         task.state = TaskState.timed_out
         task.finished_at = now
         alarm = session.get(Alarm, task.alarm_id)
-        if alarm is None:
-            continue
+        if alarm is None or not alarm.is_open:
+            continue  # nothing left to pass on
         alarm_service.record(
             session,
             alarm=alarm,

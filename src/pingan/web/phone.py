@@ -36,6 +36,7 @@ WORDS: dict[str, str] = {
     "resolved": N_("已处置"),
     "declined": N_("无法前往"),
     "timed_out": N_("超时已转派"),
+    "cancelled": N_("已取消"),
     "accept": N_("接受任务"),
     "go": N_("正在前往"),
     "arrive": N_("已到场"),
