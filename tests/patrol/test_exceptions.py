@@ -218,3 +218,28 @@ def test_an_alarm_ended_at_the_desk_cancels_its_task(
     assert dispatch.cancel_ended(world.session) == 0
     r = client.post(f"/api/v1/patrol/alarms/{alarm}/dispatch", json={}, headers=operator)
     assert r.status_code == 409 and "已结束" in r.json()["detail"]
+
+
+def test_the_centre_sees_whom_it_can_send_and_chooses(
+    client: TestClient, world: World, crew: dict[str, Any]
+) -> None:
+    alarm = crew["alarm"]
+    operator = world.auth("gh_operator")
+    found = client.get(f"/api/v1/patrol/alarms/{alarm}/candidates", headers=operator).json()
+    assert [c["name"] for c in found] == ["队员near", "队员far"]
+    assert found[0]["distance_m"] < found[1]["distance_m"] and not found[0]["busy"]
+    assert found[0]["team"] == "光华治保巡逻队"
+    client.cookies.set("pingan_session", world.tokens["gh_operator"])
+    page = client.get(f"/alarms/{alarm}")
+    client.cookies.clear()
+    assert "派给TA" in page.text and "队员near" in page.text
+    task = client.post(
+        f"/api/v1/patrol/alarms/{alarm}/dispatch",
+        json={"member_id": crew["far"]["id"]},
+        headers=operator,
+    ).json()
+    assert task["member_id"] == crew["far"]["id"]
+    found = client.get(f"/api/v1/patrol/alarms/{alarm}/candidates", headers=operator).json()
+    assert [c["busy"] for c in found] == [False, True]
+    r = client.get(f"/api/v1/patrol/alarms/{alarm}/candidates", headers=world.auth("hg_admin"))
+    assert r.status_code == 404

@@ -375,6 +375,23 @@ def alarm_tasks(alarm_id: int, actor: Actor, session: DB) -> list[TaskOut]:
     return [TaskOut.model_validate(t) for t in dispatch.tasks_of(session, alarm=alarm)]
 
 
+class CandidateOut(BaseModel):
+    member_id: int
+    name: str
+    team: str
+    distance_m: int | None = Field(description="From their phone's last position, if known")
+    busy: bool = Field(description="On another task now")
+
+
+@router.get("/alarms/{alarm_id}/candidates", response_model=list[CandidateOut])
+def alarm_candidates(alarm_id: int, actor: Actor, session: DB) -> list[CandidateOut]:
+    """Responders on duty for the alarm's place, nearest first: whom the centre can send."""
+    alarm = alarm_service.get_visible_or_raise(
+        session, actor=actor, alarm_id=alarm_id, perm=Perm.alarms_handle
+    )
+    return [CandidateOut(**c) for c in dispatch.candidate_view(session, alarm)]
+
+
 @router.get("/my-tasks", response_model=list[PhoneTaskOut])
 def my_tasks(actor: Actor, session: DB) -> list[PhoneTaskOut]:
     """The tasks offered to you, or that you are working on, with the alarm and where to go."""

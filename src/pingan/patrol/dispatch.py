@@ -106,6 +106,24 @@ def candidates(
     return [(m, far) for m, far, _d in found]
 
 
+def candidate_view(session: Session, alarm: Alarm, *, limit: int = 10) -> list[dict[str, Any]]:
+    """Who the centre can send, nearest first, and whether they are on a task already."""
+    busy = set(session.scalars(select(Task.member_id).where(Task.state.in_(OPEN_TASKS))))
+    out = []
+    for member, far in candidates(session, alarm, now=utcnow())[:limit]:
+        team = session.get(Team, member.team_id)
+        out.append(
+            {
+                "member_id": member.id,
+                "name": _name(session, member),
+                "team": team.name if team else "",
+                "distance_m": round(far) if far is not None else None,
+                "busy": member.id in busy,
+            }
+        )
+    return out
+
+
 def _name(session: Session, member: Member) -> str:
     person = session.get(Person, member.person_id)
     return person.name if person else f"#{member.id}"

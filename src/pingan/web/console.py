@@ -164,8 +164,13 @@ def install(app: FastAPI, pages: Pages) -> None:
                 {"task": t, "name": dispatch.responder_name(session, t), "label": WORDS[t.state]}
                 for t in dispatch.tasks_of(session, alarm=alarm)
             ]
-            data = change_alarm(alarm)
             can_handle = principal.can(Perm.alarms_handle, alarm.path)
+            responders = (
+                dispatch.candidate_view(session, alarm, limit=5)
+                if can_handle and alarm.is_open
+                else []
+            )
+            data = change_alarm(alarm)
             return pages.render(
                 request,
                 "alarm.html",
@@ -182,6 +187,7 @@ def install(app: FastAPI, pages: Pages) -> None:
                 cameras=cameras,
                 timeline=timeline,
                 tasks=tasks,
+                responders=responders,
                 can_handle=can_handle,
                 category=CATEGORY_LABEL.get(alarm.category, alarm.category),
                 labels=alarm_words(lang_of(request)),

@@ -48,18 +48,24 @@
     if (responders) document.getElementById("responders").replaceWith(responders);
   }
 
-  // Offer the alarm to the nearest responder on duty; their steps then arrive on the timeline.
+  // Offer the alarm to the nearest responder on duty, or to the one chosen; their steps then
+  // arrive on the timeline.
   const dispatchButton = document.getElementById("dispatch");
-  if (dispatchButton) dispatchButton.addEventListener("click", async () => {
-    dispatchButton.disabled = true;
+  async function dispatchTo(button, memberId) {
+    button.disabled = true;
     const response = await fetch(`/api/v1/patrol/alarms/${alarm.id}/dispatch`, {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: "{}",
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(memberId ? { member_id: memberId } : {}),
     });
     const data = await response.json().catch(() => null);
     message.textContent = !response.ok ? (data && data.detail) || response.status : data === null ? dispatchButton.dataset.none : "";
-    dispatchButton.disabled = false;
+    button.disabled = false;
     reloadTimeline();
-  });
+  }
+  if (dispatchButton) dispatchButton.addEventListener("click", () => dispatchTo(dispatchButton, null));
+  for (const button of document.querySelectorAll(".dispatch-to")) {
+    button.addEventListener("click", () => dispatchTo(button, Number(button.dataset.member)));
+  }
 
   if (form) {
     show(alarm);
