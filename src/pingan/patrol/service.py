@@ -391,6 +391,12 @@ def finish_run(
     return run
 
 
+def missed_names(session: Session, *, route: Route, run: Run) -> list[str]:
+    """The names of the checkpoints a finished run did not reach, in route order."""
+    names = {c.id: c.name for c in checkpoints(session, route=route)}
+    return [names.get(i, f"#{i}") for i in run.missed or []]
+
+
 def _raise_missed(
     session: Session, *, run: Run, member: Member | None, rules: RuleBook, at: datetime
 ) -> None:
@@ -403,8 +409,7 @@ def _raise_missed(
     if route is None or team is None:
         return
     person = session.get(Person, member.person_id) if member else None
-    missed = {c.id: c.name for c in checkpoints(session, route=route)}
-    names = "、".join(missed.get(i, f"#{i}") for i in run.missed or [])
+    names = "、".join(missed_names(session, route=route, run=run))
     leaders = session.scalars(
         select(Person.phone)
         .join(Member, Member.person_id == Person.id)
@@ -550,14 +555,13 @@ def mine(session: Session, *, actor: Principal, now: datetime | None = None) -> 
         ):
             if not done.missed:
                 continue
-            names = {c.id: c.name for c in checkpoints(session, route=route)}
             exceptions.append(
                 {
                     "run_id": done.id,
                     "route": route.name,
                     "member": walker,
                     "finished_at": done.finished_at,
-                    "missed": [names.get(i, f"#{i}") for i in done.missed],
+                    "missed": missed_names(session, route=route, run=done),
                 }
             )
     me = session.get(Person, rows[0][0].person_id) if rows else None

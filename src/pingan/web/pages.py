@@ -165,7 +165,7 @@ def install(app: FastAPI) -> None:
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:
-        return FileResponse(HERE / "static" / "phone-icon.svg", media_type="image/svg+xml")
+        return FileResponse(pages.static_dir / "phone-icon.svg", media_type="image/svg+xml")
 
     @app.get("/login", include_in_schema=False)
     def login_page(request: Request, next: str = "") -> HTMLResponse:

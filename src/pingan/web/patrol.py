@@ -35,8 +35,8 @@ from pingan.patrol.models import (
     Team,
 )
 from pingan.territory.models import NodeKind, Person, TerritoryNode
-from pingan.web.phone import HOME, WORDS
-from pingan.web.text import lang_of
+from pingan.web.phone import WORDS
+from pingan.web.text import PHONE, lang_of
 
 if TYPE_CHECKING:
     from pingan.web.pages import Pages
@@ -51,7 +51,7 @@ def qr_svg(text: str, scale: int = 6) -> Markup:
 def checkpoint_url(public_url: str, token: str) -> str:
     """What a checkpoint's code holds: the phone page's address with the signed token, so any
     scanner opens the page and checks in."""
-    return f"{public_url.rstrip('/')}{HOME}?t={token}"
+    return f"{public_url.rstrip('/')}{PHONE}?t={token}"
 
 
 def _management(

@@ -19,13 +19,11 @@ from pingan.auth.roles import Perm
 from pingan.i18n import N_, gettext
 from pingan.patrol.dispatch import STEP_LABEL
 from pingan.patrol.models import TEAM_LABEL
-from pingan.web.text import alarm_words, lang_of
+from pingan.web.text import PHONE, alarm_words, lang_of
 
 if TYPE_CHECKING:
     from pingan.web.pages import Pages
 
-HOME = "/m/"
-SCOPE = "/m/"
 
 # The words phone.js shows; Chinese here, English from the catalogue.
 WORDS: dict[str, str] = {
@@ -82,9 +80,9 @@ WORDS: dict[str, str] = {
 def install(app: FastAPI, pages: Pages) -> None:
     @app.get("/m", include_in_schema=False)
     def phone_bare() -> Response:
-        return RedirectResponse(HOME, status_code=308)
+        return RedirectResponse(PHONE, status_code=308)
 
-    @app.get(HOME, include_in_schema=False)
+    @app.get(PHONE, include_in_schema=False)
     def phone(request: Request) -> Response:
         principal = pages.require(request, Perm.patrol_run)
         if isinstance(principal, Response):
@@ -101,7 +99,7 @@ def install(app: FastAPI, pages: Pages) -> None:
             categories=alarm_words(lang)["categories"],
         )
 
-    @app.get(f"{SCOPE}sw.js", include_in_schema=False)
+    @app.get(f"{PHONE}sw.js", include_in_schema=False)
     def service_worker() -> Response:
         # Served from /m/ so that its scope is the phone page; never cached by the browser's
         # HTTP cache, so a new version takes over on the next visit.
@@ -109,10 +107,10 @@ def install(app: FastAPI, pages: Pages) -> None:
         return Response(
             body,
             media_type="text/javascript",
-            headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": SCOPE},
+            headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": PHONE},
         )
 
-    @app.get(f"{SCOPE}manifest.webmanifest", include_in_schema=False)
+    @app.get(f"{PHONE}manifest.webmanifest", include_in_schema=False)
     def manifest(request: Request) -> Response:
         lang = lang_of(request)
         data: dict[str, Any] = {
@@ -120,8 +118,8 @@ def install(app: FastAPI, pages: Pages) -> None:
             "short_name": gettext(N_("平安巡逻"), lang),
             "description": gettext(N_("巡逻签到与派单任务"), lang),
             "lang": "en" if lang == "en" else "zh-CN",
-            "start_url": HOME,
-            "scope": SCOPE,
+            "start_url": PHONE,
+            "scope": PHONE,
             "display": "standalone",
             "orientation": "portrait",
             "background_color": "#ffffff",

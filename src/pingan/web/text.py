@@ -28,6 +28,8 @@ class MenuItem:
     key: str  # Alt+key jumps there
 
 
+PHONE = "/m/"  # the patrol phone page, and the scope of its service worker
+
 MENU: tuple[MenuItem, ...] = (
     MenuItem("/desk", N_("报警值班台"), Perm.alarms_read, "1"),
     MenuItem("/map", N_("地图"), Perm.territory_read, "2"),
@@ -35,7 +37,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem("/stats", N_("统计分析"), Perm.alarms_read, "4"),
     MenuItem("/territory", N_("辖区"), Perm.territory_read, "5"),
     MenuItem("/patrol", N_("群防群治"), Perm.patrol_manage, "7"),
-    MenuItem("/m/", N_("巡逻手机页"), Perm.patrol_run, "8"),
+    MenuItem(PHONE, N_("巡逻手机页"), Perm.patrol_run, "8"),
 )
 
 
@@ -45,9 +47,6 @@ OWN = MenuItem("/me", N_("我的人脸授权"), Perm.territory_read, "6")
 def menu(principal: Principal) -> list[MenuItem]:
     items = [m for m in MENU if principal.system or principal.paths(m.perm)]
     return [*items, OWN] if principal.person_id is not None else items
-
-
-PHONE = "/m/"
 
 
 def home_of(principal: Principal) -> str:
