@@ -157,3 +157,19 @@ def test_cannot_attend_or_no_answer_passes_it_on(
         f"/api/v1/patrol/alarms/{alarm}/dispatch", json={}, headers=world.auth("hg_admin")
     )
     assert r.status_code == 404
+
+
+def test_which_teams_answer_a_place(world: World) -> None:
+    from pingan.territory.models import TerritoryNode
+
+    def path(name: str) -> str:
+        node = world.session.get(TerritoryNode, world.nodes[name])
+        assert node is not None
+        return node.path
+
+    site = path("gh_site")
+    assert dispatch.serves(path("gh"), site)  # the community's patrol
+    assert dispatch.serves(path("street"), site)  # the street's patrol
+    assert dispatch.serves(site, site)  # the compound's own guards
+    assert not dispatch.serves(path("hg"), site)  # another community's
+    assert not dispatch.serves(path("hg_site"), site)

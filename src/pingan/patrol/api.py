@@ -401,15 +401,16 @@ def my_tasks(actor: Actor, session: DB) -> list[PhoneTaskOut]:
     ]
 
 
-def _tasks_now(factory: sessionmaker[Session], actor: Principal) -> str:
-    """The responder's open tasks as JSON; the phone page is open, so they count as reachable."""
+def _tasks_now(factory: sessionmaker[Session], actor: Principal) -> tuple[str, list[str]]:
+    """The responder's open tasks as JSON, and their teams' paths; the phone page is open, so
+    they count as reachable."""
     with unit_of_work(factory, actor=actor.actor, actor_user_id=actor.user_id) as session:
-        dispatch.page_open(session, actor=actor)
+        paths = dispatch.page_open(session, actor=actor)
         tasks = [
             PhoneTaskOut.model_validate(dispatch.task_view(session, t)).model_dump(mode="json")
             for t in dispatch.my_tasks(session, actor=actor)
         ]
-    return json.dumps(tasks, ensure_ascii=False)
+    return json.dumps(tasks, ensure_ascii=False), paths
 
 
 @router.get("/my-tasks/stream", response_class=EventSourceResponse)
@@ -418,16 +419,23 @@ async def my_tasks_stream(request: Request, actor: StreamActor) -> EventSourceRe
     /my-tasks) at once and whenever one changes. While this is open, offers reach you here;
     otherwise by SMS and the `responders` channels as well."""
     live_feed: feed.Feed = request.app.state.workers.feed
-    sub = live_feed.subscribe(
-        actor, wants=lambda _path, item: item["action"].startswith("dispatch")
-    )
+    teams: list[str] = []  # the places whose dispatch steps can concern this responder
+
+    def wants(path: str, item: dict[str, Any]) -> bool:
+        # Until the teams are known (the first read), every dispatch step wakes the page.
+        return item["action"].startswith("dispatch") and (
+            not teams or any(dispatch.serves(team, path) for team in teams)
+        )
+
+    sub = live_feed.subscribe(actor, wants=wants)
     factory: sessionmaker[Session] = request.app.state.sessionmaker
 
     async def events() -> AsyncIterator[dict[str, str]]:
         last = None
         try:
             while True:
-                tasks = await run_in_threadpool(_tasks_now, factory, actor)
+                tasks, paths = await run_in_threadpool(_tasks_now, factory, actor)
+                teams[:] = paths
                 if tasks != last:
                     yield {"event": "tasks", "data": tasks}
                     last = tasks

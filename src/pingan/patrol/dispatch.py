@@ -71,12 +71,18 @@ def _point(session: Session, alarm: Alarm) -> tuple[float, float] | None:
     return None
 
 
+def serves(team_path: str, alarm_path: str) -> bool:
+    """Whether a team answers alarms of a place: a team of the place's community (or below it),
+    or one above it (the street's)."""
+    community = ancestor_path(alarm_path, NodeKind.community) or alarm_path
+    return team_path.startswith(community) or alarm_path.startswith(team_path)
+
+
 def candidates(
     session: Session, alarm: Alarm, *, now: datetime
 ) -> list[tuple[Member, float | None]]:
     """On-duty members of teams serving the alarm's place: nearest by their last position first,
     then those without one, closest team first (the site's guards before the street's patrol)."""
-    community = ancestor_path(alarm.path, NodeKind.community) or alarm.path
     rows = session.execute(
         select(Member, Team.path)
         .join(Team, Team.id == Member.team_id)
@@ -92,8 +98,7 @@ def candidates(
     point = _point(session, alarm)
     found: list[tuple[Member, float | None, int]] = []
     for member, team_path in rows:
-        # A team of the alarm's community (or below it), or one above it (the street's).
-        if not (team_path.startswith(community) or alarm.path.startswith(team_path)):
+        if not serves(team_path, alarm.path):
             continue
         far = (
             distance_m(member.last_lon, member.last_lat, point[0], point[1])
@@ -210,12 +215,20 @@ def reachable(member: Member, *, now: datetime) -> bool:
     return seen is not None and now - seen <= timedelta(seconds=PRESENCE_S)
 
 
-def page_open(session: Session, *, actor: Principal, now: datetime | None = None) -> None:
-    """The responder's phone page is open now."""
+def page_open(session: Session, *, actor: Principal, now: datetime | None = None) -> list[str]:
+    """The responder's phone page is open now. Returns the paths of their teams: the places
+    whose dispatches can concern them."""
     now = now or utcnow()
-    for member in session.scalars(select(Member).where(Member.user_id == actor.user_id)):
+    paths = []
+    for member, team_path in session.execute(
+        select(Member, Team.path)
+        .join(Team, Team.id == Member.team_id)
+        .where(Member.user_id == actor.user_id)
+    ):
         member.page_seen_at = now
+        paths.append(team_path)
     session.flush()
+    return paths
 
 
 def auto_dispatch(session: Session, *, rules: RuleBook, now: datetime | None = None) -> int:
