@@ -192,8 +192,16 @@
     await flush(true);
   }
 
+  // One sending at a time (a scan, the network coming back and the timer can meet), so that
+  // nothing is sent twice.
+  let sending = Promise.resolve();
+  function flush(fresh) {
+    sending = sending.catch(() => {}).then(() => flushOnce(fresh));
+    return sending;
+  }
+
   // Send what waits, oldest first; stop at the first sign of no network and keep the rest.
-  async function flush(fresh) {
+  async function flushOnce(fresh) {
     let items = queued();
     let sent = false;
     while (items.length) {
