@@ -6,6 +6,8 @@ step on the alarm's page. The checkpoint codes are read off the printed A4 sheet
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,6 +30,7 @@ from pingan.patrol.schemas import CheckpointIn, MemberIn, RouteIn, ShiftIn, Team
 from pingan.territory import service as territory_service
 from pingan.territory.schemas import PersonCreate
 from tests.live import Live, client, publish_all
+from tests.patrol.test_exceptions import PNG
 from tests.web.test_desk import browser, live, login, shot
 
 __all__ = ["browser", "live"]  # fixtures
@@ -42,7 +45,9 @@ def _patrol(live: Live) -> None:
     with Session(engine) as s:
         s.info["actor"] = "test"
         person = territory_service.create_person(
-            s, actor=SYSTEM, data=PersonCreate(node_id=live.nodes["site"], name="李阿姨")
+            s,
+            actor=SYSTEM,
+            data=PersonCreate(node_id=live.nodes["site"], name="李阿姨", phone="13800000009"),
         )
         user = auth_service.create(
             s,
@@ -204,9 +209,11 @@ def test_a_volunteer_patrols_and_handles_a_dispatched_alarm_on_the_phone(
     centre.goto(f"{base}/desk")
     assert live.broker is not None
     detector = client(live.broker, "lxy-smoke-1")
+    # The detector's camera sent a picture with it (inline, as the platform serves it).
+    picture = "data:image/png;base64," + base64.b64encode(PNG).decode()
+    event = {"kind": "fire", "code": "smoke", "data": {"snapshot": picture}}
     publish_all(
-        detector,
-        [(topics.device_topic("lxy-smoke-1", "event"), b'{"kind": "fire", "code": "smoke"}')],
+        detector, [(topics.device_topic("lxy-smoke-1", "event"), json.dumps(event).encode())]
     )
     row = centre.locator("#alarms tbody tr").first
     expect(row).to_contain_text("火警", timeout=10_000)
@@ -220,6 +227,7 @@ def test_a_volunteer_patrols_and_handles_a_dispatched_alarm_on_the_phone(
     expect(task).to_contain_text("火警")
     expect(task).to_contain_text("柳欣苑")
     expect(task.locator("a[href^='geo:']")).to_be_visible()
+    expect(task.locator("img.snapshot")).to_have_attribute("src", picture)
     expect(page.locator("#notice")).to_contain_text("新派单")
     shot(page, live, "phone")
     expect(centre.locator("#timeline")).to_contain_text("派给队员", timeout=5_000)
