@@ -17,7 +17,6 @@ from fastapi.responses import RedirectResponse, Response
 
 from pingan.auth.roles import Perm
 from pingan.i18n import N_, gettext
-from pingan.patrol.dispatch import STEP_LABEL
 from pingan.patrol.models import TEAM_LABEL
 from pingan.web.text import PHONE, alarm_words, lang_of
 
@@ -89,7 +88,6 @@ def install(app: FastAPI, pages: Pages) -> None:
             return principal
         lang = lang_of(request)
         words = {k: gettext(v, lang) for k, v in WORDS.items()}
-        words.update({f"step_{k}": gettext(v, lang) for k, v in STEP_LABEL.items()})
         words.update({f"team_{k.value}": gettext(v, lang) for k, v in TEAM_LABEL.items()})
         return pages.render(
             request,
