@@ -42,6 +42,7 @@ from pingan.auth.schemas import BindingIn, UserCreate  # noqa: E402
 from pingan.config import Settings  # noqa: E402
 from pingan.db import migrate  # noqa: E402
 from pingan.db.engine import make_engine  # noqa: E402
+from pingan.ingest.http import Strangers  # noqa: E402
 from pingan.territory import service as territory_service  # noqa: E402
 from pingan.territory.models import NodeKind, SiteType  # noqa: E402
 from pingan.territory.schemas import NodeCreate, PersonCreate  # noqa: E402
@@ -59,6 +60,22 @@ def pg_available() -> tuple[bool, str]:
         return True, ""
     except Exception as exc:
         return False, str(exc).splitlines()[0]
+
+
+# Labelled face photos, kept beside the project (never copied into it); FACES_DIR points elsewhere.
+FACES = Path(
+    os.environ.get("FACES_DIR") or Path(__file__).parents[1].parent / "shared" / "data" / "faces"
+)
+
+
+def require_faces() -> Path:
+    """The labelled photos' folder; without it a face test is skipped, and fails in CI."""
+    if not FACES.is_dir():
+        message = f"the labelled face photos are not at {FACES}: set FACES_DIR"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return FACES
 
 
 def require_pg() -> None:
@@ -148,6 +165,7 @@ def db(backend: Backend) -> Iterator[Session]:
 
 @pytest.fixture()
 def client(backend: Backend, db: Session) -> Iterator[TestClient]:
+    backend.app.state.strangers = Strangers()  # no test inherits another's refused tokens
     with TestClient(backend.app, base_url="http://testserver") as c:
         yield c
 

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated, Generic, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, Query, Request, Response
+from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from pingan.auth import service as auth_service
 from pingan.auth.principal import Principal
 from pingan.db.engine import unit_of_work
-from pingan.errors import Invalid, PinganError, Unauthenticated
+from pingan.errors import Invalid, PinganError, TooLarge, Unauthenticated
 from pingan.i18n import DEFAULT_LANG, LANGS, pick_lang
 
 SESSION_COOKIE = "pingan_session"
@@ -30,6 +32,55 @@ def get_db(request: Request) -> Iterator[Session]:
 
 
 DB = Annotated[Session, Depends(get_db)]
+
+
+async def in_transaction(
+    request: Request, work: Callable[[Session], T], *, actor: Principal | None = None
+) -> T:
+    """The database work of a route that awaits (uploads, face analysis): in a worker thread and
+    a transaction of its own, committed before the route awaits anything else. Such a route takes
+    no `DB` session, which would stay open across its awaits."""
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    info: dict[str, object] = {
+        "ip": client_ip(request),
+        "actor": actor.actor if actor else "anonymous",
+    }
+    if actor is not None and actor.user_id is not None:
+        info["actor_user_id"] = actor.user_id
+
+    def run() -> T:
+        with unit_of_work(factory, **info) as session:
+            return work(session)
+
+    return await run_in_threadpool(run)
+
+
+DEFAULT_BODY = 1024 * 1024  # any request body, unless its route declares another limit
+BODY_LIMIT = "x-max-body-size"  # a route's own limit: openapi_extra={BODY_LIMIT: bytes}
+
+
+def size_words(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit // 1024} KiB"
+
+
+def max_body(limit: int) -> dict[str, Any]:
+    """A route's body limit, declared on the route (and shown in the API's description)."""
+    return {BODY_LIMIT: limit}
+
+
+def body_limit(request: Request) -> int:
+    """The body limit in force for this request."""
+    return int(request.scope.get(BODY_LIMIT, DEFAULT_BODY))
+
+
+async def read_body(request: Request, what: str = "") -> bytes:
+    """The request body; TooLarge (413) past the route's limit (see pingan.limits)."""
+    try:
+        return await request.body()
+    except HTTPException as exc:
+        if exc.status_code == 413:
+            raise TooLarge(what=what, limit=size_words(body_limit(request))) from None
+        raise
 
 
 def client_ip(request: Request) -> str:
@@ -108,14 +159,15 @@ def get_principal(request: Request, session: DB) -> Principal:
 
 
 def get_principal_detached(request: Request) -> Principal:
-    """For long responses (live streams): who is asking, without holding a transaction open."""
+    """For long responses (live streams) and routes that await: who is asking, found in a
+    transaction of its own that has ended when the route starts."""
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     with unit_of_work(factory, ip=client_ip(request), actor="anonymous") as session:
         return _authenticate(request, session)
 
 
 Actor = Annotated[Principal, Depends(get_principal)]
-StreamActor = Annotated[Principal, Depends(get_principal_detached)]
+DetachedActor = Annotated[Principal, Depends(get_principal_detached)]
 
 
 class PageParams:
@@ -149,8 +201,9 @@ def _query_names(dependant: Dependant) -> set[str]:
     return names
 
 
-def reject_unknown_query(request: Request) -> None:
-    """List endpoints refuse query parameters they do not know, rather than ignore them."""
+async def reject_unknown_query(request: Request) -> None:
+    """List endpoints refuse query parameters they do not know, rather than ignore them.
+    (A coroutine: a few set operations, not worth a trip to a worker thread.)"""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
@@ -166,3 +219,17 @@ def reject_unknown_query(request: Request) -> None:
 
 
 StrictQuery = Depends(reject_unknown_query)
+
+
+def api_routes(app: FastAPI) -> Iterator[Any]:
+    """Every route the application serves, routers included (each with .path, .methods,
+    .endpoint and .dependant as it is served, the router's own dependencies in it)."""
+
+    def walk(routes: Any) -> Iterator[Any]:
+        for route in routes:
+            if hasattr(route, "effective_candidates"):
+                yield from walk(route.effective_candidates())
+            elif getattr(route, "dependant", None) is not None:
+                yield route
+
+    yield from walk(app.router.routes)

@@ -22,6 +22,7 @@ from pingan.faces import api as faces_api
 from pingan.faces.runtime import FaceRuntime
 from pingan.imports import api as imports_api
 from pingan.ingest import http as ingest_http
+from pingan.limits import BodyLimits
 from pingan.patrol import api as patrol_api
 from pingan.runtime import Runtime
 from pingan.territory import api as territory_api
@@ -69,7 +70,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.faces = FaceRuntime(settings)
     app.state.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
     app.state.runtime = Runtime.build(settings)
+    app.state.strangers = ingest_http.Strangers()
     problems.install(app)
+    app.add_middleware(BodyLimits, openapi=app.openapi)
     observability.install(app)
     app.include_router(auth_api.router, prefix=API_PREFIX)
     app.include_router(territory_api.router, prefix=API_PREFIX)

@@ -54,3 +54,8 @@ class Forbidden(PinganError):
 class RateLimited(PinganError):
     status = 429
     key = "rate_limited"
+
+
+class TooLarge(PinganError):
+    status = 413
+    key = "too_large"

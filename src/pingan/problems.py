@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pingan.api_common import request_lang
+from pingan.api_common import body_limit, request_lang, size_words
 from pingan.errors import PinganError
 from pingan.i18n import t
 
@@ -106,9 +106,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        key = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        key = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            exc.status_code, "http_error"
+        )
         detail = str(exc.detail)
-        if exc.status_code == 404:
+        if exc.status_code == 413:  # a body over its route's limit (pingan.limits)
+            detail = t(
+                "too_large", request_lang(request), what="", limit=size_words(body_limit(request))
+            )
+        elif exc.status_code == 404:
             detail = t(
                 "not_found",
                 request_lang(request),

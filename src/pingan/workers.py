@@ -80,6 +80,10 @@ class Workers:
         self._every("dispatch", 2, self.dispatch)
         if self.faces is not None:
             self._every("cameras", 60, self.follow_cameras)
+            # The engines load now, not on the first face at a door.
+            self._tasks.append(
+                asyncio.create_task(self._start_faces(self.faces), name="pingan-face-workers")
+            )
         if self.engine.dialect.name == "sqlite":
             self._every("checkpoint", 1.0, self.checkpoint)
         if self.settings.mqtt_url:
@@ -111,6 +115,12 @@ class Workers:
             await asyncio.to_thread(camera.close)
         if self._lock_connection is not None:
             self._lock_connection.close()  # the camera locks go with it
+
+    async def _start_faces(self, faces: FaceRuntime) -> None:
+        try:
+            await asyncio.to_thread(faces.workers.start)
+        except Exception:  # recorded on the component; the next face call tries again
+            log.exception("face workers did not start")
 
     def _every(self, name: str, interval: float, job: Callable[[], None]) -> None:
         state = self.loops.setdefault(name, LoopState())
@@ -254,6 +264,8 @@ class Workers:
             out["sia"] = self.sia.health()
         else:
             out["sia"] = {"configured": False}
+        if self.faces is not None:
+            out["face_workers"] = self.faces.workers.health.as_dict()
         if self.feed is not None:
             out["feed"] = {"subscribers": len(self.feed.subscribers), "cursor": self.feed.cursor}
         out["rules"] = {

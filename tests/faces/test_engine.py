@@ -3,7 +3,6 @@ copied): detection, the quality gate, calibration, and loading with no network."
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 from pathlib import Path
@@ -17,17 +16,11 @@ from pingan.faces.analysis import Analysis, analyse_with, make_engine
 from pingan.faces.calibration import calibrate, labelled_photos, shipped
 from pingan.faces.dlib_engine import DlibEngine
 from pingan.faces.engine import EngineError, OnnxEngine, decode_image, model_file
-
-# Labelled photos, kept beside the project (never copied into it); FACES_DIR points elsewhere.
-FACES = Path(
-    os.environ.get("FACES_DIR") or Path(__file__).parents[2].parent / "shared" / "data" / "faces"
-)
+from tests.conftest import FACES, require_faces
 
 
 def photo(name: str) -> bytes:
-    if not FACES.is_dir():
-        pytest.skip(f"the labelled face photos are not at {FACES}: set FACES_DIR")
-    return (FACES / name).read_bytes()
+    return (require_faces() / name).read_bytes()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,17 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from pingan.ingest.http import REFUSED_UNAUTHENTICATED, STRANGER_FAILURES
 from tests.conftest import World, add_device
+
+
+def _unauthenticated() -> float:
+    return sum(
+        sample.value
+        for metric in REFUSED_UNAUTHENTICATED.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    )
 
 
 @pytest.fixture()
@@ -93,18 +103,34 @@ def test_bad_messages_are_refused_and_kept(
     )
 
 
-def test_bad_token_is_401_and_kept(client: TestClient, world: World, smoke: str) -> None:
+def test_a_bad_token_is_401_counted_and_never_stored(
+    client: TestClient, world: World, smoke: str
+) -> None:
+    before = _unauthenticated()
     r = _post(client, "pd_forged", {"kind": "fire"})
     assert r.status_code == 401 and r.json()["detail"] == "设备认证失败：unknown token"
     r = _post(client, None, {"kind": "fire"})
     assert r.status_code == 401
-    letters = _letters(client, world)
-    assert [x["reason_key"] for x in letters] == ["bad_token", "bad_token"]
-    # A community admin does not see letters no device can be tied to.
-    assert client.get("/api/v1/dead-letters", headers=world.auth("gh_admin")).json()["total"] == 0
     # A user's token is not a device token.
     r = _post(client, world.tokens["gh_admin"], {"kind": "fire"})
     assert r.status_code == 401
+    assert _letters(client, world) == []
+    assert _unauthenticated() == before + 3
+    metrics = client.get("/metrics").text
+    assert 'pingan_device_requests_unauthenticated_total{reason="unknown_token"}' in metrics
+
+
+def test_a_flood_of_bad_tokens_from_one_address_is_refused_without_looking(
+    client: TestClient, world: World, smoke: str
+) -> None:
+    for _ in range(STRANGER_FAILURES):
+        assert _post(client, "pd_forged", {"kind": "heartbeat"}).status_code == 401
+    r = _post(client, "pd_forged", {"kind": "heartbeat"})
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+    assert r.headers["content-type"] == "application/problem+json"
+    # The address is refused even with a good token until the minute has passed.
+    assert _post(client, smoke, {"kind": "heartbeat"}).status_code == 429
+    assert _letters(client, world) == []
 
 
 def test_disabled_device_is_refused(client: TestClient, world: World, smoke: str) -> None:
@@ -160,3 +186,33 @@ def test_a_device_with_history_is_disabled_not_deleted(
         ).json()["total"]
         == 1
     )
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(
+    client: TestClient, world: World, smoke: str
+) -> None:
+    # The length it declares is enough: nothing of it is read.
+    r = client.post(
+        "/api/v1/ingest/events",
+        content=b"{" + b" " * (1024 * 1024 + 10) + b"}",
+        headers={"Authorization": f"Bearer {smoke}", "Content-Type": "application/json"},
+    )
+    assert r.status_code == 413 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["detail"] == "请求内容过大：事件最多 1 MiB"
+    letter = _letters(client, world)[0]
+    assert (
+        letter["reason_key"] == "too_large" and letter["device_id"] == world.devices["gh-smoke-1"]
+    )
+    # A body sent without a length is cut off as soon as it passes the limit.
+    chunks = (b"x" * 65536 for _ in range(40))
+    r = client.post(
+        "/api/v1/ingest/events", content=chunks, headers={"Authorization": f"Bearer {smoke}"}
+    )
+    assert r.status_code == 413
+    # Any other route has the application's 1 MiB.
+    r = client.post(
+        "/api/v1/auth/login",
+        content=b"x" * (1024 * 1024 + 1),
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code == 413 and r.json()["title"] and "1 MiB" in r.json()["detail"]

@@ -14,7 +14,7 @@ from pingan.alarms import flows, service
 from pingan.alarms.models import Alarm, AlarmState
 from pingan.alarms.notify import feed, outbox
 from pingan.alarms.schemas import ActIn, AlarmDetail, AlarmOut, EntryOut, NotificationOut
-from pingan.api_common import DB, Actor, Page, Paging, StreamActor, StrictQuery, page_of
+from pingan.api_common import DB, Actor, DetachedActor, Page, Paging, StrictQuery, page_of
 from pingan.territory import service as territory_service
 
 router = APIRouter(dependencies=[StrictQuery], tags=["alarms"])
@@ -67,7 +67,7 @@ def list_alarms(
 
 
 @router.get("/alarms/stream", response_class=EventSourceResponse)
-async def stream(request: Request, actor: StreamActor) -> EventSourceResponse:
+async def stream(request: Request, actor: DetachedActor) -> EventSourceResponse:
     """Server-sent events: every new alarm and every change of one within your scope, as it
     happens (event `alarm`, data: the change as JSON). Browsers use the login cookie."""
     live_feed: feed.Feed = request.app.state.workers.feed

@@ -35,23 +35,24 @@ from pingan.auth.schemas import (
     UserUpdate,
 )
 from pingan.config import get_settings
-from pingan.errors import Forbidden, NotFound, Unauthenticated
+from pingan.errors import Forbidden, NotFound
 
 router = APIRouter(dependencies=[StrictQuery])
 
 
 @router.post("/auth/login", response_model=LoginOut, tags=["auth"])
-def login(data: LoginIn, request: Request, response: Response, session: DB) -> LoginOut:
+def login(data: LoginIn, request: Request, response: Response) -> LoginOut:
     """Log in with user name and password: a bearer token, also set as an HttpOnly cookie."""
-    try:
-        raw, token, user = service.login(
-            session, username=data.username, password=data.password, ip=client_ip(request)
-        )
-    except Unauthenticated:
-        session.commit()  # the failed attempt must count even though the request fails
-        raise
-    set_session_cookie(response, request, raw)
-    return LoginOut(token=raw, expires_at=token.expires_at, user=UserOut.model_validate(user))
+    done = service.login(
+        request.app.state.sessionmaker,
+        username=data.username,
+        password=data.password,
+        ip=client_ip(request),
+    )
+    set_session_cookie(response, request, done.raw)
+    return LoginOut(
+        token=done.raw, expires_at=done.token.expires_at, user=UserOut.model_validate(done.user)
+    )
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, delete, exists, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from pingan.auth import audit
 from pingan.auth.models import ApiToken, AuditEntry, LoginAttempt, RoleBinding, User
@@ -18,6 +19,7 @@ from pingan.auth.roles import RANK, Perm, Role
 from pingan.auth.schemas import BindingIn, UserCreate, UserUpdate
 from pingan.config import get_settings
 from pingan.db.base import utcnow
+from pingan.db.engine import READONLY, unit_of_work
 from pingan.db.paging import paginate
 from pingan.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthenticated
 from pingan.territory import service as territory_service
@@ -247,43 +249,64 @@ def _recent_failures(session: Session, *, username: str, ip: str, since: datetim
     )
 
 
-def login(session: Session, *, username: str, password: str, ip: str) -> tuple[str, ApiToken, User]:
-    """Check the password, limited per user name and address; a page login lasts one shift."""
+@dataclass(frozen=True)
+class LoggedIn:
+    raw: str
+    token: ApiToken
+    user: User
+    principal: Principal
+
+
+def login(factory: sessionmaker[Session], *, username: str, password: str, ip: str) -> LoggedIn:
+    """Check the password, limited per user name and address; a page login lasts one shift.
+
+    In three steps, each in a transaction of its own or none, so that the password hash (slow
+    on purpose) is never computed while the database is held for writing: read the user and
+    the recent failures; check the password; record the attempt and, when right, the token."""
     settings = get_settings()
     window = timedelta(seconds=settings.login_window_s)
     now = utcnow()
-    failures = _recent_failures(session, username=username, ip=ip, since=now - window)
-    if failures >= settings.login_max_failures:
-        oldest = session.scalar(
-            select(func.min(LoginAttempt.at)).where(
-                LoginAttempt.username == username,
-                LoginAttempt.ip == ip,
-                LoginAttempt.success.is_(False),
-                LoginAttempt.at > now - window,
+    with unit_of_work(factory, ip=ip, actor="anonymous") as session:
+        session.connection(execution_options={READONLY: True})
+        failures = _recent_failures(session, username=username, ip=ip, since=now - window)
+        if failures >= settings.login_max_failures:
+            oldest = session.scalar(
+                select(func.min(LoginAttempt.at)).where(
+                    LoginAttempt.username == username,
+                    LoginAttempt.ip == ip,
+                    LoginAttempt.success.is_(False),
+                    LoginAttempt.at > now - window,
+                )
             )
-        )
-        wait = int(((oldest or now) + window - now).total_seconds()) + 1
-        raise RateLimited(seconds=wait, headers={"Retry-After": str(wait)})
-    user = get_by_username(session, username=username)
-    ok = user is not None and verify_password(password, user.password_hash)
-    session.add(LoginAttempt(username=username, ip=ip, at=now, success=ok))
-    session.flush()
-    if user is None or not ok:
-        raise Unauthenticated("bad_credentials")
-    if not user.is_active:
+            wait = int(((oldest or now) + window - now).total_seconds()) + 1
+            raise RateLimited(seconds=wait, headers={"Retry-After": str(wait)})
+        found = get_by_username(session, username=username)
+        user_id, password_hash = (found.id, found.password_hash) if found else (None, None)
+    ok = password_hash is not None and verify_password(password, password_hash)
+    logged_in: LoggedIn | None = None
+    disabled = False
+    with unit_of_work(factory, ip=ip, actor="anonymous") as session:
+        session.add(LoginAttempt(username=username, ip=ip, at=now, success=ok))
+        user = session.get(User, user_id) if ok and user_id is not None else None
+        disabled = user is not None and not user.is_active
+        if user is not None and not disabled:
+            user.last_login_at = now
+            raw, token = issue_token(
+                session,
+                user=user,
+                kind=SESSION,
+                name=f"login from {ip}",
+                lifetime=timedelta(hours=settings.session_hours),
+            )
+            session.info["actor"] = f"user:{user.id}:{user.username}"
+            session.info["actor_user_id"] = user.id
+            audit.record(session, action="login", entity="users", entity_id=str(user.id))
+            logged_in = LoggedIn(raw, token, user, principal_for(session, user=user))
+    if disabled:
         raise Unauthenticated("user_disabled")
-    user.last_login_at = now
-    raw, token = issue_token(
-        session,
-        user=user,
-        kind=SESSION,
-        name=f"login from {ip}",
-        lifetime=timedelta(hours=settings.session_hours),
-    )
-    session.info["actor"] = f"user:{user.id}:{user.username}"
-    session.info["actor_user_id"] = user.id
-    audit.record(session, action="login", entity="users", entity_id=str(user.id))
-    return raw, token, user
+    if logged_in is None:
+        raise Unauthenticated("bad_credentials")
+    return logged_in
 
 
 def prune_login_attempts(session: Session, *, older_than: timedelta = timedelta(days=30)) -> int:

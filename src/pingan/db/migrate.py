@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -28,7 +29,9 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
     command.downgrade(alembic_config(engine), revision)
 
 
+@lru_cache(maxsize=1)
 def head_revision() -> str | None:
+    """The code's newest migration: read from the files once (they do not change while running)."""
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 

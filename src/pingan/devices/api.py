@@ -12,9 +12,9 @@ from fastapi.responses import StreamingResponse
 from pingan.api_common import (
     DB,
     Actor,
+    DetachedActor,
     Page,
     Paging,
-    StreamActor,
     StrictQuery,
     client_ip,
     page_of,
@@ -102,7 +102,7 @@ def issue_token(device_id: int, actor: Actor, session: DB) -> DeviceToken:
 
 
 @router.get("/devices/{device_id}/live.mjpg", response_class=StreamingResponse)
-def live_view(device_id: int, request: Request, actor: StreamActor) -> StreamingResponse:
+def live_view(device_id: int, request: Request, actor: DetachedActor) -> StreamingResponse:
     """A camera's live picture (MJPEG, a few frames a second), decoded only while watched.
     Who watched which camera, and when, is written to the audit log."""
     factory = request.app.state.sessionmaker

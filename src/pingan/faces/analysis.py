@@ -4,14 +4,20 @@ template, and the figures of the quality gate. Runs in worker processes (one eng
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
+import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
 
+from pingan.errors import PinganError
 from pingan.faces.engine import (
     ARCFACE_FILE,
     SCRFD_FILE,
@@ -23,7 +29,11 @@ from pingan.faces.engine import (
     align,
     decode_image,
 )
+from pingan.health import DOWN, Component
 from pingan.i18n import N_
+
+log = logging.getLogger("pingan.faces")
+T = TypeVar("T")
 
 MIN_EYE_DISTANCE = 60.0  # px, as the face terminals of the big vendors ask for enrolment photos
 MIN_SHARPNESS = 100.0  # variance of the Laplacian of the aligned face
@@ -138,14 +148,25 @@ def _engine_id() -> str:
     return _engine.id
 
 
+class FaceWorkersDown(PinganError):
+    """The face workers failed on this photo twice, each time taking a worker down."""
+
+    status = 503
+    key = "face_workers_down"
+
+
 class FaceWorkers:
     """A pool of processes, each with its own engine: detection and embedding never hold up the
-    web loop, and a crash in native code takes a worker, not the platform."""
+    web loop, and a crash in native code takes a worker, not the platform. A pool that lost a
+    worker is broken for every later call, so it is replaced at once and the call tried again
+    on the new pool; a photo that breaks the new pool too is refused."""
 
     def __init__(self, kind: str, model_dir: Path | None, workers: int) -> None:
         self.kind, self.model_dir, self.workers = kind, model_dir, workers
         self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
         self.engine_id: str | None = None
+        self.health = Component("face_workers")
 
     def start(self) -> str:
         """Start the workers (their engines load once) and say which engine they run."""
@@ -154,27 +175,76 @@ class FaceWorkers:
         return self.engine_id
 
     def _ensure(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start,
-                initargs=(self.kind, str(self.model_dir) if self.model_dir else None),
-            )
-            self.engine_id = self._pool.submit(_engine_id).result()
-        return self._pool
+        with self._lock:
+            if self._pool is None:
+                pool = ProcessPoolExecutor(
+                    max_workers=self.workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start,
+                    initargs=(self.kind, str(self.model_dir) if self.model_dir else None),
+                )
+                try:
+                    self.engine_id = pool.submit(_engine_id).result()
+                except BaseException as exc:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self.health.failed(exc, state=DOWN)
+                    raise
+                self._pool = pool
+                self.health.succeeded()
+            return self._pool
+
+    def _replace(self, broken: ProcessPoolExecutor, exc: BaseException) -> None:
+        """Drop a pool that lost a worker (once, however many calls saw it break)."""
+        with self._lock:
+            if self._pool is broken:
+                self._pool = None
+                self.health.failed(exc)
+                self.health.restarted()
+                log.warning("face workers: a worker died (%s); starting a new pool", exc)
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        for attempt in (1, 2):
+            pool = self._ensure()
+            try:
+                result = pool.submit(fn, *args).result()
+            except BrokenProcessPool as exc:
+                self._replace(pool, exc)
+                if attempt == 2:
+                    raise FaceWorkersDown(reason=str(exc) or type(exc).__name__) from exc
+                continue
+            self.health.succeeded()
+            return result
+        raise AssertionError("unreachable")
 
     def analyse(self, data: bytes) -> Analysis:
-        return self._ensure().submit(_analyse, data).result()
+        return self._call(_analyse, data)
 
     def analyse_frame(self, jpeg: bytes, min_eye_distance: float) -> list[Analysis]:
-        return self._ensure().submit(_analyse_frame, jpeg, min_eye_distance).result()
+        return self._call(_analyse_frame, jpeg, min_eye_distance)
 
     async def analyse_async(self, data: bytes) -> Analysis:
-        pool = await asyncio.to_thread(self._ensure)
-        return await asyncio.wrap_future(pool.submit(_analyse, data))
+        for attempt in (1, 2):
+            pool = await asyncio.to_thread(self._ensure)
+            try:
+                result = await asyncio.wrap_future(pool.submit(_analyse, data))
+            except BrokenProcessPool as exc:
+                await asyncio.to_thread(self._replace, pool, exc)
+                if attempt == 2:
+                    raise FaceWorkersDown(reason=str(exc) or type(exc).__name__) from exc
+                continue
+            self.health.succeeded()
+            return result
+        raise AssertionError("unreachable")
+
+    def pids(self) -> list[int]:
+        """The worker processes' ids (for tests and diagnostics)."""
+        pool = self._pool
+        return sorted(getattr(pool, "_processes", {}) or {}) if pool is not None else []
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        self.health.stopped()

@@ -9,9 +9,21 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Header, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.orm import Session
 
-from pingan.api_common import DB, Actor, Page, Paging, StrictQuery, client_ip, page_of
+from pingan.api_common import (
+    DB,
+    Actor,
+    DetachedActor,
+    Page,
+    Paging,
+    StrictQuery,
+    in_transaction,
+    max_body,
+    page_of,
+)
 from pingan.auth import audit
+from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
 from pingan.db.base import utcnow
 from pingan.devices.service import DeviceInfo
@@ -33,12 +45,14 @@ from pingan.faces.schemas import (
     WatchOut,
     WithdrawIn,
 )
-from pingan.ingest.http import authenticate_device, refuse
+from pingan.ingest.http import device_upload, keep_refused
 from pingan.territory import service as territory_service
 from pingan.territory.models import NodeKind, Person, TerritoryNode
 
 router = APIRouter(dependencies=[StrictQuery], tags=["faces"])
 MAX_PHOTO = 5 * 1024 * 1024
+# A form of up to five photos, one more to be told "too many", and the form's own overhead.
+MAX_PHOTOS_FORM = (service.MAX_TEMPLATES + 1) * MAX_PHOTO + 64 * 1024
 
 
 def _faces(request: Request) -> FaceRuntime:
@@ -46,7 +60,7 @@ def _faces(request: Request) -> FaceRuntime:
     return runtime
 
 
-def _person(session: DB, actor: Actor, person_id: int) -> Person:
+def _person(session: Session, actor: Principal, person_id: int) -> Person:
     if actor.person_id == person_id:  # one's own face data
         person = session.get(Person, person_id)
         if person is not None:
@@ -103,29 +117,39 @@ def withdraw_consent(consent_id: int, data: WithdrawIn, actor: Actor, session: D
 # --- templates ----------------------------------------------------------------------------------
 
 
-@router.post("/people/{person_id}/face-templates", response_model=EnrolOut)
+@router.post(
+    "/people/{person_id}/face-templates",
+    response_model=EnrolOut,
+    openapi_extra=max_body(MAX_PHOTOS_FORM),
+)
 async def enrol(
     person_id: int,
     request: Request,
-    actor: Actor,
-    session: DB,
+    actor: DetachedActor,
     photos: Annotated[list[UploadFile], File(description="1–5 photos: JPEG, PNG or WebP")],
 ) -> EnrolOut:
     """Enrol a person's face from 1–5 photos. A photo with no face, several faces, a face too
     small, too blurred or turned too far is refused with the reason; the others are enrolled."""
     faces = _faces(request)
     vault = faces.vault()
-    person = _person(session, actor, person_id)
+    await in_transaction(request, lambda s: _person(s, actor, person_id), actor=actor)
     analysed = await _analyse_uploads(faces, photos)
-    results = service.enrol(
-        session,
-        actor=actor,
-        person=person,
-        photos=analysed,
-        engine_id=faces.engine_id(),
-        vault=vault,
-    )
-    return EnrolOut(results=results, templates=len(service.templates(session, person_id=person.id)))
+
+    def save(session: Session) -> EnrolOut:
+        person = _person(session, actor, person_id)
+        results = service.enrol(
+            session,
+            actor=actor,
+            person=person,
+            photos=analysed,
+            engine_id=faces.engine_id(),
+            vault=vault,
+        )
+        return EnrolOut(
+            results=results, templates=len(service.templates(session, person_id=person.id))
+        )
+
+    return await in_transaction(request, save, actor=actor)
 
 
 @router.get("/people/{person_id}/face-templates", response_model=list[TemplateOut])
@@ -177,11 +201,12 @@ def revoke_credential(credential_id: int, actor: Actor, session: DB) -> Credenti
 
 
 def _record(
-    request: Request, session: DB, device: DeviceInfo, outcome: service.Outcome, how: str
-) -> None:
+    request: Request, session: Session, outcome: service.Outcome, how: str, device: DeviceInfo
+) -> DecisionOut:
     items = service.events_for(device, outcome, how)
     if items:
         request.app.state.runtime.pipeline.process(session, items)
+    return _answer(outcome)
 
 
 def _answer(outcome: service.Outcome) -> DecisionOut:
@@ -196,87 +221,76 @@ def _answer(outcome: service.Outcome) -> DecisionOut:
     )
 
 
-@router.post("/faces/recognitions", response_model=DecisionOut)
+@router.post("/faces/recognitions", response_model=DecisionOut, openapi_extra=max_body(MAX_PHOTO))
 async def recognise(
     request: Request,
-    session: DB,
     x_liveness: Annotated[
         str | None,
         Header(pattern="^(passed|failed)$", description="The terminal's own liveness check"),
     ] = None,
 ) -> DecisionOut:
-    """A face terminal or camera sends a snapshot (the image as the body: JPEG, PNG or WebP)
-    with its device token. A door is answered grant or deny within the same request."""
-    raw = await request.body()
-    source = client_ip(request)
-    device = authenticate_device(session, request, raw[:1024], source)
+    """A face terminal or camera sends a snapshot (the image as the body: JPEG, PNG or WebP, at
+    most 5 MiB and 50 megapixels) with its device token. A door is answered grant or deny within
+    the same request, once the decision is committed."""
+    upload = await device_upload(request, "抓拍")
     faces = _faces(request)
     vault = faces.vault()
-    if len(raw) > MAX_PHOTO:
-        raise refuse(
-            session,
-            raw[:1024],
-            f"{source} {device.code}",
-            Invalid("bad_photo", photo="body", reason="over 5 MB"),
-            "too_large",
-            "snapshot over 5 MB",
-            device.id,
-        )
     try:
-        analysis = await faces.workers.analyse_async(raw)
+        analysis = await faces.workers.analyse_async(upload.raw)
     except ValueError as exc:
-        raise refuse(
-            session,
-            raw,
-            f"{source} {device.code}",
+        raise await keep_refused(
+            request,
+            upload,
             Invalid("bad_photo", photo="body", reason=str(exc)),
             "bad_image",
             str(exc),
-            device.id,
         ) from exc
-    engine_id = faces.engine_id()
-    dim = len(analysis.as_array()) or 512
     liveness = None if x_liveness is None else x_liveness == "passed"
-    outcome = service.recognise(
-        session,
-        device=device,
-        analysis=analysis,
-        engine_id=engine_id,
-        gallery=faces.gallery(engine_id, dim),
-        vault=vault,
-        liveness=liveness,
-        watching=faces.watching(engine_id, dim),
-    )
-    _record(request, session, device, outcome, "face")
-    return _answer(outcome)
+
+    def decide(session: Session) -> DecisionOut:
+        engine_id = faces.engine_id()
+        dim = len(analysis.as_array()) or 512
+        outcome = service.recognise(
+            session,
+            device=upload.device,
+            analysis=analysis,
+            engine_id=engine_id,
+            gallery=faces.gallery(engine_id, dim),
+            vault=vault,
+            liveness=liveness,
+            watching=faces.watching(engine_id, dim),
+        )
+        return _record(request, session, outcome, "face", upload.device)
+
+    return await in_transaction(request, decide)
 
 
-@router.post("/doors/credentials", response_model=DecisionOut)
-async def check_credential(request: Request, session: DB) -> DecisionOut:
+@router.post("/doors/credentials", response_model=DecisionOut, openapi_extra=max_body(4096))
+async def check_credential(request: Request) -> DecisionOut:
     """A door reader sends a card number or PIN ({"kind": "card"|"pin", "secret": "…"}) with its
     device token, and is answered grant or deny."""
-    raw = await request.body()
-    source = client_ip(request)
-    device = authenticate_device(session, request, raw, source)
+    upload = await device_upload(request, "凭证")
     try:
-        body = json.loads(raw)
+        body = json.loads(upload.raw)
         kind = CredentialKind(body["kind"])
         secret = str(body["secret"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise refuse(
-            session,
-            raw,
-            f"{source} {device.code}",
+        raise await keep_refused(
+            request,
+            upload,
             Invalid("bad_event", field="kind", reason="expected {kind: card|pin, secret}"),
             "schema",
             "expected {kind: card|pin, secret}",
-            device.id,
         ) from exc
-    outcome = service.verify_credential(
-        session, device=device, kind=kind, secret=secret, vault=_faces(request).vault()
-    )
-    _record(request, session, device, outcome, kind.value)
-    return _answer(outcome)
+    vault = _faces(request).vault()
+
+    def decide(session: Session) -> DecisionOut:
+        outcome = service.verify_credential(
+            session, device=upload.device, kind=kind, secret=secret, vault=vault
+        )
+        return _record(request, session, outcome, kind.value, upload.device)
+
+    return await in_transaction(request, decide)
 
 
 # --- search, sightings, holdings ----------------------------------------------------------------
@@ -302,11 +316,12 @@ class SearchOut(BaseModel):
     threshold: float
 
 
-@router.post("/faces/search", response_model=SearchOut)
+@router.post(
+    "/faces/search", response_model=SearchOut, openapi_extra=max_body(MAX_PHOTO + 64 * 1024)
+)
 async def search_by_photo(
     request: Request,
-    actor: Actor,
-    session: DB,
+    actor: DetachedActor,
     photo: Annotated[UploadFile, File(description="A photo of the person sought")],
     reason: Annotated[str, Form(min_length=1, max_length=500, description="Why: recorded")],
     within: Annotated[int | None, Form(description="Only this node's subtree")] = None,
@@ -316,44 +331,54 @@ async def search_by_photo(
     a stated reason; each search is written to the audit log with what it returned."""
     faces = _faces(request)
     vault = faces.vault()
-    node = (
-        territory_service.get_visible_or_raise(session, actor=actor, node_id=within)
-        if within
-        else None
-    )
+
+    def node_of(session: Session) -> TerritoryNode | None:
+        if not within:
+            return None
+        return territory_service.get_visible_or_raise(session, actor=actor, node_id=within)
+
+    await in_transaction(request, node_of, actor=actor)
     data = await photo.read(MAX_PHOTO + 1)
+    if len(data) > MAX_PHOTO:
+        raise Invalid(
+            "bad_photo", field="photo", photo=photo.filename or "photo", reason="over 5 MB"
+        )
     try:
         analysis = await faces.workers.analyse_async(data)
     except ValueError as exc:
         raise Invalid(
             "bad_photo", field="photo", photo=photo.filename or "photo", reason=str(exc)
         ) from exc
-    engine_id = faces.engine_id()
-    threshold = service.threshold_for(session, engine_id=engine_id)
-    found = face_search.search(
-        session,
-        actor=actor,
-        analysis=analysis,
-        gallery=faces.gallery(engine_id, len(analysis.as_array()) or 512),
-        threshold=threshold,
-        vault=vault,
-        reason=reason,
-        within=node,
-    )
-    return SearchOut(
-        enrolled=[EnrolledOut(**vars(e)) for e in found.enrolled],
-        sightings=[
-            SightingOut(
-                recognition_id=s.recognition_id,
-                at=s.at,
-                device_id=s.device_id,
-                person_id=s.person_id,
-                score=s.score,
-            )
-            for s in found.sightings
-        ],
-        threshold=threshold,
-    )
+
+    def find(session: Session) -> SearchOut:
+        engine_id = faces.engine_id()
+        threshold = service.threshold_for(session, engine_id=engine_id)
+        found = face_search.search(
+            session,
+            actor=actor,
+            analysis=analysis,
+            gallery=faces.gallery(engine_id, len(analysis.as_array()) or 512),
+            threshold=threshold,
+            vault=vault,
+            reason=reason,
+            within=node_of(session),
+        )
+        return SearchOut(
+            enrolled=[EnrolledOut(**vars(e)) for e in found.enrolled],
+            sightings=[
+                SightingOut(
+                    recognition_id=s.recognition_id,
+                    at=s.at,
+                    device_id=s.device_id,
+                    person_id=s.person_id,
+                    score=s.score,
+                )
+                for s in found.sightings
+            ],
+            threshold=threshold,
+        )
+
+    return await in_transaction(request, find, actor=actor)
 
 
 class RecognitionOut(BaseModel):
@@ -458,22 +483,30 @@ def list_watchlist(actor: Actor, session: DB, kind: WatchKind | None = None) -> 
     return [WatchOut.model_validate(e) for e in watch.entries(session, actor=actor, kind=kind)]
 
 
-@router.post("/watchlist/{entry_id}/photos", response_model=EnrolOut)
+@router.post(
+    "/watchlist/{entry_id}/photos", response_model=EnrolOut, openapi_extra=max_body(MAX_PHOTOS_FORM)
+)
 async def add_watch_photos(
     entry_id: int,
     request: Request,
-    actor: Actor,
-    session: DB,
+    actor: DetachedActor,
     photos: Annotated[list[UploadFile], File(description="1–5 photos of the person sought")],
 ) -> EnrolOut:
     faces = _faces(request)
     vault = faces.vault()
-    entry = watch.visible_or_raise(session, actor=actor, entry_id=entry_id)
-    analysed = await _analyse_uploads(faces, photos)
-    results = watch.add_photos(
-        session, entry=entry, photos=analysed, engine_id=faces.engine_id(), vault=vault
+    await in_transaction(
+        request, lambda s: watch.visible_or_raise(s, actor=actor, entry_id=entry_id), actor=actor
     )
-    return EnrolOut(results=results, templates=sum(r.accepted for r in results))
+    analysed = await _analyse_uploads(faces, photos)
+
+    def save(session: Session) -> EnrolOut:
+        entry = watch.visible_or_raise(session, actor=actor, entry_id=entry_id)
+        results = watch.add_photos(
+            session, entry=entry, photos=analysed, engine_id=faces.engine_id(), vault=vault
+        )
+        return EnrolOut(results=results, templates=sum(r.accepted for r in results))
+
+    return await in_transaction(request, save, actor=actor)
 
 
 @router.post("/watchlist/{entry_id}/end", response_model=WatchOut)
@@ -503,7 +536,7 @@ class OwnConsentIn(BaseModel):
     central_storage: bool
 
 
-def _me(session: DB, actor: Actor) -> tuple[Person, TerritoryNode | None]:
+def _me(session: Session, actor: Principal) -> tuple[Person, TerritoryNode | None]:
     if actor.person_id is None:
         raise NotFound(what="本人的居民信息（此账号未关联居民）")
     person = session.get(Person, actor.person_id)
@@ -550,15 +583,14 @@ def give_own_consent(data: OwnConsentIn, actor: Actor, session: DB) -> ConsentOu
     return ConsentOut.model_validate(consent)
 
 
-@router.post("/me/face-templates", response_model=EnrolOut)
+@router.post("/me/face-templates", response_model=EnrolOut, openapi_extra=max_body(MAX_PHOTOS_FORM))
 async def enrol_own(
     request: Request,
-    actor: Actor,
-    session: DB,
+    actor: DetachedActor,
     photos: Annotated[list[UploadFile], File(description="1–5 photos of yourself")],
 ) -> EnrolOut:
-    person, _site = _me(session, actor)
-    return await enrol(person.id, request, actor, session, photos)
+    person, _site = await in_transaction(request, lambda s: _me(s, actor), actor=actor)
+    return await enrol(person.id, request, actor, photos)
 
 
 @router.delete("/me/face-templates", status_code=204)

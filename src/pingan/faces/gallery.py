@@ -27,6 +27,32 @@ ANN_CANDIDATES = 256
 
 
 @dataclass(frozen=True)
+class Ranked:
+    person_id: int  # the owner of the row
+    row: int  # which of the scored rows is their best
+    score: float
+
+
+def rank_people(scores: np.ndarray, owners: np.ndarray, *, limit: int) -> list[Ranked]:
+    """People best first, each scored by their best template: `scores` of the rows searched,
+    `owners` the person of each row. Doors, cameras, search and `pingan faces eval` alike."""
+    wanted = limit * 6  # at most five templates a person
+    if scores.size > wanted:
+        top = np.argpartition(-scores, wanted)[:wanted]
+        order = top[np.argsort(-scores[top])]
+    else:
+        order = np.argsort(-scores)
+    best: dict[int, Ranked] = {}
+    for k in order:
+        person = int(owners[k])
+        if person not in best:
+            best[person] = Ranked(person, int(k), float(scores[k]))
+            if len(best) >= limit:
+                break
+    return list(best.values())
+
+
+@dataclass(frozen=True)
 class Match:
     person_id: int  # the owner: a person (people's gallery) or a watch entry (the blocked list)
     template_id: int
@@ -231,17 +257,5 @@ class Gallery:
                 scores = self._submatrix(within, rows) @ query
             else:
                 scores = self._matrix[rows] @ query
-            wanted = limit * 6  # at most five templates a person
-            if scores.size > wanted:
-                top = np.argpartition(-scores, wanted)[:wanted]
-                order = top[np.argsort(-scores[top])]
-            else:
-                order = np.argsort(-scores)
-            best: dict[int, Match] = {}
-            for k in order:
-                person = int(self._people[rows[k]])
-                if person not in best:
-                    best[person] = Match(person, int(self._ids[rows[k]]), float(scores[k]))
-                    if len(best) >= limit:
-                        break
-            return list(best.values())
+            ranked = rank_people(scores, self._people[rows], limit=limit)
+            return [Match(r.person_id, int(self._ids[rows[r.row]]), r.score) for r in ranked]

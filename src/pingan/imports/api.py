@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Response, UploadFile
 
-from pingan.api_common import DB, Actor, StrictQuery
+from pingan.api_common import DB, Actor, StrictQuery, max_body
 from pingan.auth.roles import Perm
 from pingan.errors import Forbidden, Invalid
 from pingan.imports import service
@@ -35,8 +35,8 @@ def template(kind: ImportKind, fmt: str) -> Response:
     )
 
 
-@router.post("/imports/{kind}")
-async def import_file(
+@router.post("/imports/{kind}", openapi_extra=max_body(MAX_UPLOAD + 64 * 1024))
+def import_file(
     kind: ImportKind,
     actor: Actor,
     session: DB,
@@ -48,7 +48,7 @@ async def import_file(
     needed = Perm.people_write if kind == ImportKind.residents else Perm.territory_write
     if not actor.system and not actor.paths(needed):
         raise Forbidden(action=needed.value)
-    data = await file.read(MAX_UPLOAD + 1)
+    data = file.file.read(MAX_UPLOAD + 1)  # spooled to disk by the form parser; a worker thread
     if len(data) > MAX_UPLOAD:
         raise Invalid("bad_file", field="file", reason="文件超过 20 MB")
     report = service.run(

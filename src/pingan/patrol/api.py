@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from pingan.alarms import service as alarm_service
 from pingan.alarms.notify import feed
 from pingan.alarms.rules import RuleBook
-from pingan.api_common import DB, Actor, StreamActor, StrictQuery
+from pingan.api_common import DB, Actor, DetachedActor, StrictQuery, max_body
 from pingan.assessment import figures
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
@@ -414,7 +414,7 @@ def _tasks_now(factory: sessionmaker[Session], actor: Principal) -> tuple[str, l
 
 
 @router.get("/my-tasks/stream", response_class=EventSourceResponse)
-async def my_tasks_stream(request: Request, actor: StreamActor) -> EventSourceResponse:
+async def my_tasks_stream(request: Request, actor: DetachedActor) -> EventSourceResponse:
     """Server-sent events for the responder's phone: event `tasks` (your open tasks, as in
     /my-tasks) at once and whenever one changes. While this is open, offers reach you here;
     otherwise by SMS and the `responders` channels as well."""
@@ -460,7 +460,11 @@ def task_photo(task_id: int, actor: Actor, session: DB) -> Response:
     return Response(task.photo, media_type=kind, headers={"Cache-Control": "private"})
 
 
-@router.post("/tasks/{task_id}/{step}", response_model=TaskOut)
+@router.post(
+    "/tasks/{task_id}/{step}",
+    response_model=TaskOut,
+    openapi_extra=max_body(PHOTO_MAX * 4 // 3 + 8192),
+)
 def task_step(
     task_id: int, step: str, data: StepIn, request: Request, actor: Actor, session: DB
 ) -> TaskOut:

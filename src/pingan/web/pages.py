@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import OperationalError, ProgrammingError
+from starlette.concurrency import run_in_threadpool
 
 from pingan import __version__
 from pingan.api_common import (
@@ -179,24 +180,24 @@ def install(app: FastAPI) -> None:
         if not target.startswith("/") or target.startswith("//"):
             target = ""  # never a redirect to another site
         lang = lang_of(request)
-        with unit_of_work(
-            app.state.sessionmaker, ip=client_ip(request), actor="anonymous"
-        ) as session:
-            try:
-                raw, _token, _user = auth_service.login(
-                    session, username=username, password=password, ip=client_ip(request)
-                )
-            except PinganError as exc:
-                session.commit()  # the failed attempt counts
-                return pages.render(
-                    request,
-                    "login.html",
-                    status=exc.status,
-                    error=t(exc.key, lang, **exc.params),
-                    username=username,
-                    next=target,
-                )
-            principal = auth_service.principal_for(session, user=_user)
+        try:
+            done = await run_in_threadpool(
+                auth_service.login,
+                app.state.sessionmaker,
+                username=username,
+                password=password,
+                ip=client_ip(request),
+            )
+        except PinganError as exc:
+            return pages.render(
+                request,
+                "login.html",
+                status=exc.status,
+                error=t(exc.key, lang, **exc.params),
+                username=username,
+                next=target,
+            )
+        raw, principal = done.raw, done.principal
         response = RedirectResponse(target or home_of(principal), status_code=303)
         set_session_cookie(response, request, raw)
         return response
