@@ -633,42 +633,172 @@ def faces_purge() -> None:
     )
 
 
+def _embedded_folders(
+    folder: Path, distractors: Path | None, *, every_multi: bool
+) -> tuple[Any, Any, dict[str, Any], list[Any], float, dict[str, str]]:
+    """Every photo of the labelled folder (and the strangers') embedded, with a progress bar."""
+    from pingan.faces import calibration as cal
+
+    settings = get_settings()
+    if not folder.is_dir():
+        _fail(f"找不到文件夹 folder not found: {folder}", "DIR 为 <人>/<照片> 的文件夹")
+    if distractors is not None and not distractors.is_dir():
+        _fail(f"找不到文件夹 folder not found: {distractors}", "--distractors <人>/<照片>")
+    people = cal.labelled_photos(folder)
+    strangers = cal.labelled_photos(distractors) if distractors else []
+    no_face = cal.special_photos(folder, "_no_face")
+    multi = cal.special_photos(folder, "_multi") if every_multi else []
+    jobs = [
+        *((i, p, False) for i, p in people),
+        *((i, p, False) for i, p in strangers),
+        *(("_no_face", p, False) for p in no_face),
+        *(("_multi", p, True) for p in multi),
+    ]
+    if not people:
+        _fail(
+            f"{folder}: 没有照片 no photos", "DIR 为 <人>/<照片> 的文件夹 (one folder per person)"
+        )
+    with typer.progressbar(length=len(jobs), label="人脸特征 embedding", file=sys.stderr) as bar:
+        results, ms = cal.embed(
+            jobs,
+            kind=settings.face_engine,
+            model_dir=settings.face_model_dir,
+            workers=cal.workers_default(),
+            progress=lambda done, total: bar.update(1),
+        )
+    embedded_people = cal.collect(people, results)
+    embedded_strangers = cal.collect(strangers, results) if strangers else None
+    no_face_report = {
+        "photos": len(no_face),
+        "faces_found": sum(1 for p in no_face if results[str(p)][1]),
+        "unreadable": [str(p) for p in no_face if results[str(p)][3]],
+    }
+    multi_photos = [(str(p), results[str(p)]) for p in multi]
+    groups = {**cal.populations(folder), **(cal.populations(distractors) if distractors else {})}
+    return embedded_people, embedded_strangers, no_face_report, multi_photos, ms, groups
+
+
 @faces_app.command("calibrate")
 def faces_calibrate(
     folder: Annotated[Path, typer.Argument(help="Labelled photos: <person>/<photo>")],
-    far: Annotated[float, typer.Option(help="Target false-accept rate")] = 0.001,
+    distractors: Annotated[
+        Path | None, typer.Option(help="Photos of strangers (<person>/<photo>), never enrolled")
+    ] = None,
 ) -> None:
-    """Measure the engine's accept threshold on labelled photos and store it. 校准阈值。"""
+    """Measure the engine's open-set rule on labelled photos (and strangers) and store it: the
+    doors decide by it from now on. 校准人脸门禁的判定规则。"""
     from pingan.db.engine import session_scope
+    from pingan.faces import calibration as cal
+    from pingan.faces import service as face_service
     from pingan.faces.analysis import make_engine
-    from pingan.faces.calibration import calibrate
-    from pingan.faces.models import FaceEngineCalibration
 
     _require_schema()
     settings = get_settings()
-    if not folder.is_dir():
-        _fail(f"找不到文件夹 folder not found: {folder}")
-    engine = make_engine(settings.face_engine, settings.face_model_dir)
-    with typer.progressbar(length=1, label="校准 calibrating") as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.length = total
-            bar.update(1)
-
-        try:
-            result = calibrate(engine, folder, target_far=far, progress=progress)
-        except ValueError as exc:
-            _fail(str(exc))
-            return
-    with session_scope(actor="cli:faces") as session:
-        row = session.get(FaceEngineCalibration, result.engine) or FaceEngineCalibration(
-            engine=result.engine
+    engine_id = make_engine(settings.face_engine, settings.face_model_dir).id
+    people, strangers, _no_face, _multi, _ms, groups = _embedded_folders(
+        folder, distractors, every_multi=False
+    )
+    try:
+        rule = cal.measure_rule(
+            engine_id,
+            people,
+            strangers,
+            groups=groups,
+            source=folder.name + (f"+{distractors.name}" if distractors else ""),
         )
-        row.threshold, row.target_far, row.tar = result.threshold, result.target_far, result.tar
-        row.genuine_pairs, row.impostor_pairs = result.genuine_pairs, result.impostor_pairs
-        row.source = result.source
-        session.merge(row)
-    typer.echo(json.dumps(result.__dict__, ensure_ascii=False))
+    except ValueError as exc:
+        _fail(str(exc), "--distractors DIR: 加入更多陌生人照片 (add photos of strangers)")
+        return
+    with session_scope(actor="cli:faces") as session:
+        face_service.store_rule(session, rule=rule)
+    summary = {
+        "engine": rule.engine,
+        "population": rule.population,
+        "margin": rule.margin,
+        "verification_threshold": rule.verification,
+        "thresholds": {str(n): rule.threshold(n) for n in (1, 100, 1000, 3000, 10000)},
+        "impostor_pairs": rule.impostor_pairs,
+        "genuine_probes": rule.genuine_probes,
+    }
+    typer.echo(json.dumps(summary, ensure_ascii=False))
+
+
+@faces_app.command("eval")
+def faces_eval(
+    folder: Annotated[Path, typer.Argument(help="Labelled photos: <person>/<photo>")],
+    distractors: Annotated[
+        Path | None, typer.Option(help="Photos of strangers (<person>/<photo>), never enrolled")
+    ] = None,
+    gallery_sizes: Annotated[
+        str, typer.Option(help="Gallery sizes to pad to, in templates")
+    ] = "100,1000,10000",
+    fpir: Annotated[float, typer.Option(help="Target share of strangers matched")] = 0.001,
+) -> None:
+    """How well the engine and the doors' rule do on labelled photos, as JSON: verification,
+    rank-1, and open-set identification (FPIR, FNIR) at each gallery size, decided by the same
+    function the doors use. 评估人脸识别。"""
+    from pingan.faces import calibration as cal
+    from pingan.faces.analysis import make_engine
+
+    settings = get_settings()
+    try:
+        sizes = sorted({int(n) for n in gallery_sizes.split(",") if n.strip()})
+    except ValueError:
+        _fail(f"--gallery-sizes 须为逗号分隔的整数 must be whole numbers: {gallery_sizes}")
+        return
+    engine_id = make_engine(settings.face_engine, settings.face_model_dir).id
+    people, strangers, no_face, multi, ms, _groups = _embedded_folders(
+        folder, distractors, every_multi=True
+    )
+    rule = _stored_or_shipped_rule(engine_id)
+    plain = cal.gallery_of(people, cal._split(people)[0])
+    multi_report = [
+        {
+            "photo": photo,
+            "error": error,
+            "faces": [
+                {
+                    "box": [round(v, 1) for v in box],
+                    "best": plain.names[c[0].person_id] if c else None,
+                    "score": round(c[0].score, 4) if c else None,
+                }
+                for vector, box in zip(vectors, boxes, strict=True)
+                for c in [plain.candidates(vector, limit=1)]
+            ],
+        }
+        for photo, (_p, vectors, boxes, error) in multi
+    ]
+    report = cal.evaluate(
+        people,
+        strangers,
+        rule=rule,
+        sizes=sizes,
+        fpir=fpir,
+        no_face=no_face,
+        multi=multi_report,
+        ms_per_image=ms,
+    )
+    typer.echo(json.dumps(report, ensure_ascii=False, indent=1))
+
+
+def _stored_or_shipped_rule(engine_id: str) -> Any:
+    """The rule the doors use: stored by `pingan faces calibrate` when there is a database."""
+    from pingan.faces import service as face_service
+    from pingan.faces.calibration import shipped
+
+    try:
+        from pingan.db.engine import session_scope
+
+        with session_scope(actor="cli:faces") as session:
+            return face_service.rule_for(session, engine_id=engine_id)
+    except Exception:  # no database here: the shipped rule is the one doors would start with
+        rule = shipped().get(engine_id)
+        if rule is None:
+            _fail(
+                f"引擎 {engine_id} 未校准 not calibrated",
+                "pingan faces calibrate DIR --distractors DIR",
+            )
+        return rule
 
 
 def main() -> None:

@@ -132,6 +132,14 @@ class Settings(BaseSettings):
         100_000,
         description="Templates past which large scopes are searched by an approximate index",
     )
+    face_fpir: Annotated[float, Field(gt=0, le=0.1)] = Field(
+        0.001,
+        description="Target share of strangers a face door matches to someone (FPIR); a door "
+        "may set its own",
+    )
+    face_frames: Annotated[int, Field(ge=1, le=20)] = Field(
+        3, description="Frames of one camera track that must agree before a face is decided"
+    )
     face_sample_fps: Annotated[float, Field(gt=0, le=25)] = Field(
         2, description="Frames a second taken from each camera stream for face recognition"
     )

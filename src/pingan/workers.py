@@ -218,6 +218,8 @@ class Workers:
                     factory=self.factory,
                     pipeline=self.runtime.pipeline,
                     fps=self.settings.face_sample_fps,
+                    frames_needed=self.settings.face_frames,
+                    fpir=self.settings.face_fpir,
                 )
                 camera.start()
                 self.cameras[device_id] = camera
@@ -266,6 +268,11 @@ class Workers:
             out["sia"] = {"configured": False}
         if self.faces is not None:
             out["face_workers"] = self.faces.workers.health.as_dict()
+        if self.cameras:
+            out["cameras"] = {
+                str(device_id): camera.health.as_dict()
+                for device_id, camera in self.cameras.items()
+            }
         if self.feed is not None:
             out["feed"] = {"subscribers": len(self.feed.subscribers), "cursor": self.feed.cursor}
         out["rules"] = {

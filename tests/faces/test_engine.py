@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from pingan.faces.analysis import Analysis, analyse_with, make_engine
-from pingan.faces.calibration import calibrate, labelled_photos, shipped
+from pingan.faces.calibration import shipped
 from pingan.faces.dlib_engine import DlibEngine
 from pingan.faces.engine import EngineError, OnnxEngine, decode_image, model_file
-from tests.conftest import FACES, require_faces
+from tests.conftest import require_faces
 
 
 def photo(name: str) -> bytes:
@@ -94,16 +94,6 @@ def test_quality_gate_says_why(onnx: OnnxEngine) -> None:
     assert why(photo("scarlett/3.webp")) is None
 
 
-def test_calibration_on_the_labelled_photos_matches_what_ships(onnx: OnnxEngine) -> None:
-    photos = labelled_photos(photo("MANIFEST.tsv") and FACES)
-    assert len(photos) > 200
-    measured = calibrate(onnx, FACES)
-    shipped_one = shipped()[onnx.id]
-    # At a false-accept rate of 0.1 %, nearly every genuine pair is accepted.
-    assert measured.tar >= 0.95 and measured.impostor_pairs > 10_000
-    assert abs(measured.threshold - shipped_one.threshold) < 0.02
-
-
 def test_dlib_alternative_engine() -> None:
     engine = DlibEngine()
     image = decode_image(photo("chen_yanxi/1.jpg"))
@@ -115,4 +105,5 @@ def test_dlib_alternative_engine() -> None:
     other = analyse_with(engine, photo("kim_ji_won/1.jpg")).as_array()
     assert float(mine @ same) > float(mine @ other)
     assert engine.detect(decode_image(photo("_no_face/1.jpg"))) == []
-    assert shipped()[engine.id].tar < shipped()["arcface:w600k_mbf"].tar  # its weakness, stated
+    tar = {k: rule.extra["tar_at_far_1e-3"] for k, rule in shipped().items()}
+    assert tar[engine.id] < tar["arcface:w600k_mbf"]  # its weakness, stated

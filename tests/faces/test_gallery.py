@@ -44,7 +44,9 @@ def test_search_finds_the_right_person_and_follows_changes(
     gallery._remove({int(t) for t in np.where(owners == 7)[0]})
     assert best(7) != 7
     newcomer = centres[7] * -1
-    gallery._add([(10_000 + k, 5000, "/1/", vault.seal(newcomer.tobytes())) for k in range(2)])
+    gallery._add(
+        [(10_000 + k, 5000, "/1/", None, vault.seal(newcomer.tobytes())) for k in range(2)]
+    )
     assert best(7) != 7
     found = gallery.search(None, newcomer, within="/1/", limit=1)  # type: ignore[arg-type]
     assert found[0].person_id == 5000 and found[0].score > 0.99

@@ -252,7 +252,7 @@ def test_territory_search_as_you_type(live: Live, browser: Browser) -> None:
 def test_a_resident_consents_enrols_and_withdraws_on_their_own_page(
     live: Live, browser: Browser
 ) -> None:
-    from tests.faces.test_engine import FACES as faces
+    from tests.conftest import FACES as faces
 
     if not faces.is_dir():
         pytest.skip(f"the labelled face photos are not at {faces}: set FACES_DIR")

@@ -105,6 +105,10 @@ class Device(TimestampMixin, Base):
     sia_account: Mapped[str | None] = mapped_column(String(16), unique=True)
     sia_key: Mapped[str | None] = mapped_column(String(64))
     sia_key_hex: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A face door: its target share of strangers let in (None: PINGAN_FACE_FPIR), and a second
+    # factor asked with the face ("card" or "pin") where its gallery is too large for face alone.
+    face_fpir: Mapped[float | None] = mapped_column(Float)
+    face_second_factor: Mapped[str | None] = mapped_column(String(8))
     status: Mapped[DeviceStatus] = mapped_column(
         Enum(DeviceStatus, native_enum=False, length=8), default=DeviceStatus.unknown
     )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -39,6 +40,15 @@ class DeviceFields(Strict):
         None, description="DC-09 AES key: 16/24/32 ASCII characters, or 32/48/64 hex digits"
     )
     sia_key_hex: bool | None = Field(None, description="The key is hexadecimal (as DC-09 says)")
+    face_fpir: float | None = Field(
+        None,
+        gt=0,
+        le=0.1,
+        description="A face door's target share of strangers matched (default PINGAN_FACE_FPIR)",
+    )
+    face_second_factor: Literal["card", "pin"] | None = Field(
+        None, description="Ask a card or a PIN with the face at this door"
+    )
 
 
 class DeviceCreate(DeviceFields):
@@ -81,6 +91,8 @@ class DeviceOut(BaseModel):
     has_sia_key: bool = False
     has_http_token: bool = False
     has_stream: bool = False
+    face_fpir: float | None = None
+    face_second_factor: str | None = None
     status: DeviceStatus
     last_seen_at: datetime | None
     status_changed_at: datetime | None

@@ -43,6 +43,8 @@ class DeviceInfo:
     sia_account: str | None
     sia_key: str | None
     sia_key_hex: bool
+    face_fpir: float | None = None  # a face door's own target (None: the platform's)
+    face_second_factor: str | None = None  # "card" or "pin" asked with the face at this door
 
 
 def digest(token: str) -> str:
@@ -63,6 +65,8 @@ _INFO_COLUMNS = (
     Device.sia_account,
     Device.sia_key,
     Device.sia_key_hex,
+    Device.face_fpir,
+    Device.face_second_factor,
 )
 
 
@@ -89,6 +93,8 @@ def _info(row: Any) -> DeviceInfo:
         sia_account=row.sia_account,
         sia_key=row.sia_key,
         sia_key_hex=row.sia_key_hex,
+        face_fpir=row.face_fpir,
+        face_second_factor=row.face_second_factor,
     )
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Header, Request, UploadFile
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from pingan.api_common import (
@@ -21,6 +21,7 @@ from pingan.api_common import (
     in_transaction,
     max_body,
     page_of,
+    request_lang,
 )
 from pingan.auth import audit
 from pingan.auth.principal import Principal
@@ -45,6 +46,7 @@ from pingan.faces.schemas import (
     WatchOut,
     WithdrawIn,
 )
+from pingan.i18n import t
 from pingan.ingest.http import device_upload, keep_refused
 from pingan.territory import service as territory_service
 from pingan.territory.models import NodeKind, Person, TerritoryNode
@@ -228,10 +230,19 @@ async def recognise(
         str | None,
         Header(pattern="^(passed|failed)$", description="The terminal's own liveness check"),
     ] = None,
+    x_card: Annotated[
+        str | None,
+        Header(min_length=4, max_length=64, description="Face + card doors: the card read"),
+    ] = None,
+    x_pin: Annotated[
+        str | None,
+        Header(pattern="^[0-9]{6,12}$", description="Face + PIN doors: the PIN typed"),
+    ] = None,
 ) -> DecisionOut:
     """A face terminal or camera sends a snapshot (the image as the body: JPEG, PNG or WebP, at
     most 5 MiB and 50 megapixels) with its device token. A door is answered grant or deny within
-    the same request, once the decision is committed."""
+    the same request, once the decision is committed. A door set to face + card or face + PIN
+    takes the card or PIN in X-Card or X-Pin with the face."""
     upload = await device_upload(request, "抓拍")
     faces = _faces(request)
     vault = faces.vault()
@@ -246,6 +257,13 @@ async def recognise(
             str(exc),
         ) from exc
     liveness = None if x_liveness is None else x_liveness == "passed"
+    factor = (
+        service.SecondFactor(CredentialKind.card, x_card)
+        if x_card
+        else service.SecondFactor(CredentialKind.pin, x_pin)
+        if x_pin
+        else None
+    )
 
     def decide(session: Session) -> DecisionOut:
         engine_id = faces.engine_id()
@@ -259,6 +277,8 @@ async def recognise(
             vault=vault,
             liveness=liveness,
             watching=faces.watching(engine_id, dim),
+            fpir=faces.settings.face_fpir,
+            second_factor=factor,
         )
         return _record(request, session, outcome, "face", upload.device)
 
@@ -352,13 +372,13 @@ async def search_by_photo(
 
     def find(session: Session) -> SearchOut:
         engine_id = faces.engine_id()
-        threshold = service.threshold_for(session, engine_id=engine_id)
         found = face_search.search(
             session,
             actor=actor,
             analysis=analysis,
             gallery=faces.gallery(engine_id, len(analysis.as_array()) or 512),
-            threshold=threshold,
+            rule=service.rule_for(session, engine_id=engine_id),
+            fpir=faces.settings.face_fpir,
             vault=vault,
             reason=reason,
             within=node_of(session),
@@ -375,7 +395,7 @@ async def search_by_photo(
                 )
                 for s in found.sightings
             ],
-            threshold=threshold,
+            threshold=found.threshold,
         )
 
     return await in_transaction(request, find, actor=actor)
@@ -441,6 +461,54 @@ def recognition_snapshot(
         media_type="image/jpeg",
         headers={"Cache-Control": "no-store"},
     )
+
+
+class DoorOut(BaseModel):
+    device_id: int
+    name: str
+    templates: int = Field(description="Templates this door compares a face with")
+    people: int
+    fpir_target: float = Field(description="Target share of strangers matched to someone")
+    threshold: float = Field(description="The score a face must reach here (rises with templates)")
+    expected_fpir: float
+    expected_fnir: float = Field(description="Expected share of enrolled people refused")
+    second_factor: str | None
+    advice: str | None
+
+
+def _door_out(request: Request, figures: service.DoorFigures) -> DoorOut:
+    data = {k: v for k, v in vars(figures).items() if k != "path"}
+    if figures.advice:
+        data["advice"] = t(
+            figures.advice,
+            request_lang(request),
+            fpir=f"{figures.fpir_target:.1%}",
+            fnir=f"{figures.expected_fnir:.0%}",
+        )
+    return DoorOut(**data)
+
+
+@router.get("/faces/doors", response_model=list[DoorOut])
+def face_doors(request: Request, actor: Actor, session: DB) -> list[DoorOut]:
+    """Each face door in your scope: how many templates it searches (its residents, and staff
+    granted to it), the threshold that keeps strangers to its target, and the share of its own
+    people it can expect to refuse; a door whose gallery is too large is advised to ask a card
+    or PIN with the face."""
+    faces = _faces(request)
+    engine_id = faces.engine_id()
+    return [
+        _door_out(
+            request,
+            service.door_figures(
+                session,
+                device=door,
+                gallery=faces.gallery(engine_id, 512),
+                engine_id=engine_id,
+                default_fpir=faces.settings.face_fpir,
+            ),
+        )
+        for door in service.face_doors(session, actor=actor)
+    ]
 
 
 class HoldingOut(BaseModel):

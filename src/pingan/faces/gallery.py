@@ -26,6 +26,20 @@ ANN_PROBES = 32
 ANN_CANDIDATES = 256
 
 
+Row = tuple[int, int, str, str | None, bytes]  # template, owner, consent scope, home, vector
+
+
+def door_admits(door: str, scope: str, home: str | None) -> bool:
+    """Whether a template opens a door: the door lies inside the consent's scope, and, for a
+    resident (home inside that scope), on the way home — a building's door searches its own
+    households, a compound gate the whole compound. A person whose home lies outside the scope
+    (staff granted a site) passes every door of it."""
+    if not door.startswith(scope):
+        return False
+    resident = home is not None and home.startswith(scope)
+    return not resident or bool(home and home.startswith(door))
+
+
 @dataclass(frozen=True)
 class Ranked:
     person_id: int  # the owner of the row
@@ -78,6 +92,7 @@ class Gallery:
         self._ids = np.zeros(0, dtype=np.int64)
         self._people = np.zeros(0, dtype=np.int64)
         self._paths: list[str] = []
+        self._homes: list[str | None] = []
         self._matrix = np.zeros((0, dim), dtype=np.float32)
         self._seen_change = -1  # nothing loaded yet
         self._seen_at: datetime | None = None
@@ -87,22 +102,26 @@ class Gallery:
     def __len__(self) -> int:
         return len(self._ids)
 
-    def _rows(self, session: Session, ids: list[int] | None) -> list[tuple[int, int, str, bytes]]:
+    def _rows(self, session: Session, ids: list[int] | None) -> list[Row]:
         if self.source == "watch":
             stmt = select(
                 WatchTemplate.id, WatchTemplate.entry_id, WatchTemplate.path, WatchTemplate.vector
             ).where(WatchTemplate.engine == self.engine_id)
             if ids is not None:
                 stmt = stmt.where(WatchTemplate.id.in_(ids))
-            return [(i, p, path, v) for i, p, path, v in session.execute(stmt)]
-        stmt = select(
-            FaceTemplate.id, FaceTemplate.person_id, FaceTemplate.path, FaceTemplate.vector
+            return [(i, p, path, None, v) for i, p, path, v in session.execute(stmt)]
+        people = select(
+            FaceTemplate.id,
+            FaceTemplate.person_id,
+            FaceTemplate.path,
+            FaceTemplate.home_path,
+            FaceTemplate.vector,
         ).where(FaceTemplate.engine == self.engine_id)
         if ids is not None:
-            stmt = stmt.where(FaceTemplate.id.in_(ids))
-        return [(i, p, path, v) for i, p, path, v in session.execute(stmt)]
+            people = people.where(FaceTemplate.id.in_(ids))
+        return [(i, p, path, home, v) for i, p, path, home, v in session.execute(people)]
 
-    def _add(self, rows: list[tuple[int, int, str, bytes]]) -> None:
+    def _add(self, rows: list[Row]) -> None:
         if not rows:
             return
         self._scopes.clear()
@@ -110,9 +129,7 @@ class Gallery:
         known = set(self._ids.tolist())
         rows = sorted((r for r in rows if r[0] not in known), key=lambda r: r[0])
         vectors = (
-            np.stack(
-                [np.frombuffer(self.vault.open(v), dtype=np.float32) for _i, _p, _path, v in rows]
-            )
+            np.stack([np.frombuffer(self.vault.open(r[4]), dtype=np.float32) for r in rows])
             if rows
             else np.zeros((0, self.dim), dtype=np.float32)
         )
@@ -121,6 +138,7 @@ class Gallery:
             [self._people, np.array([r[1] for r in rows], dtype=np.int64)]
         )
         self._paths.extend(r[2] for r in rows)
+        self._homes.extend(r[3] for r in rows)
         self._matrix = np.concatenate([self._matrix, vectors.reshape(-1, self.dim)])
         if len(self._ids) > 1 and not bool(np.all(self._ids[1:] > self._ids[:-1])):
             order = np.argsort(self._ids)  # kept in id order: positions are found by bisection
@@ -130,6 +148,7 @@ class Gallery:
                 self._matrix[order],
             )
             self._paths = [self._paths[i] for i in order]
+            self._homes = [self._homes[i] for i in order]
             self._ann = None
         elif self._ann is not None and rows:
             self._ann.add_with_ids(np.ascontiguousarray(vectors), self._ids[-len(rows) :])
@@ -144,6 +163,7 @@ class Gallery:
             self._matrix[keep],
         )
         self._paths = [p for p, k in zip(self._paths, keep, strict=True) if k]
+        self._homes = [h for h, k in zip(self._homes, keep, strict=True) if k]
         if self._ann is not None and ids:
             self._ann.remove_ids(np.array(sorted(ids), dtype=np.int64))
 
@@ -180,7 +200,7 @@ class Gallery:
                 final: dict[int, bool] = {}
                 for template_id, added in changes:
                     final[template_id] = added
-                self._remove({t for t, added in final.items() if not added})
+                self._remove(set(final))  # a changed template (its home moved) is read again
                 self._add(self._rows(session, [t for t, added in final.items() if added]))
             self._seen_change, self._seen_at = latest_id, latest_at
             self._scopes.clear()
@@ -191,6 +211,7 @@ class Gallery:
         self._ids = np.zeros(0, dtype=np.int64)
         self._people = np.zeros(0, dtype=np.int64)
         self._paths = []
+        self._homes = []
         self._matrix = np.zeros((0, self.dim), dtype=np.float32)
 
     def _submatrix(self, path: str, rows: np.ndarray) -> np.ndarray:
@@ -200,15 +221,30 @@ class Gallery:
             self._blocks[path] = np.ascontiguousarray(self._matrix[rows])
         return self._blocks[path]
 
-    def _scope(self, path: str | None) -> np.ndarray:
+    def _scope(self, path: str | None, door: bool = False) -> np.ndarray:
+        key = f"door:{path}" if door else str(path)
         if path is None:
             return np.arange(len(self._ids))
-        if path not in self._scopes:
-            self._scopes[path] = np.array(
-                [i for i, p in enumerate(self._paths) if p.startswith(path) or path.startswith(p)],
-                dtype=np.int64,
-            )
-        return self._scopes[path]
+        if key not in self._scopes:
+            if door:
+                rows = [
+                    i
+                    for i, (p, home) in enumerate(zip(self._paths, self._homes, strict=True))
+                    if door_admits(path, p, home)
+                ]
+            else:
+                rows = [
+                    i for i, p in enumerate(self._paths) if p.startswith(path) or path.startswith(p)
+                ]
+            self._scopes[key] = np.array(rows, dtype=np.int64)
+        return self._scopes[key]
+
+    def size(self, session: Session, *, at: str, door: bool = True) -> tuple[int, int]:
+        """How many templates, and of how many people, a search at this place compares with."""
+        self.refresh(session)
+        with self._lock:
+            rows = self._scope(at, door)
+            return int(rows.size), int(np.unique(self._people[rows]).size)
 
     def _ann_candidates(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Rows worth scoring exactly, found by an approximate index (faiss IVF): a large
@@ -236,15 +272,22 @@ class Gallery:
         return kept
 
     def search(
-        self, session: Session, vector: np.ndarray, *, within: str | None, limit: int = 5
+        self,
+        session: Session,
+        vector: np.ndarray,
+        *,
+        within: str | None,
+        limit: int = 5,
+        door: bool = False,
     ) -> list[Match]:
         """The best matches, one per person, best first, among templates valid at `within`.
 
         A template enrolled for a site is valid at that site and everywhere under it; one
-        enrolled for a community is valid at each of its sites too."""
+        enrolled for a community is valid at each of its sites too. At a door (`door=True`)
+        only the people that door lets in are searched (see door_admits)."""
         self.refresh(session)
         with self._lock:
-            rows = self._scope(within)
+            rows = self._scope(within, door)
             if not rows.size:
                 return []
             query = vector.astype(np.float32)
@@ -254,7 +297,7 @@ class Gallery:
             elif rows.size == len(self._ids):
                 scores = self._matrix @ query  # the whole gallery: no copy of it
             elif rows.size <= EXACT_LIMIT and within is not None:
-                scores = self._submatrix(within, rows) @ query
+                scores = self._submatrix(f"door:{within}" if door else within, rows) @ query
             else:
                 scores = self._matrix[rows] @ query
             ranked = rank_people(scores, self._people[rows], limit=limit)

@@ -79,6 +79,9 @@ class FaceTemplate(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     consent_id: Mapped[int] = mapped_column(ForeignKey("face_consents.id", ondelete="CASCADE"))
     path: Mapped[str] = mapped_column(String(255))  # the consent's scope, for the gallery
+    # The person's home (household) when enrolled: a resident's template opens the doors on the
+    # way home only; one whose home lies outside the consent's scope (staff) opens all its doors.
+    home_path: Mapped[str | None] = mapped_column(String(255))
     engine: Mapped[str] = mapped_column(String(64))  # templates of two engines are never compared
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     photo: Mapped[bytes] = mapped_column(LargeBinary)  # the aligned face, JPEG, encrypted
@@ -91,7 +94,8 @@ class FaceTemplate(Base):
 
 
 class FaceEngineCalibration(Base):
-    """An engine's accept threshold, measured on labelled photos: stored with the templates."""
+    """An engine's measured rule (open-set thresholds by gallery size, margin, genuine scores;
+    `threshold` is one comparison's at FAR 0.1 %), stored with the templates."""
 
     __tablename__ = "face_engines"
 
@@ -103,6 +107,7 @@ class FaceEngineCalibration(Base):
     impostor_pairs: Mapped[int] = mapped_column(Integer)
     calibrated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     source: Mapped[str] = mapped_column(String(200))
+    rule: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # identification.Rule
 
 
 class GalleryChange(Base):

@@ -16,6 +16,7 @@ from pingan.auth.roles import Perm
 from pingan.errors import Forbidden, Invalid
 from pingan.faces.analysis import Analysis
 from pingan.faces.gallery import Gallery
+from pingan.faces.identification import Rule
 from pingan.faces.models import Recognition
 from pingan.faces.vault import Vault
 from pingan.territory.models import Person, TerritoryNode
@@ -45,6 +46,7 @@ class Sighting:
 class Found:
     enrolled: list[Enrolled]
     sightings: list[Sighting]
+    threshold: float
 
 
 def search(
@@ -53,11 +55,14 @@ def search(
     actor: Principal,
     analysis: Analysis,
     gallery: Gallery,
-    threshold: float,
+    rule: Rule,
+    fpir: float,
     vault: Vault,
     reason: str,
     within: TerritoryNode | None,
 ) -> Found:
+    """Candidates for a person to review: each scope's enrolled people above the open-set
+    threshold of that scope's size, sightings above the threshold of how many were compared."""
     scopes = actor.paths(Perm.faces_search) if not actor.system else ["/"]
     if not scopes:
         raise Forbidden(action=Perm.faces_search.value)
@@ -70,7 +75,11 @@ def search(
         scopes = [within.path]
     query = analysis.as_array()
     enrolled: list[Enrolled] = []
+    thresholds = []
     for scope in scopes:
+        templates, _people = gallery.size(session, at=scope, door=False)
+        threshold = rule.threshold(templates, fpir)
+        thresholds.append(threshold)
         for match in gallery.search(session, query, within=scope, limit=10):
             if match.score >= threshold and match.person_id not in {e.person_id for e in enrolled}:
                 person = session.get(Person, match.person_id)
@@ -83,10 +92,12 @@ def search(
     stmt = stmt.where(actor.filter(Recognition.path, Perm.faces_search))
     if within is not None:
         stmt = stmt.where(Recognition.path.startswith(within.path, autoescape=True))
-    for row in session.scalars(stmt.order_by(Recognition.at.desc())):
+    rows = session.scalars(stmt.order_by(Recognition.at.desc())).all()
+    seen_threshold = rule.threshold(len(rows), fpir)
+    for row in rows:
         assert row.vector is not None
         score = float(np.frombuffer(vault.open(row.vector), dtype=np.float32) @ query)
-        if score >= threshold:
+        if score >= seen_threshold:
             sightings.append(
                 Sighting(row.id, row.at, row.device_id, row.path, row.person_id, round(score, 4))
             )
@@ -105,4 +116,4 @@ def search(
             "sightings": [s.recognition_id for s in sightings],
         },
     )
-    return Found(enrolled, sightings)
+    return Found(enrolled, sightings, max(thresholds, default=seen_threshold))

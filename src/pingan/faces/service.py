@@ -26,8 +26,9 @@ from pingan.errors import Conflict, Forbidden, Invalid, NotFound
 from pingan.events.pipeline import Incoming
 from pingan.faces import watch
 from pingan.faces.analysis import Analysis
-from pingan.faces.calibration import shipped
+from pingan.faces.calibration import TARGET_FAR, shipped
 from pingan.faces.gallery import Gallery
+from pingan.faces.identification import MATCH, UNSURE, Identified, Rule, identify
 from pingan.faces.models import (
     Credential,
     CredentialKind,
@@ -177,15 +178,19 @@ def _moving_out(session: Session, _context: Any, _instances: Any) -> None:
                 FaceConsent.person_id == obj.id, FaceConsent.withdrawn_at.is_(None)
             )
         ):
-            if not node.path.startswith(consent.path):
+            moved_out = not node.path.startswith(consent.path)
+            if moved_out:
                 consent.withdrawn_at = utcnow()
                 consent.withdrawn_by = "system"
                 consent.withdraw_reason = N_("迁出授权范围")
-                for template in session.scalars(
-                    select(FaceTemplate).where(FaceTemplate.consent_id == consent.id)
-                ):
+            for template in session.scalars(
+                select(FaceTemplate).where(FaceTemplate.consent_id == consent.id)
+            ):
+                if moved_out:
                     session.delete(template)
-                    session.add(GalleryChange(template_id=template.id, added=False))
+                else:  # moved within the scope: the doors on the way to the new home
+                    template.home_path = node.path
+                session.add(GalleryChange(template_id=template.id, added=not moved_out))
 
 
 # --- enrolment ----------------------------------------------------------------------------------
@@ -249,6 +254,7 @@ def enrol(
             person_id=person.id,
             consent_id=consent.id,
             path=consent.path,
+            home_path=_person_path(session, person),
             engine=engine_id,
             vector=vault.seal(analysis.vector),
             photo=vault.seal(analysis.crop),
@@ -266,25 +272,28 @@ def enrol(
     return results
 
 
-def threshold_for(session: Session, *, engine_id: str) -> float:
-    """The engine's accept threshold: as stored with the templates, else as shipped."""
+def rule_for(session: Session, *, engine_id: str) -> Rule:
+    """The engine's measured rule: as stored with the templates (`pingan faces calibrate` on a
+    deployment's own photos), else as shipped."""
     row = session.get(FaceEngineCalibration, engine_id)
-    if row is None:
-        known = shipped().get(engine_id)
-        if known is None:
-            raise Conflict("engine_uncalibrated", field="engine", engine=engine_id)
-        row = FaceEngineCalibration(
-            engine=known.engine,
-            threshold=known.threshold,
-            target_far=known.target_far,
-            tar=known.tar,
-            genuine_pairs=known.genuine_pairs,
-            impostor_pairs=known.impostor_pairs,
-            source=known.source,
-        )
-        session.add(row)
-        session.flush()
-    return row.threshold
+    if row is not None and row.rule:
+        return Rule.from_json(row.rule)
+    known = shipped().get(engine_id)
+    if known is None:
+        raise Conflict("engine_uncalibrated", field="engine", engine=engine_id)
+    return known
+
+
+def store_rule(session: Session, *, rule: Rule) -> FaceEngineCalibration:
+    row = session.get(FaceEngineCalibration, rule.engine) or FaceEngineCalibration(
+        engine=rule.engine
+    )
+    row.threshold, row.target_far = rule.verification, TARGET_FAR
+    row.tar = float(rule.extra.get("tar_at_far_1e-3", 0.0))
+    row.genuine_pairs = int(rule.extra.get("genuine_pairs", 0))
+    row.impostor_pairs = rule.impostor_pairs
+    row.source, row.rule, row.calibrated_at = rule.source, rule.as_json(), utcnow()
+    return session.merge(row)
 
 
 # --- cards and PINs -----------------------------------------------------------------------------
@@ -351,7 +360,8 @@ class Outcome:
     score: float | None
     recognition: Recognition | None
     alerts: list[watch.Alert] = field(default_factory=list)
-    threshold: float | None = None  # the engine's accept threshold this was decided by
+    threshold: float | None = None  # the threshold this was decided by (gallery size, target)
+    identified: Identified | None = None
 
 
 @dataclass(frozen=True)
@@ -364,16 +374,24 @@ class Watching:
     stranger_window: timedelta
 
 
+@dataclass(frozen=True)
+class SecondFactor:
+    """A card or PIN a door asked for, given with the face."""
+
+    kind: CredentialKind
+    secret: str
+
+
 def _valid(credential: Credential, now: datetime) -> bool:
     return credential.revoked_at is None and (
         credential.expires_at is None or credential.expires_at > now
     )
 
 
-def verify_credential(
+def _credential_here(
     session: Session, *, device: DeviceInfo, kind: CredentialKind, secret: str, vault: Vault
-) -> Outcome:
-    """A card or PIN at a door: valid here (its site or a scope above), not revoked, not expired."""
+) -> tuple[Credential | None, bool]:
+    """The valid credential with this secret at this door, and whether one was here at all."""
     now = utcnow()
     found = session.scalars(
         select(Credential).where(
@@ -382,12 +400,83 @@ def verify_credential(
     ).all()
     here = [c for c in found if device.path.startswith(c.path)]
     valid = [c for c in here if _valid(c, now)]
-    if valid:
-        person = session.get(Person, valid[0].person_id)
-        watch.seen_by_credential(session, person_id=valid[0].person_id)
+    return (valid[0] if valid else None), bool(here)
+
+
+def verify_credential(
+    session: Session, *, device: DeviceInfo, kind: CredentialKind, secret: str, vault: Vault
+) -> Outcome:
+    """A card or PIN at a door: valid here (its site or a scope above), not revoked, not expired."""
+    credential, here = _credential_here(
+        session, device=device, kind=kind, secret=secret, vault=vault
+    )
+    if credential is not None:
+        person = session.get(Person, credential.person_id)
+        watch.seen_by_credential(session, person_id=credential.person_id)
         return Outcome(Decision.grant, "credential", person, None, None)
     reason = "expired_or_revoked" if here else "unknown_credential"
     return Outcome(Decision.deny, reason, None, None, None)
+
+
+def door_fpir(device: DeviceInfo, default: float) -> float:
+    return device.face_fpir if device.face_fpir is not None else default
+
+
+def identify_at(
+    session: Session,
+    *,
+    device: DeviceInfo,
+    analysis: Analysis,
+    engine_id: str,
+    gallery: Gallery,
+    vault: Vault,
+    rule: Rule,
+    fpir: float,
+) -> Identified:
+    """Who this face is among the people this place searches (a door: those it lets in), by the
+    open-set rule for that gallery's size; people an operator said a face like this is not are
+    passed over."""
+    door = device.kind in DOORS
+    query = analysis.as_array()
+    templates, _people = gallery.size(session, at=device.path, door=door)
+    candidates = gallery.search(session, query, within=device.path, limit=3, door=door)
+    rejected = frozenset(
+        c.person_id
+        for c in candidates
+        if _rejected(session, vault, engine_id, c.person_id, query, c.score)
+    )
+    return identify(candidates, templates=templates, rule=rule, fpir=fpir, exclude=rejected)
+
+
+def _second_factor_holds(
+    session: Session,
+    *,
+    device: DeviceInfo,
+    analysis: Analysis,
+    engine_id: str,
+    vault: Vault,
+    rule: Rule,
+    factor: SecondFactor | None,
+) -> tuple[Person | None, str, float | None]:
+    """Face + card or face + PIN: the credential names who it claims to be, and the face is
+    checked against that one person's templates (a single comparison, at FAR 0.1 %)."""
+    if factor is None:
+        return None, "second_factor_required", None
+    credential, _here = _credential_here(
+        session, device=device, kind=factor.kind, secret=factor.secret, vault=vault
+    )
+    if credential is None:
+        return None, "unknown_credential", None
+    query = analysis.as_array()
+    scores = [
+        float(np.frombuffer(vault.open(t.vector), dtype=np.float32) @ query)
+        for t in templates(session, person_id=credential.person_id)
+        if t.engine == engine_id
+    ]
+    best = max(scores) if scores else None
+    if best is None or best < rule.verification:
+        return None, "second_factor_mismatch", best
+    return session.get(Person, credential.person_id), "face_and_" + factor.kind.value, best
 
 
 def recognise(
@@ -400,40 +489,63 @@ def recognise(
     vault: Vault,
     liveness: bool | None,
     watching: Watching | None = None,
+    fpir: float = 0.001,
+    second_factor: SecondFactor | None = None,
+    identified: Identified | None = None,
 ) -> Outcome:
     """A face at a terminal or camera: who it is (or unknown), and at a door whether it opens.
 
-    A door opens by face only for a person enrolled (with consent) for this place, matched above
-    the engine's calibrated threshold, and only when the terminal says its liveness check passed:
-    a photo held up to the camera must not open a door."""
+    Identification among the people the place searches (identify_at), by the measured open-set
+    rule: a door opens by face only for a person enrolled (with consent) for it, matched above
+    the threshold of its gallery's size and ahead of the next person by the margin, and only
+    when the terminal says its liveness check passed (a photo held up to the camera must not
+    open a door). A door set to face + card or face + PIN checks the face against the card's
+    owner instead. `identified`: decided already (a camera track, over several frames)."""
     door = device.kind in DOORS
-    threshold = threshold_for(session, engine_id=engine_id)
+    rule = rule_for(session, engine_id=engine_id)
     person: Person | None = None
     score: float | None = None
+    threshold: float | None = None
+    fpir = door_fpir(device, fpir)
     if analysis.faces == 0:
         decision, reason = (Decision.deny if door else Decision.seen), "no_face"
+    elif door and device.face_second_factor:
+        person, reason, score = _second_factor_holds(
+            session,
+            device=device,
+            analysis=analysis,
+            engine_id=engine_id,
+            vault=vault,
+            rule=rule,
+            factor=second_factor,
+        )
+        threshold = rule.verification
+        decision = Decision.grant if person is not None else Decision.deny
     else:
-        query = analysis.as_array()
-        matches = gallery.search(session, query, within=device.path, limit=3)
-        score = matches[0].score if matches else None
-        for match in matches:
-            if match.score < threshold:
-                break
-            if _rejected(session, vault, engine_id, match.person_id, query, match.score):
-                continue  # an operator said a face like this one is not this person
-            person, score = session.get(Person, match.person_id), match.score
-            break
+        identified = identified or identify_at(
+            session,
+            device=device,
+            analysis=analysis,
+            engine_id=engine_id,
+            gallery=gallery,
+            vault=vault,
+            rule=rule,
+            fpir=fpir,
+        )
+        score, threshold = identified.score, identified.threshold
+        if identified.outcome == MATCH and identified.person_id is not None:
+            person = session.get(Person, identified.person_id)
+        unsure = identified.outcome == UNSURE
         if not door:
-            decision, reason = Decision.seen, "known" if person else "unknown"
+            decision = Decision.seen
+            reason = "known" if person else ("unsure" if unsure else "unknown")
         elif person is None:
-            decision, reason = Decision.deny, "unknown"
-        elif liveness is not True:
-            decision, reason = (
-                Decision.deny,
-                "liveness_failed" if liveness is False else "liveness_unknown",
-            )
+            decision, reason = Decision.deny, "unsure" if unsure else "unknown"
         else:
             decision, reason = Decision.grant, "face"
+    if decision == Decision.grant and reason != "credential" and liveness is not True:
+        decision = Decision.deny
+        reason = "liveness_failed" if liveness is False else "liveness_unknown"
     recognition = Recognition(
         device_id=device.id,
         path=device.path,
@@ -456,7 +568,8 @@ def recognise(
             person=person,
             recognition=recognition,
             watch_gallery=watching.gallery,
-            threshold=threshold,
+            rule=rule,
+            fpir=fpir,
             vault=vault,
             night_hours=watching.night_hours,
             stranger_count=watching.stranger_count,
@@ -465,7 +578,7 @@ def recognise(
         if watching is not None
         else []
     )
-    return Outcome(decision, reason, person, score, recognition, alerts, threshold)
+    return Outcome(decision, reason, person, score, recognition, alerts, threshold, identified)
 
 
 def _rejected(
@@ -560,3 +673,75 @@ def events_for(device: DeviceInfo, outcome: Outcome, how: str) -> list[Incoming]
             )
         )
     return items
+
+
+# --- doors' galleries ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DoorFigures:
+    """What a face door searches and what it can expect, by the measured rule."""
+
+    device_id: int
+    name: str
+    path: str
+    templates: int
+    people: int
+    fpir_target: float
+    threshold: float
+    expected_fpir: float
+    expected_fnir: float
+    second_factor: str | None
+    advice: str | None  # why a card or PIN should be asked with the face here
+
+
+def door_figures(
+    session: Session,
+    *,
+    device: DeviceInfo,
+    gallery: Gallery,
+    engine_id: str,
+    default_fpir: float,
+) -> DoorFigures:
+    rule = rule_for(session, engine_id=engine_id)
+    templates_here, people = gallery.size(session, at=device.path, door=True)
+    fpir = door_fpir(device, default_fpir)
+    expect = rule.expect(templates_here, fpir)
+    advice = None
+    if expect.needs_second_factor and not device.face_second_factor:
+        advice = N_(
+            "此门的人脸库过大：在误识率 {fpir} 的要求下，预计 {fnir} 的住户会被误拒。"
+            "建议改为“人脸 + 门禁卡”或“人脸 + 密码”。"
+        )
+    return DoorFigures(
+        device_id=device.id,
+        name=device.name,
+        path=device.path,
+        templates=templates_here,
+        people=people,
+        fpir_target=fpir,
+        threshold=expect.threshold,
+        expected_fpir=expect.expected_fpir,
+        expected_fnir=expect.expected_fnir,
+        second_factor=device.face_second_factor,
+        advice=advice,
+    )
+
+
+def face_doors(session: Session, *, actor: Principal) -> list[DeviceInfo]:
+    """The face doors (terminals and controllers) within the actor's scope."""
+    from pingan.devices import service as device_service
+    from pingan.devices.models import Device
+
+    rows = session.scalars(
+        select(Device.id)
+        .join(TerritoryNode, TerritoryNode.id == Device.node_id)
+        .where(
+            Device.kind == DeviceKind.face_terminal,
+            Device.enabled,
+            actor.filter(TerritoryNode.path, Perm.devices_read),
+        )
+        .order_by(TerritoryNode.path, Device.id)
+    ).all()
+    infos = [device_service.info_by_id(session, device_id=i) for i in rows]
+    return [i for i in infos if i is not None]

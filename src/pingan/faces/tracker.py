@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pingan.faces.analysis import Analysis
+from pingan.faces.identification import Identified
 
-MIN_HITS = 3  # frames a face is seen before it is reported
 MAX_MISSING = 4  # sampled frames a track survives without its face
 MOVEMENT = 0.01  # change of the face's own shape, frame to frame, that counts as alive
 
@@ -36,6 +36,7 @@ class Track:
     hits: int = 1
     reported: bool = False
     moves: list[float] = field(default_factory=list)
+    votes: list[Identified] = field(default_factory=list)  # each frame's identification
 
     @property
     def moving(self) -> bool:
@@ -60,14 +61,14 @@ def _movement(a: Analysis, b: Analysis) -> float:
 
 
 class Tracker:
-    def __init__(self, *, min_hits: int = MIN_HITS, max_missing: int = MAX_MISSING) -> None:
-        self.min_hits = min_hits
+    def __init__(self, *, max_missing: int = MAX_MISSING) -> None:
         self.max_missing = max_missing
         self.tracks: list[Track] = []
         self._next = 1
 
     def update(self, frame: int, faces: list[Analysis]) -> list[Track]:
-        """Join this frame's faces to the tracks; return the tracks ready to be reported now."""
+        """Join this frame's faces to the tracks; return the tracks seen in this frame (each
+        is decided by its frames' votes, see identification.consensus)."""
         free = list(self.tracks)
         for face in sorted(faces, key=lambda f: -f.eye_distance):
             vector = face.as_array()
@@ -90,7 +91,4 @@ class Tracker:
             ):
                 best.best = face
         self.tracks = [t for t in self.tracks if frame - t.last_frame <= self.max_missing]
-        ready = [t for t in self.tracks if t.hits >= self.min_hits and not t.reported]
-        for track in ready:
-            track.reported = True
-        return ready
+        return [t for t in self.tracks if t.last_frame == frame]

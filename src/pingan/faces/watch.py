@@ -32,6 +32,7 @@ from pingan.errors import Conflict, Invalid, NotFound
 from pingan.events.pipeline import Incoming
 from pingan.faces.analysis import Analysis
 from pingan.faces.gallery import Gallery
+from pingan.faces.identification import Rule
 from pingan.faces.models import (
     GalleryChange,
     Recognition,
@@ -219,7 +220,8 @@ def check(
     person: Person | None,
     recognition: Recognition,
     watch_gallery: Gallery,
-    threshold: float,
+    rule: Rule,
+    fpir: float,
     vault: Vault,
     night_hours: tuple[int, int],
     stranger_count: int,
@@ -231,6 +233,9 @@ def check(
     alerts: list[Alert] = []
     query = analysis.as_array()
     snapshot = f"/api/v1/faces/recognitions/{recognition.id}/snapshot"
+    # The blocked list is searched like a door's gallery: its threshold rises with its size.
+    listed, _entries = watch_gallery.size(session, at=device.path, door=False)
+    threshold = rule.threshold(listed, fpir)
     for match in watch_gallery.search(session, query, within=device.path, limit=3):
         entry = session.get(WatchEntry, match.person_id)
         if (
@@ -286,7 +291,8 @@ def check(
             device=device,
             query=query,
             vault=vault,
-            threshold=threshold,
+            rule=rule,
+            fpir=fpir,
             since=now - stranger_window,
             exclude=recognition.id,
             needed=stranger_count - 1,
@@ -312,12 +318,14 @@ def _stranger_seen_before(
     device: DeviceInfo,
     query: np.ndarray,
     vault: Vault,
-    threshold: float,
+    rule: Rule,
+    fpir: float,
     since: datetime,
     exclude: int,
     needed: int,
 ) -> int | None:
-    """The first earlier sighting of this unknown face at this site, if it was seen often enough."""
+    """The first earlier sighting of this unknown face at this site, if it was seen often enough.
+    Compared with every unknown sighting of the window: the threshold of that many."""
     site = ancestor_path(device.path, NodeKind.site) or device.path
     rows = session.execute(
         select(Recognition.id, Recognition.vector)
@@ -330,6 +338,7 @@ def _stranger_seen_before(
         )
         .order_by(Recognition.id)
     ).all()
+    threshold = rule.threshold(len(rows), fpir)
     same = [
         rid
         for rid, blob in rows

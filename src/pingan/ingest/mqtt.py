@@ -33,6 +33,7 @@ from pingan.devices import service as device_service
 from pingan.errors import PinganError
 from pingan.events.pipeline import Incoming, Pipeline, dead_letter
 from pingan.faces import service as face_service
+from pingan.faces.models import CredentialKind
 from pingan.faces.runtime import FaceRuntime
 from pingan.ingest import messages, topics
 
@@ -51,6 +52,7 @@ class Received:
     qos: int
     generation: int  # which connection it came on: an ack is only valid on that one
     liveness: bool | None = None  # snapshots: the terminal's own liveness check
+    second_factor: tuple[str, str] | None = None  # snapshots: ("card"|"pin", secret) given with it
 
 
 @dataclass
@@ -182,8 +184,11 @@ class MqttAdapter:
         self.status.counters.received += 1
         said = dict(getattr(msg.properties, "UserProperty", None) or [])
         liveness = {"passed": True, "failed": False}.get(str(said.get("liveness", "")).lower())
+        factor = next(((k, str(said[k])) for k in ("card", "pin") if said.get(k)), None)
         self.inbox.put(
-            Received(msg.topic, bytes(msg.payload), msg.mid, msg.qos, self._generation, liveness)
+            Received(
+                msg.topic, bytes(msg.payload), msg.mid, msg.qos, self._generation, liveness, factor
+            )
         )
 
     # --- the worker ----------------------------------------------------------------------------
@@ -336,6 +341,12 @@ class MqttAdapter:
             vault=vault,
             liveness=item.liveness,
             watching=self.faces.watching(engine_id, dim),
+            fpir=self.settings.face_fpir,
+            second_factor=face_service.SecondFactor(
+                CredentialKind(item.second_factor[0]), item.second_factor[1]
+            )
+            if item.second_factor
+            else None,
         )
         if device.kind in face_service.DOORS:
             answer = {

@@ -12,12 +12,15 @@ from collections.abc import Callable, Iterator
 import cv2
 from sqlalchemy.orm import Session, sessionmaker
 
-from pingan.db.engine import unit_of_work
+from pingan.db.engine import READONLY, unit_of_work
 from pingan.devices.service import DeviceInfo
 from pingan.events.pipeline import Pipeline
 from pingan.faces import service as face_service
+from pingan.faces.analysis import Analysis
+from pingan.faces.identification import DEFAULT_FPIR, Identified, consensus
 from pingan.faces.runtime import FaceRuntime
 from pingan.faces.tracker import Track, Tracker
+from pingan.health import Component
 
 log = logging.getLogger("pingan.video")
 MIN_EYE_DISTANCE = 24.0  # px: smaller faces in a camera frame are not recognisable
@@ -67,6 +70,11 @@ def frames(url: str, fps: float, stop: threading.Event) -> Iterator[tuple[int, b
 
 
 class CameraStream:
+    """One camera, sampled in a thread of its own. Each face of a track is identified on every
+    frame; the track is decided once `frames_needed` frames agree (identification.consensus),
+    then recorded once. A stream that fails is started again after a pause that doubles up to
+    a minute; its state is on /healthz."""
+
     def __init__(
         self,
         device: DeviceInfo,
@@ -76,19 +84,24 @@ class CameraStream:
         factory: sessionmaker[Session],
         pipeline: Pipeline,
         fps: float,
+        frames_needed: int = 3,
+        fpir: float = DEFAULT_FPIR,
         on_report: Callable[[face_service.Outcome], None] | None = None,
     ) -> None:
         self.device, self.url, self.faces = device, url, faces
         self.factory, self.pipeline, self.fps = factory, pipeline, fps
+        self.frames_needed = frames_needed
+        self.fpir = face_service.door_fpir(device, fpir)
         self.on_report = on_report
         self.stop = threading.Event()
         self.tracker = Tracker()
         self.frames = 0
         self.thread: threading.Thread | None = None
+        self.health = Component(f"camera:{device.code}")
 
     def start(self) -> None:
         self.thread = threading.Thread(
-            target=self.run, name=f"camera-{self.device.code}", daemon=True
+            target=self.supervise, name=f"camera-{self.device.code}", daemon=True
         )
         self.thread.start()
 
@@ -96,18 +109,57 @@ class CameraStream:
         self.stop.set()
         if self.thread is not None:
             self.thread.join(timeout=10)
+        self.health.stopped()
+
+    def supervise(self) -> None:
+        """Run the stream; when it fails, wait (1 s, doubling to 60 s) and run it again."""
+        pause = 1.0
+        while not self.stop.is_set():
+            try:
+                self.run()
+                if not _live(self.url):
+                    self.health.stopped()
+                    return  # a file has ended
+            except Exception as exc:  # recorded and retried, never the end of the camera
+                self.health.failed(exc)
+                log.exception(
+                    "camera %s failed; starting it again in %.0f s", self.device.code, pause
+                )
+            if self.stop.wait(pause):
+                return
+            self.health.restarted()
+            pause = min(60.0, pause * 2)
 
     def run(self) -> None:
-        try:
-            for number, jpeg in frames(self.url, self.fps, self.stop):
-                self.frames = number
-                faces = self.faces.workers.analyse_frame(jpeg, MIN_EYE_DISTANCE)
-                for track in self.tracker.update(number, faces):
-                    self.report(track)
-        except Exception:
-            log.exception("camera %s stopped", self.device.code)
+        for number, jpeg in frames(self.url, self.fps, self.stop):
+            self.frames = number
+            faces = self.faces.workers.analyse_frame(jpeg, MIN_EYE_DISTANCE)
+            for track in self.tracker.update(number, faces):
+                if track.reported:
+                    continue
+                track.votes.append(self.identify(track.last))
+                decided = consensus(track.votes, self.frames_needed)
+                if decided is not None:
+                    track.reported = True
+                    self.report(track, decided)
+            self.health.succeeded()
 
-    def report(self, track: Track) -> None:
+    def identify(self, face: Analysis) -> Identified:
+        engine_id = self.faces.engine_id()
+        with unit_of_work(self.factory, actor=f"device:{self.device.code}") as session:
+            session.connection(execution_options={READONLY: True})
+            return face_service.identify_at(
+                session,
+                device=self.device,
+                analysis=face,
+                engine_id=engine_id,
+                gallery=self.faces.gallery(engine_id, len(face.as_array()) or 512),
+                vault=self.faces.vault(),
+                rule=face_service.rule_for(session, engine_id=engine_id),
+                fpir=self.fpir,
+            )
+
+    def report(self, track: Track, decided: Identified) -> None:
         engine_id = self.faces.engine_id()
         dim = len(track.best.as_array())
         with unit_of_work(self.factory, actor=f"device:{self.device.code}") as session:
@@ -120,6 +172,8 @@ class CameraStream:
                 vault=self.faces.vault(),
                 liveness=track.moving,  # a stream's liveness: natural movement across frames
                 watching=self.faces.watching(engine_id, dim),
+                fpir=self.fpir,
+                identified=decided,
             )
             items = face_service.events_for(self.device, outcome, "camera")
             if items:

@@ -333,8 +333,36 @@ def install(app: FastAPI, pages: Pages) -> None:
         except PinganError:
             return pages.not_found(request, principal, f"#{community}")
         # The page polls itself every 15 s (htmx) and then takes the wall's body alone.
-        template = "devices_panel.html" if partial(request) else "devices.html"
-        return pages.render(request, template, principal=principal, **figures_of_wall)
+        if partial(request):
+            return pages.render(
+                request, "devices_panel.html", principal=principal, **figures_of_wall
+            )
+        return pages.render(
+            request,
+            "devices.html",
+            principal=principal,
+            doors=face_doors(request, principal),
+            **figures_of_wall,
+        )
+
+    def face_doors(request: Request, principal: Principal) -> list[Any]:
+        """Each face door's gallery and what it can expect (see faces.service.door_figures)."""
+        faces = request.app.state.faces
+        try:
+            engine_id = faces.engine_id()
+        except Exception:  # no face engine here: the page says so instead of the table
+            return []
+        with session_for(principal, request) as session:
+            return [
+                face_service.door_figures(
+                    session,
+                    device=door,
+                    gallery=faces.gallery(engine_id, 512),
+                    engine_id=engine_id,
+                    default_fpir=faces.settings.face_fpir,
+                )
+                for door in face_service.face_doors(session, actor=principal)
+            ]
 
     # --- statistics -------------------------------------------------------------------------------
 
