@@ -496,19 +496,14 @@ def face_doors(request: Request, actor: Actor, session: DB) -> list[DoorOut]:
     or PIN with the face."""
     faces = _faces(request)
     engine_id = faces.engine_id()
-    return [
-        _door_out(
-            request,
-            service.door_figures(
-                session,
-                device=door,
-                gallery=faces.gallery(engine_id, 512),
-                engine_id=engine_id,
-                default_fpir=faces.settings.face_fpir,
-            ),
-        )
-        for door in service.face_doors(session, actor=actor)
-    ]
+    figures = service.doors_figures(
+        session,
+        actor=actor,
+        gallery=faces.gallery(engine_id, 512),
+        engine_id=engine_id,
+        default_fpir=faces.settings.face_fpir,
+    )
+    return [_door_out(request, f) for f in figures]
 
 
 class HoldingOut(BaseModel):

@@ -745,3 +745,15 @@ def face_doors(session: Session, *, actor: Principal) -> list[DeviceInfo]:
     ).all()
     infos = [device_service.info_by_id(session, device_id=i) for i in rows]
     return [i for i in infos if i is not None]
+
+
+def doors_figures(
+    session: Session, *, actor: Principal, gallery: Gallery, engine_id: str, default_fpir: float
+) -> list[DoorFigures]:
+    """door_figures for every face door in the actor's scope (the API and the devices page)."""
+    return [
+        door_figures(
+            session, device=door, gallery=gallery, engine_id=engine_id, default_fpir=default_fpir
+        )
+        for door in face_doors(session, actor=actor)
+    ]

@@ -353,16 +353,13 @@ def install(app: FastAPI, pages: Pages) -> None:
         except Exception:  # no face engine here: the page says so instead of the table
             return []
         with session_for(principal, request) as session:
-            return [
-                face_service.door_figures(
-                    session,
-                    device=door,
-                    gallery=faces.gallery(engine_id, 512),
-                    engine_id=engine_id,
-                    default_fpir=faces.settings.face_fpir,
-                )
-                for door in face_service.face_doors(session, actor=principal)
-            ]
+            return face_service.doors_figures(
+                session,
+                actor=principal,
+                gallery=faces.gallery(engine_id, 512),
+                engine_id=engine_id,
+                default_fpir=faces.settings.face_fpir,
+            )
 
     # --- statistics -------------------------------------------------------------------------------
 
