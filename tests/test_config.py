@@ -44,3 +44,10 @@ def test_every_setting_is_documented() -> None:
         and not any(f"PINGAN_{name.upper()}".endswith(s) for s in suffixes)
     ]
     assert missing == []
+
+
+def test_the_dc09_receiver_listens_on_this_machine_unless_told() -> None:
+    from pingan.config import Settings
+
+    assert Settings(_env_file=None).sia_host == "127.0.0.1"  # type: ignore[call-arg]
+    assert Settings(_env_file=None, sia_host="0.0.0.0").sia_host == "0.0.0.0"  # type: ignore[call-arg]

@@ -85,7 +85,14 @@ class Settings(BaseSettings):
     sia_port: Annotated[int, Field(ge=0, le=65535)] = Field(
         7777, description="SIA DC-09 receiver port, TCP and UDP; 0 turns it off"
     )
-    sia_host: str = Field("0.0.0.0", description="Address the DC-09 receiver listens on")
+    sia_host: str = Field(
+        "127.0.0.1",
+        description="Address the DC-09 receiver listens on: this machine only, unless the "
+        "deployment opens it to its panels (0.0.0.0 behind a firewall; docs/deployment.md)",
+    )
+    sia_idle_s: Annotated[float, Field(gt=0, le=86400)] = Field(
+        120, description="A DC-09 TCP connection silent this long is closed"
+    )
     ingest_batch_ms: Annotated[int, Field(ge=0, le=1000)] = Field(
         5, description="MQTT messages gathered into one transaction for up to this long"
     )

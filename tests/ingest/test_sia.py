@@ -247,3 +247,92 @@ def test_garbage_without_frame_end_is_kept(
 ) -> None:
     run(backend, lambda r: tcp(r, b"x" * 5000, timeout=0.5))
     assert [x["reason_key"] for x in letters(client, panel)] == ["bad_frame"]
+
+
+def _encrypted(seq: int, content: str, at: datetime | None = None) -> bytes:
+    acct = sia_account.Account(acct=0x5678, key=KEY)
+    data = siadcs.parse_siadcs(f"#5678|N{content}".encode())
+    return sia_message.EventMessage(
+        acct,
+        {"idtoken": "SIA-DCS", "seqno": seq, "data": data, "timestamp": at or datetime.now(UTC)},
+    ).encode()
+
+
+def test_a_keyed_account_takes_encrypted_frames_only_over_tcp_and_udp(
+    backend: Backend, client: TestClient, panel: World
+) -> None:
+    """A forged plaintext alarm or restore for an account with a key is refused and kept; so is
+    a plaintext link test, which would otherwise bring a cut panel back online."""
+    forged_alarm = dcs(41, "ri1/BA01", account="5678")
+    forged_null = frame('"NULL"0042R0L0#5678[]')
+
+    async def scenario(r: SiaReceiver) -> list[Any]:
+        loop = asyncio.get_running_loop()
+        got: asyncio.Future[bytes] = loop.create_future()
+
+        class Client(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: Any) -> None:
+                got.set_result(data)
+
+        transport, _ = await loop.create_datagram_endpoint(
+            Client, remote_addr=("127.0.0.1", r.port)
+        )
+        transport.sendto(dcs(43, "ri1/BA01", account="5678"))
+        try:
+            udp = await asyncio.wait_for(got, 3)
+        finally:
+            transport.close()
+        return [await tcp(r, forged_alarm), await tcp(r, forged_null), udp]
+
+    by_tcp, null, by_udp = run(backend, scenario)
+    assert b'"NAK"' in by_tcp[0] and b'"NAK"' in null[0] and b'"NAK"' in by_udp
+    assert alarms(client, panel) == []
+    kept = [x for x in letters(client, panel) if x["reason_key"] == "plaintext"]
+    assert len(kept) == 3 and "has a key" in kept[0]["reason"]
+    device = client.get(
+        f"/api/v1/devices/{panel.devices['gh-panel-enc']}", headers=panel.auth("gh_admin")
+    ).json()
+    assert device["status"] != "online"
+    # The real, encrypted alarm still goes through; a forged plaintext restore cannot close it.
+    assert b'"*ACK"' in run(backend, lambda r: tcp(r, _encrypted(44, "ri1/BA01")))[0]
+    assert b'"NAK"' in run(backend, lambda r: tcp(r, dcs(45, "ri1/BR01", account="5678")))[0]
+    [alarm] = alarms(client, panel)
+    assert alarm["restored"] is False
+
+
+def test_a_replayed_frame_is_refused_where_timestamps_are_required(
+    backend: Backend, client: TestClient, panel: World
+) -> None:
+    """An account that requires timestamps refuses frames without one (link tests included),
+    and a stamped frame replayed ten minutes later falls outside the window."""
+    r = client.patch(
+        f"/api/v1/devices/{panel.devices['gh-panel']}",
+        json={"sia_require_timestamp": True},
+        headers=panel.auth("gh_admin"),
+    )
+    assert r.status_code == 200 and r.json()["sia_require_timestamp"] is True
+    unstamped = frame('"NULL"0051R0L0#1234[]')
+    captured = dcs(52, "ri1/BA01", at=datetime.now(UTC) - timedelta(minutes=10))
+    answers = run(backend, lambda r: tcp(r, unstamped, captured, answers=2))
+    assert len(answers) == 2 and all(b'"NAK"' in a for a in answers)
+    assert sorted(x["reason_key"] for x in letters(client, panel)) == ["timestamp", "timestamp"]
+    assert "requires a" in next(
+        x["reason"] for x in letters(client, panel) if "NULL" in x["raw_text"]
+    )
+    assert alarms(client, panel) == []
+    # A stamped link test now is taken.
+    assert b'"ACK"' in run(backend, lambda r: tcp(r, frame(f'"NULL"0053R0L0#1234[]{stamp()}')))[0]
+
+
+def test_idle_connections_are_closed(backend: Backend, client: TestClient, panel: World) -> None:
+    async def scenario(r: SiaReceiver) -> tuple[int, bytes]:
+        r.settings.sia_idle_s = 0.3
+        connections = [await asyncio.open_connection("127.0.0.1", r.port) for _ in range(20)]
+        await asyncio.sleep(1.0)
+        ends = [await asyncio.wait_for(reader.read(10), 2) for reader, _w in connections]
+        for _reader, writer in connections:
+            writer.close()
+        return r.counters.idle_closed, b"".join(ends)
+
+    closed, read = run(backend, scenario)
+    assert closed == 20 and read == b""  # each was closed by the receiver (end of stream)

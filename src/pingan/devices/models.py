@@ -105,6 +105,9 @@ class Device(TimestampMixin, Base):
     sia_account: Mapped[str | None] = mapped_column(String(16), unique=True)
     sia_key: Mapped[str | None] = mapped_column(String(64))
     sia_key_hex: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Plaintext frames must carry a timestamp (so the replay window applies); None: yes when the
+    # account has a key (its frames must be encrypted anyway), no otherwise.
+    sia_require_timestamp: Mapped[bool | None] = mapped_column(Boolean)
     # A face door: its target share of strangers let in (None: PINGAN_FACE_FPIR), and a second
     # factor asked with the face ("card" or "pin") where its gallery is too large for face alone.
     face_fpir: Mapped[float | None] = mapped_column(Float)

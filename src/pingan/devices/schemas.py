@@ -40,6 +40,11 @@ class DeviceFields(Strict):
         None, description="DC-09 AES key: 16/24/32 ASCII characters, or 32/48/64 hex digits"
     )
     sia_key_hex: bool | None = Field(None, description="The key is hexadecimal (as DC-09 says)")
+    sia_require_timestamp: bool | None = Field(
+        None,
+        description="Refuse DC-09 frames without a timestamp (so replays are refused); "
+        "default: yes for accounts with a key",
+    )
     face_fpir: float | None = Field(
         None,
         gt=0,
@@ -89,6 +94,7 @@ class DeviceOut(BaseModel):
     enabled: bool
     sia_account: str | None
     has_sia_key: bool = False
+    sia_require_timestamp: bool | None = None
     has_http_token: bool = False
     has_stream: bool = False
     face_fpir: float | None = None

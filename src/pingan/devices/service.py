@@ -43,6 +43,7 @@ class DeviceInfo:
     sia_account: str | None
     sia_key: str | None
     sia_key_hex: bool
+    sia_require_timestamp: bool | None = None  # None: when the account has a key
     face_fpir: float | None = None  # a face door's own target (None: the platform's)
     face_second_factor: str | None = None  # "card" or "pin" asked with the face at this door
 
@@ -65,6 +66,7 @@ _INFO_COLUMNS = (
     Device.sia_account,
     Device.sia_key,
     Device.sia_key_hex,
+    Device.sia_require_timestamp,
     Device.face_fpir,
     Device.face_second_factor,
 )
@@ -93,6 +95,7 @@ def _info(row: Any) -> DeviceInfo:
         sia_account=row.sia_account,
         sia_key=row.sia_key,
         sia_key_hex=row.sia_key_hex,
+        sia_require_timestamp=row.sia_require_timestamp,
         face_fpir=row.face_fpir,
         face_second_factor=row.face_second_factor,
     )

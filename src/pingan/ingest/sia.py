@@ -7,6 +7,11 @@ CR; CRC and length are checked; the event is committed; only then does the panel
 Answers, as DC-09 says: ACK for a valid message; NAK (with our time) for an unknown account or a
 timestamp outside the window; DUH for a message we do not support; nothing for a bad CRC or
 length, so that the panel sends it again. Whatever is not ACKed is kept as a dead letter.
+
+An account with a key takes encrypted frames only (a plaintext one is NAKed: it can only be
+forged or replayed), and an account that requires timestamps (by default, those with a key)
+refuses frames without one, link tests included, so the replay window applies to everything it
+takes. A TCP connection silent for PINGAN_SIA_IDLE_S is closed.
 """
 
 from __future__ import annotations
@@ -184,6 +189,15 @@ def parse_frame(
             f"unknown account {account_id}" if device is None else f"account {account_id} disabled"
         )
         return Answer(nak(account_id), why), device, [], "unknown_account"
+    encrypted = msg_type.startswith("*")
+    if device.sia_key and not encrypted:
+        # A keyed account speaks only encrypted: a plaintext frame is a forgery or a replay.
+        return (
+            Answer(nak(account_id), f"plaintext frame for account {account_id}, which has a key"),
+            device,
+            [],
+            "plaintext",
+        )
     accounts = {device.sia_account or "": _account(device)}
     try:
         event = SIAEvent.from_line(text, accounts)
@@ -201,28 +215,35 @@ def parse_frame(
             [],
             "unsupported",
         )
-    if msg_type.lstrip("*") != "NULL":
-        if event.encrypted and not isinstance(event.timestamp, datetime):
-            return (
-                Answer(nak(account_id), "encrypted message without timestamp"),
-                device,
-                [],
-                "timestamp",
-            )
-        if check_window and not event.valid_timestamp:
-            return (
-                Answer(nak(account_id), f"timestamp {event.timestamp} outside the window"),
-                device,
-                [],
-                "timestamp",
-            )
-        if not event.code:
-            return (
-                Answer(duh(sequence, receiver, line, account_id), "no event code"),
-                device,
-                [],
-                "unsupported",
-            )
+    require_time = (
+        device.sia_require_timestamp
+        if device.sia_require_timestamp is not None
+        else bool(device.sia_key)
+    )
+    stamped = isinstance(event.timestamp, datetime)
+    if (event.encrypted or require_time) and not stamped:
+        # Link tests too: a replayed NULL must not bring a cut panel back online.
+        why = "encrypted message" if event.encrypted else f"account {account_id} requires a"
+        return (
+            Answer(nak(account_id), f"{why} without timestamp"),
+            device,
+            [],
+            "timestamp",
+        )
+    if check_window and stamped and not event.valid_timestamp:
+        return (
+            Answer(nak(account_id), f"timestamp {event.timestamp} outside the window"),
+            device,
+            [],
+            "timestamp",
+        )
+    if msg_type.lstrip("*") != "NULL" and not event.code:
+        return (
+            Answer(duh(sequence, receiver, line, account_id), "no event code"),
+            device,
+            [],
+            "unsupported",
+        )
     received = utcnow()
     if msg_type.lstrip("*") == "NULL" or not event.code:
         kind, code = "heartbeat", "NULL"
@@ -269,6 +290,7 @@ class SiaCounters:
     naked: int = 0
     duh: int = 0
     silent: int = 0
+    idle_closed: int = 0
 
 
 @dataclass
@@ -337,7 +359,12 @@ class SiaReceiver:
         try:
             while True:
                 try:
-                    raw = await reader.readuntil(b"\r")
+                    raw = await asyncio.wait_for(
+                        reader.readuntil(b"\r"), timeout=self.settings.sia_idle_s
+                    )
+                except TimeoutError:
+                    self.counters.idle_closed += 1
+                    return  # silent too long: closed, so idle connections cannot pile up
                 except asyncio.IncompleteReadError:
                     return
                 except asyncio.LimitOverrunError:

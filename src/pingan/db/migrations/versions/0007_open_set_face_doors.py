@@ -1,4 +1,4 @@
-"""open-set face doors: the measured rule, templates' home, door settings
+"""open-set face doors: the measured rule, templates' home, door settings; DC-09 timestamps
 
 Revision ID: 0007
 Revises: 0006
@@ -24,6 +24,7 @@ def upgrade() -> None:
     with op.batch_alter_table("devices", schema=None) as batch_op:
         batch_op.add_column(sa.Column("face_fpir", sa.Float(), nullable=True))
         batch_op.add_column(sa.Column("face_second_factor", sa.String(length=8), nullable=True))
+        batch_op.add_column(sa.Column("sia_require_timestamp", sa.Boolean(), nullable=True))
     # Templates enrolled before: their person's home, so that doors find them as before.
     op.execute(
         "UPDATE face_templates SET home_path = (SELECT territory_nodes.path FROM people "
@@ -34,6 +35,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("devices", schema=None) as batch_op:
+        batch_op.drop_column("sia_require_timestamp")
         batch_op.drop_column("face_second_factor")
         batch_op.drop_column("face_fpir")
     with op.batch_alter_table("face_templates", schema=None) as batch_op:
