@@ -442,7 +442,8 @@ def simulate(
         except httpx.HTTPError:
             return False
 
-    # Wait for the platform (make run starts both together), and stop when it has gone.
+    # Wait for the platform (make run starts both together); later, wait for it again whenever
+    # it stops answering.
     for _ in range(120):
         if alive():
             break
@@ -462,7 +463,13 @@ def simulate(
 
     try:
         counts = sim.run(
-            channels, sim.Mix(fleet), rate=rate, duration=duration, progress=report, alive=alive
+            channels,
+            sim.Mix(fleet),
+            rate=rate,
+            duration=duration,
+            progress=report,
+            alive=alive,
+            say=lambda m: typer.echo(m, err=True),
         )
     except KeyboardInterrupt:
         counts = channels.counts

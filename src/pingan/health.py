@@ -28,6 +28,7 @@ class Component:
     last_error: str | None = None
     last_error_at: datetime | None = None
     restarts: int = 0
+    runs: int = 0  # successes counted (a periodic job's rounds)
     down_since: datetime | None = None  # since when it has not been running
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -39,6 +40,7 @@ class Component:
             self.state = RUNNING
             self.last_success = utcnow()
             self.down_since = None
+            self.runs += 1
 
     def failed(self, error: BaseException | str, *, state: str = RESTARTING) -> None:
         with self._lock:
@@ -74,5 +76,9 @@ class Component:
             "last_error": self.last_error,
             "last_error_at": self.last_error_at.isoformat() if self.last_error_at else None,
             "restarts": self.restarts,
+            "runs": self.runs,
             "down_since": self.down_since.isoformat() if self.down_since else None,
         }
+
+
+DOWN_ALARM_S = 60.0  # a part not running this long raises "platform component down"

@@ -351,14 +351,16 @@ def run(
     duration: float | None,
     progress: Callable[[Counts], None] | None = None,
     alive: Callable[[], bool] | None = None,
+    say: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Counts:
-    """Send at `rate` messages a second for `duration` seconds (forever when None)."""
-    start = time.monotonic()
-    sent = 0
-    last_report = start
+    """Send at `rate` messages a second for `duration` seconds (forever when None). When the
+    platform stops answering (a restart, a slow moment), wait for it — saying so, with pauses
+    doubling to a minute — and go on where it left off."""
+    start = paced_from = last_report = time.monotonic()
+    sent = 0  # since paced_from
     while duration is None or time.monotonic() - start < duration:
-        due = start + sent / rate
-        pause = due - time.monotonic()
+        pause = paced_from + sent / rate - time.monotonic()
         if pause > 0:
             time.sleep(pause)
         channels.send(mix.next())
@@ -368,6 +370,16 @@ def run(
             last_report = now
             if progress:
                 progress(channels.counts)
-            if alive and not alive():
-                break
+            if alive is not None and not alive():
+                wait = 1.0
+                while not alive():
+                    if say:
+                        say(
+                            f"平台未响应，{wait:.0f} 秒后重试 the platform does not answer; retrying in {wait:.0f} s"
+                        )
+                    sleep(wait)
+                    wait = min(60.0, wait * 2)
+                if say:
+                    say("平台已恢复，继续发送 the platform answers again; sending on")
+                paced_from, sent = time.monotonic(), 0  # no burst to catch up
     return channels.counts

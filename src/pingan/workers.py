@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from prometheus_client import Gauge
 from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,6 +25,7 @@ from pingan.devices.models import Device
 from pingan.devices.service import info_by_id
 from pingan.faces import retention, watch
 from pingan.faces.runtime import FaceRuntime
+from pingan.health import DOWN_ALARM_S, Component
 from pingan.ingest.mqtt import MqttAdapter
 from pingan.ingest.video import CameraStream
 from pingan.patrol import dispatch
@@ -39,13 +41,15 @@ LOCK_RETENTION = 7_100_003
 LOCK_CARE = 7_100_004
 LOCK_DISPATCH = 7_100_005
 LOCK_CAMERA = 7_200_000  # + the camera's id
+COMPONENTS_S = 5.0  # how often the parts' health is looked at
 
 
-@dataclass
-class LoopState:
-    runs: int = 0
-    last_run: str | None = None
-    last_error: str | None = None
+COMPONENT_UP = Gauge(
+    "pingan_component_up", "1 while a long-lived part of the platform is running", ["component"]
+)
+COMPONENT_RESTARTS = Gauge(
+    "pingan_component_restarts", "Times a part of the platform was started again", ["component"]
+)
 
 
 @dataclass
@@ -61,7 +65,8 @@ class Workers:
     sia: Any = None
     feed: Feed | None = None
     sender: Sender | None = None
-    loops: dict[str, LoopState] = field(default_factory=dict)
+    loops: dict[str, Component] = field(default_factory=dict)
+    alarmed: set[str] = field(default_factory=set)  # components whose "down" alarm is open
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -78,6 +83,7 @@ class Workers:
         self._every("face-retention", 3600, self.purge_faces)
         self._every("care-list", self.settings.care_interval_s, self.care_list)
         self._every("dispatch", 2, self.dispatch)
+        self._every("components", COMPONENTS_S, self.watch_components)
         if self.faces is not None:
             self._every("cameras", 60, self.follow_cameras)
             # The engines load now, not on the first face at a door.
@@ -123,17 +129,15 @@ class Workers:
             log.exception("face workers did not start")
 
     def _every(self, name: str, interval: float, job: Callable[[], None]) -> None:
-        state = self.loops.setdefault(name, LoopState())
+        state = self.loops.setdefault(name, Component(name))
 
         async def loop() -> None:
             while True:
                 try:
                     await asyncio.to_thread(job)
-                    state.runs += 1
-                    state.last_run = utcnow().isoformat()
-                    state.last_error = None
+                    state.succeeded()
                 except Exception as exc:  # recorded for /healthz, and tried again next round
-                    state.last_error = f"{type(exc).__name__}: {exc}"
+                    state.failed(exc)
                     log.exception("%s failed", name)
                 await asyncio.sleep(interval)
 
@@ -250,14 +254,69 @@ class Workers:
             public_url=self.settings.public_url,
         )
 
+    def components(self) -> dict[str, Component]:
+        """Every long-lived part this process runs, by name."""
+        found: dict[str, Component] = {f"loop:{k}": v for k, v in self.loops.items()}
+        if self.faces is not None and self.settings.run_workers:
+            found["face_workers"] = self.faces.workers.health
+        for camera in self.cameras.values():
+            found[camera.health.name] = camera.health
+        if self.mqtt is not None:
+            found["mqtt"] = self.mqtt.health
+        if self.sia is not None:
+            found["dc09"] = self.sia.component
+        return found
+
+    def watch_components(self) -> None:
+        """A part down for over a minute raises "platform component down" on the street's desk;
+        it clears when the part is back. The MQTT worker thread, if it died, is started again."""
+        if self.mqtt is not None:
+            self.mqtt.ensure_worker()
+        if self.faces is not None and self.faces.workers.health.state in ("restarting", "down"):
+            try:  # a pool that lost a worker is rebuilt now, not on the next face
+                self.faces.workers.start()
+            except Exception:  # recorded on the component; tried again next round
+                log.exception("face workers did not start again")
+        now = utcnow()
+        parts = self.components()
+        for name, part in parts.items():
+            COMPONENT_UP.labels(name).set(1 if part.up else 0)
+            COMPONENT_RESTARTS.labels(name).set(part.restarts)
+        down = {n for n, p in parts.items() if p.down_for_s(now) > DOWN_ALARM_S}
+        back = self.alarmed - down
+        fresh = down - self.alarmed
+        if not fresh and not back:
+            return
+        with unit_of_work(self.factory, actor="system:components") as session:
+            for name in sorted(fresh):
+                part = parts[name]
+                alarm_service.open_platform_alarm(
+                    session,
+                    rules=self.runtime.rules,
+                    kind="platform",
+                    code="component_down",
+                    key=f"platform:{name}",
+                    title=f"{name}: {part.last_error or part.state}",
+                    at=now,
+                )
+            for name in sorted(back):
+                alarm_service.restore_by_key(
+                    session, rules=self.runtime.rules, key=f"platform:{name}", at=now
+                )
+        self.alarmed = (self.alarmed | fresh) - back
+
     def health(self) -> dict[str, Any]:
         out: dict[str, Any] = {"running": self.settings.run_workers}
-        out["loops"] = {k: vars(v) for k, v in self.loops.items()}
+        out["loops"] = {k: v.as_dict() for k, v in self.loops.items()}
+        out["components_down"] = sorted(
+            n for n, p in self.components().items() if not p.up and p.state != "stopped"
+        )
         if self.mqtt is not None:
             st = self.mqtt.status
             out["mqtt"] = {
                 "connected": st.connected,
                 "last_error": st.last_error,
+                "worker": self.mqtt.health.as_dict(),
                 **vars(st.counters),
             }
         else:

@@ -49,6 +49,7 @@ CATEGORY_LABEL: dict[str, str] = {
     "welfare": N_("关爱"),
     "stranger": N_("陌生人"),
     "patrol": N_("巡逻异常"),
+    "platform": N_("平台故障"),
 }
 
 OPEN_STATES = frozenset(

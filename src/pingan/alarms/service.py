@@ -224,28 +224,13 @@ class Engine:
     def _restore(self, session: Session, event: Stored) -> None:
         """The sensor is back to normal: mark the alarm restored; close it only where the rule
         says so and nobody needs to look (never a P1, never one a person has not seen)."""
-        alarm = _open_alarm(session, dedupe_key(event.device.id, event.code, event.zone))
-        if alarm is None or alarm.restored:
-            return
-        alarm.restored = True
-        alarm.restored_at = event.received_at
-        _entry(session, alarm, "restored", event_id=event.id, at=event.received_at)
-        rule = self.rules.rule(alarm.rule_id)
-        if rule is not None and rule.close_on_restore and alarm.priority > 1:
-            before = alarm.state
-            alarm.state = AlarmState.closed
-            alarm.is_open = False
-            alarm.closed_at = event.received_at
-            alarm.escalate_at = None
-            _entry(
-                session,
-                alarm,
-                "auto_close",
-                from_state=before,
-                at=event.received_at,
-                note=N_("恢复正常，自动关闭"),
-            )
-        session.flush()
+        restore_by_key(
+            session,
+            rules=self.rules,
+            key=dedupe_key(event.device.id, event.code, event.zone),
+            at=event.received_at,
+            event_id=event.id,
+        )
 
 
 def _matching(when: When) -> ColumnElement[bool]:
@@ -480,3 +465,65 @@ def notification_visible_or_raise(
         raise NotFound(what=f"通知 {notification_id}")
     actor.require(Perm.alarms_handle, alarm.path, f"通知 {notification_id}")
     return row
+
+
+def restore_by_key(
+    session: Session,
+    *,
+    rules: RuleBook,
+    key: str,
+    at: datetime,
+    event_id: int | None = None,
+    note: str | None = None,
+) -> Alarm | None:
+    """What an alarm was about is back (a sensor, a part of the platform): restored, and closed
+    where its rule says so (never a P1)."""
+    alarm = _open_alarm(session, key)
+    if alarm is None or alarm.restored:
+        return alarm
+    alarm.restored, alarm.restored_at = True, at
+    _entry(session, alarm, "restored", event_id=event_id, at=at, note=note)
+    rule = rules.rule(alarm.rule_id)
+    if rule is not None and rule.close_on_restore and alarm.priority > 1:
+        before = alarm.state
+        alarm.state, alarm.is_open, alarm.closed_at, alarm.escalate_at = (
+            AlarmState.closed,
+            False,
+            at,
+            None,
+        )
+        _entry(
+            session, alarm, "auto_close", from_state=before, at=at, note=N_("恢复正常，自动关闭")
+        )
+    session.flush()
+    return alarm
+
+
+def open_platform_alarm(
+    session: Session, *, rules: RuleBook, kind: str, code: str, key: str, title: str, at: datetime
+) -> Alarm | None:
+    """An alarm the platform raises about itself, on the street's desk (the territory's root);
+    None where the rules file has no rule for it or an alarm of that key is already open."""
+    from pingan.territory.models import NodeKind, TerritoryNode
+
+    found = rules.match(kind=kind, code=code, device_kind="platform")
+    if not found or _open_alarm(session, key) is not None:
+        return None
+    street = session.scalar(
+        select(TerritoryNode)
+        .where(TerritoryNode.kind == NodeKind.street)
+        .order_by(TerritoryNode.id)
+    )
+    if street is None:
+        return None
+    rule = found[0]
+    return open_alarm(
+        session,
+        rules=rules,
+        rule=rule,
+        title=f"{rule.title} · {title}",
+        node_id=street.id,
+        path=street.path,
+        key=key,
+        at=at,
+    )

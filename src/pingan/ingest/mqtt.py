@@ -35,6 +35,7 @@ from pingan.events.pipeline import Incoming, Pipeline, dead_letter
 from pingan.faces import service as face_service
 from pingan.faces.models import CredentialKind
 from pingan.faces.runtime import FaceRuntime
+from pingan.health import DOWN, Component
 from pingan.ingest import messages, topics
 
 log = logging.getLogger("pingan.ingest.mqtt")
@@ -94,6 +95,7 @@ class MqttAdapter:
         self._cache_at = 0.0
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
+        self.health = Component("mqtt")  # connected and its worker thread storing
         self.client = self._make_client()
 
     # --- connection ----------------------------------------------------------------------------
@@ -137,12 +139,25 @@ class MqttAdapter:
             properties=self._connect_properties(),
         )
         self.client.loop_start()
+        self._start_worker()
+        log.info("MQTT: connecting to %s:%s as %s", host, port, self.settings.mqtt_client_id)
+
+    def _start_worker(self) -> None:
         self._worker = threading.Thread(target=self._work, name="pingan-mqtt-ingest", daemon=True)
         self._worker.start()
-        log.info("MQTT: connecting to %s:%s as %s", host, port, self.settings.mqtt_client_id)
+
+    def ensure_worker(self) -> None:
+        """The worker thread found dead (it should never die: see _work) is started again."""
+        if self._stop.is_set() or (self._worker is not None and self._worker.is_alive()):
+            return
+        log.error("MQTT: the ingest worker thread was dead; starting it again")
+        self.health.failed("ingest worker thread died")
+        self.health.restarted()
+        self._start_worker()
 
     def stop(self) -> None:
         self._stop.set()
+        self.health.stopped()
         if self._worker is not None:
             self._worker.join(timeout=10)
         self.client.disconnect()
@@ -211,18 +226,37 @@ class MqttAdapter:
         return batch
 
     def _work(self) -> None:
+        """The worker's loop, guarded: whatever goes wrong is recorded, and the loop goes on
+        after a pause (a message it could not take is kept by store_batch)."""
+        pause = 0.5
         while not self._stop.is_set():
-            batch = self._gather()
-            if not batch:
-                continue
-            delay = 0.5
-            while not self.store_batch(batch):  # the database is away: keep it, unacknowledged
-                if self._stop.wait(delay):
+            try:
+                self._work_once()
+                pause = 0.5
+            except Exception as exc:  # recorded on /healthz; the loop carries on
+                self.health.failed(exc)
+                self.status.last_error = f"ingest worker: {type(exc).__name__}: {exc}"
+                log.exception("MQTT: the ingest worker failed; going on in %.1f s", pause)
+                if self._stop.wait(pause):
                     return
-                delay = min(delay * 2, 10)
-            for item in batch:
-                if item.qos > 0 and item.generation == self._generation:
-                    self.client.ack(item.mid, item.qos)
+                pause = min(pause * 2, 10)
+
+    def _work_once(self) -> None:
+        if self.status.connected:
+            self.health.succeeded()
+        elif self.health.up or self.health.last_error is None:
+            self.health.failed(self.status.last_error or "not connected to the broker", state=DOWN)
+        batch = self._gather()
+        if not batch:
+            return
+        delay = 0.5
+        while not self.store_batch(batch):  # the database is away: keep it, unacknowledged
+            if self._stop.wait(delay):
+                return
+            delay = min(delay * 2, 10)
+        for item in batch:
+            if item.qos > 0 and item.generation == self._generation:
+                self.client.ack(item.mid, item.qos)
 
     def store_batch(self, batch: list[Received]) -> bool:
         """Store a batch; True once every message is stored or kept as a dead letter, False when

@@ -36,6 +36,7 @@ from pingan.devices import service as device_service
 from pingan.devices.service import DeviceInfo
 from pingan.events.models import DeadLetter
 from pingan.events.pipeline import Incoming, Pipeline, dead_letter
+from pingan.health import Component
 
 log = logging.getLogger("pingan.ingest.sia")
 CHANNEL = "dc09"
@@ -300,6 +301,7 @@ class SiaReceiver:
     pipeline: Pipeline
     counters: SiaCounters = field(default_factory=SiaCounters)
     last_error: str | None = None
+    component: Component = field(default_factory=lambda: Component("dc09"))
     _tcp: asyncio.Server | None = None
     _udp: asyncio.DatagramTransport | None = None
     port: int = 0
@@ -314,9 +316,11 @@ class SiaReceiver:
             lambda: _Udp(self), local_addr=(self.settings.sia_host, self.port)
         )
         self._udp = transport
+        self.component.succeeded()
         log.info("DC-09: listening on %s:%s (TCP and UDP)", self.settings.sia_host, self.port)
 
     async def stop(self) -> None:
+        self.component.stopped()
         if self._tcp is not None:
             self._tcp.close()
             await self._tcp.wait_closed()
@@ -374,8 +378,10 @@ class SiaReceiver:
                     return
                 try:
                     reply = await asyncio.to_thread(self.handle, raw, peer)
+                    self.component.succeeded()
                 except Exception as exc:  # not stored: no answer, so the panel sends it again
                     self.last_error = f"{type(exc).__name__}: {exc}"
+                    self.component.failed(exc)
                     log.exception("DC-09: storing a frame from %s failed", peer)
                     continue
                 if reply is not None:

@@ -69,6 +69,10 @@ def frames(url: str, fps: float, stop: threading.Event) -> Iterator[tuple[int, b
         stop.wait(RECONNECT_S)
 
 
+FIRST_PAUSE_S = 1.0  # before a failed stream is started again; doubling to MAX_PAUSE_S
+MAX_PAUSE_S = 60.0
+
+
 class CameraStream:
     """One camera, sampled in a thread of its own. Each face of a track is identified on every
     frame; the track is decided once `frames_needed` frames agree (identification.consensus),
@@ -113,7 +117,7 @@ class CameraStream:
 
     def supervise(self) -> None:
         """Run the stream; when it fails, wait (1 s, doubling to 60 s) and run it again."""
-        pause = 1.0
+        pause = FIRST_PAUSE_S
         while not self.stop.is_set():
             try:
                 self.run()
@@ -128,7 +132,7 @@ class CameraStream:
             if self.stop.wait(pause):
                 return
             self.health.restarted()
-            pause = min(60.0, pause * 2)
+            pause = min(MAX_PAUSE_S, pause * 2)
 
     def run(self) -> None:
         for number, jpeg in frames(self.url, self.fps, self.stop):
