@@ -112,6 +112,8 @@ def drop_pg_schema(schema: str) -> None:
 
 
 TEST_DATA_KEY = "dGVzdC1rZXktb2YtdGhpcnR5LXR3by1ieXRlcy0wMDA="  # 32 bytes, tests only
+TEST_METRICS_TOKEN = "metrics-token-of-the-tests"
+INTERNALS = {"Authorization": f"Bearer {TEST_METRICS_TOKEN}"}  # /metrics, detailed /healthz
 
 
 def settings_for(name: str, tmp: Path, **extra: Any) -> Settings:
@@ -122,6 +124,7 @@ def settings_for(name: str, tmp: Path, **extra: Any) -> Settings:
         "sia_port": 0,
         "mqtt_url": "",
         "data_key": TEST_DATA_KEY,
+        "metrics_token": TEST_METRICS_TOKEN,
     }
     base.update(extra)
     if name == "sqlite":

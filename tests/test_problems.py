@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import World
+from tests.conftest import INTERNALS, World
 
 
 def test_invalid_payload_names_the_field(client: TestClient, world: World) -> None:
@@ -70,12 +70,12 @@ def test_paging(client: TestClient, world: World) -> None:
 
 
 def test_healthz_and_metrics(client: TestClient, world: World) -> None:
-    r = client.get("/healthz")
+    r = client.get("/healthz", headers=INTERNALS)
     assert r.status_code == 200
     body = r.json()
     assert body["status"] == "ok" and body["database"]["ok"] is True and body["demo"] is False
     client.get("/api/v1/territory/nodes", headers=world.auth("gh_admin"))
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers=INTERNALS).text
     assert (
         'pingan_http_requests_total{method="GET",route="/api/v1/territory/nodes",status="200"}'
         in metrics

@@ -25,7 +25,7 @@ from pingan.ingest.mqtt import MqttAdapter
 from pingan.ingest.video import CameraStream
 from pingan.localbroker import free_port
 from pingan.workers import Workers
-from tests.conftest import Backend, World
+from tests.conftest import INTERNALS, Backend, World
 from tests.faces.test_engine import photo
 
 
@@ -157,13 +157,16 @@ def test_a_part_down_for_a_minute_raises_an_alarm_that_clears_when_it_is_back(
     assert alarm["node_id"] == world.nodes["street"] and alarm["priority"] == 2
     # A community's desk does not see the platform's own troubles.
     assert client.get("/api/v1/alarms", headers=world.auth("gh_admin")).json()["total"] == 0
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers=INTERNALS).text
     assert 'pingan_component_up{component="loop:receiver"} 0.0' in metrics
     part.succeeded()
     workers.watch_components()
     after = client.get(f"/api/v1/alarms/{alarm['id']}", headers=world.auth("street_admin")).json()
     assert after["restored"] is True and after["state"] == "closed"
-    assert 'pingan_component_up{component="loop:receiver"} 1.0' in client.get("/metrics").text
+    assert (
+        'pingan_component_up{component="loop:receiver"} 1.0'
+        in client.get("/metrics", headers=INTERNALS).text
+    )
 
 
 class _Channels:

@@ -127,12 +127,9 @@ _SAFE = {"GET", "HEAD", "OPTIONS"}
 
 def _check_same_origin(request: Request) -> None:
     """A cookie is sent by the browser on its own: refuse writes that come from another site."""
-    origin = request.headers.get("origin")
-    if origin is not None:
-        expected = f"{request.url.scheme}://{request.url.netloc}"
-        if origin != expected:
-            raise PinganError("csrf", field="Origin")
-    elif request.headers.get("sec-fetch-site") == "cross-site":
+    from pingan.security import same_origin
+
+    if not same_origin(request):
         raise PinganError("csrf", field="Origin")
 
 

@@ -25,6 +25,7 @@ from pingan.ingest import http as ingest_http
 from pingan.limits import BodyLimits
 from pingan.patrol import api as patrol_api
 from pingan.runtime import Runtime
+from pingan.security import SecurityHeaders
 from pingan.territory import api as territory_api
 from pingan.web import mapdata, pages
 from pingan.workers import Workers
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.strangers = ingest_http.Strangers()
     problems.install(app)
     app.add_middleware(BodyLimits, openapi=app.openapi)
+    app.add_middleware(SecurityHeaders, settings=settings)
     observability.install(app)
     app.include_router(auth_api.router, prefix=API_PREFIX)
     app.include_router(territory_api.router, prefix=API_PREFIX)

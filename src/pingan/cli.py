@@ -109,11 +109,15 @@ def serve(
         f"pingan 服务 serving on {scheme}://{host}:{port}  (API 文档 docs: /docs) — "
         f"database {_describe_db()}"
     )
+    proxies = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
     uvicorn.run(
         create_app(settings),
         host=host,
         port=port,
         log_level=settings.log_level.lower(),
+        # Forwarded headers only from the proxies named; uvicorn would believe 127.0.0.1's.
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
         **tls,  # type: ignore[arg-type]
     )
 

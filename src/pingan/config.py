@@ -60,6 +60,17 @@ class Settings(BaseSettings):
     vendor_dir: Path | None = Field(
         None, description="Folder with front-end packages from npm (default: ./node_modules)"
     )
+    trusted_proxies: str = Field(
+        "",
+        description="Addresses of the reverse proxies whose X-Forwarded-For / -Proto are "
+        "believed (comma-separated); none by default, so a client cannot claim another address",
+    )
+    metrics_token: str | None = Field(
+        None,
+        min_length=16,
+        description="Bearer token for /metrics and the detailed /healthz; without it they "
+        "answer this machine only",
+    )
     map_tile_url: str | None = Field(
         None,
         description="Optional map tile URL template ({z}/{x}/{y}); without it the map draws "

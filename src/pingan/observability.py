@@ -16,6 +16,7 @@ from starlette.routing import Match
 from pingan import __version__
 from pingan.db import meta, migrate
 from pingan.db.engine import database_ok
+from pingan.security import may_read_internals
 
 REQUESTS = Counter("pingan_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("pingan_http_request_seconds", "HTTP request duration", ["method", "route"])
@@ -47,7 +48,15 @@ def install(app: FastAPI) -> None:
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics() -> Response:
+def metrics(request: Request) -> Response:
+    """Prometheus metrics: with PINGAN_METRICS_TOKEN, or from this machine."""
+    if not may_read_internals(request):
+        return Response(
+            "metrics: give PINGAN_METRICS_TOKEN as a bearer token\n",
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+            media_type="text/plain",
+        )
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -68,7 +77,9 @@ def _database_state(engine: Engine) -> tuple[bool, str, bool]:
 @router.get("/healthz", tags=["system"])
 async def healthz(request: Request) -> JSONResponse:
     """Database status; 503 when the database cannot be reached. The database is asked on a
-    thread of its own, never the request threads, so a busy platform still answers at once."""
+    thread of its own, never the request threads, so a busy platform still answers at once.
+    The workers' detail only with PINGAN_METRICS_TOKEN, or from this machine; anyone else is
+    told whether it is up."""
     engine = request.app.state.engine
     loop = asyncio.get_running_loop()
     try:
@@ -77,6 +88,11 @@ async def healthz(request: Request) -> JSONResponse:
         )
     except TimeoutError:
         ok, detail, demo = False, f"no answer within {HEALTH_DB_TIMEOUT_S:.0f} s", False
+    if not may_read_internals(request):
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "version": __version__},
+            status_code=200 if ok else 503,
+        )
     workers = getattr(request.app.state, "workers", None)
     body = {
         "status": "ok" if ok else "unavailable",

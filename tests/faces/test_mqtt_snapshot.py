@@ -8,14 +8,19 @@ import queue
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 from pingan.ingest import topics
-from tests.conftest import settings_for
+from pingan.ingest.mqtt import MqttAdapter, Received
+from tests.conftest import Backend, World, add_device, settings_for
 from tests.faces.test_engine import photo
 from tests.live import Broker, Live, client, make_live
 
@@ -93,3 +98,38 @@ def test_a_door_asks_over_mqtt(platform: tuple[Live, Broker]) -> None:
     assert letters == ["bad_image"]
     assert ask("chen_yanxi/2.jpg", "passed")["decision"] == "grant"
     terminal.disconnect()
+
+
+def test_a_door_hears_its_decision_only_once_it_is_committed(
+    backend: Backend, client: TestClient, world: World
+) -> None:
+    """The decision is published after the transaction that records it: a commit that fails
+    sends nothing (the terminal, unacknowledged, asks again), one that succeeds sends it."""
+    add_device(world, "gh-face-mqtt", node="gh_site", kind="face_terminal", protocol="mqtt")
+    world.session.commit()
+    app = backend.app
+    settings = app.state.settings.model_copy(update={"mqtt_url": "mqtt://127.0.0.1:1"})
+    adapter = MqttAdapter(
+        settings, app.state.sessionmaker, app.state.runtime.pipeline, faces=app.state.faces
+    )
+    published: list[tuple[str, dict[str, object]]] = []
+    adapter.client = SimpleNamespace(  # type: ignore[assignment]
+        publish=lambda topic, payload, qos: published.append((topic, json.loads(payload)))
+    )
+    item = Received(
+        topics.device_topic("gh-face-mqtt", "snapshot"), photo("kim_ji_won/1.jpg"), 1, 1, 0, True
+    )
+
+    class CommitFails(Session):
+        def commit(self) -> None:
+            raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    adapter.factory = sessionmaker(class_=CommitFails, **app.state.sessionmaker.kw)
+    with pytest.raises(OperationalError):
+        adapter.process([item])
+    assert published == []
+    adapter.factory = app.state.sessionmaker
+    adapter.process([item])
+    [(topic, answer)] = published
+    assert topic == topics.device_topic("gh-face-mqtt", "decision")
+    assert answer["decision"] == "deny" and answer["reason"] == "unknown"

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pingan.ingest.http import REFUSED_UNAUTHENTICATED, STRANGER_FAILURES
-from tests.conftest import World, add_device
+from tests.conftest import INTERNALS, World, add_device
 
 
 def _unauthenticated() -> float:
@@ -116,7 +116,7 @@ def test_a_bad_token_is_401_counted_and_never_stored(
     assert r.status_code == 401
     assert _letters(client, world) == []
     assert _unauthenticated() == before + 3
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers=INTERNALS).text
     assert 'pingan_device_requests_unauthenticated_total{reason="unknown_token"}' in metrics
 
 

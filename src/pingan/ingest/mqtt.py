@@ -33,6 +33,7 @@ from pingan.devices import service as device_service
 from pingan.errors import PinganError
 from pingan.events.pipeline import Incoming, Pipeline, dead_letter
 from pingan.faces import service as face_service
+from pingan.faces.analysis import Analysis
 from pingan.faces.models import CredentialKind
 from pingan.faces.runtime import FaceRuntime
 from pingan.health import DOWN, Component
@@ -295,10 +296,16 @@ class MqttAdapter:
         log.exception("MQTT: storing a batch of %d failed", size)
 
     def process(self, batch: list[Received]) -> None:
-        """Store a batch in one transaction (dead letters included). Raises if nothing stuck."""
+        """Store a batch in one transaction (dead letters included). Raises if nothing stuck.
+        Doors get their decisions once the transaction that records them is committed: a door
+        never opens on a decision the platform then failed to keep."""
+        decisions: list[tuple[str, str]] = []
+        faces = self._analyse_snapshots(batch)  # before the transaction: it may take a while
         with unit_of_work(self.factory, actor="system:mqtt") as session:
-            items = self._normalise(session, batch)
+            items = self._normalise(session, batch, decisions, faces)
             outcomes = self.pipeline.process(session, items) if items else []
+        for topic, answer in decisions:
+            self.client.publish(topic, answer, qos=1)
         dup = sum(1 for o in outcomes if o.duplicate)
         self.status.counters.stored += len(outcomes) - dup
         self.status.counters.duplicates += dup
@@ -317,11 +324,32 @@ class MqttAdapter:
                 self._cache[code] = found.get(code)
         return {code: info for code in codes if (info := self._cache.get(code)) is not None}
 
-    def _normalise(self, session: Session, batch: list[Received]) -> list[Incoming]:
+    def _analyse_snapshots(self, batch: list[Received]) -> dict[int, Analysis | ValueError]:
+        """The faces of the batch's snapshots, by the item's position, worked out by the face
+        workers while no transaction is open."""
+        found: dict[int, Analysis | ValueError] = {}
+        if self.faces is None:
+            return found
+        for n, item in enumerate(batch):
+            where = topics.parse(item.topic)
+            if where is not None and where.kind == "snapshot":
+                try:
+                    found[n] = self.faces.workers.analyse(item.payload)
+                except ValueError as exc:
+                    found[n] = exc
+        return found
+
+    def _normalise(
+        self,
+        session: Session,
+        batch: list[Received],
+        decisions: list[tuple[str, str]],
+        faces: dict[int, Analysis | ValueError],
+    ) -> list[Incoming]:
         parsed = [(item, topics.parse(item.topic)) for item in batch]
         devices = self._devices(session, {p.code for _i, p in parsed if p})
         items: list[Incoming] = []
-        for item, where in parsed:
+        for n, (item, where) in enumerate(parsed):
             try:
                 if where is None:
                     raise messages.BadMessage("bad_topic", f"not a pingan topic: {item.topic}")
@@ -333,7 +361,7 @@ class MqttAdapter:
                 if not device.enabled:
                     raise messages.BadMessage("disabled", f"device {where.code} is disabled")
                 if where.kind == "snapshot":
-                    items.extend(self._snapshot(session, device, item))
+                    items.extend(self._snapshot(session, device, item, faces.get(n), decisions))
                 else:
                     items.extend(_to_items(device, where.kind, item))
             except messages.BadMessage as exc:
@@ -351,15 +379,19 @@ class MqttAdapter:
         return items
 
     def _snapshot(
-        self, session: Session, device: device_service.DeviceInfo, item: Received
+        self,
+        session: Session,
+        device: device_service.DeviceInfo,
+        item: Received,
+        analysis: Analysis | ValueError | None,
+        decisions: list[tuple[str, str]],
     ) -> list[Incoming]:
-        """A face snapshot: recognised now; a door gets its answer on its decision topic."""
-        if self.faces is None:
+        """A face snapshot (analysed already): recognised now; a door gets its answer on its
+        decision topic, once the batch is committed."""
+        if self.faces is None or analysis is None:
             raise messages.BadMessage("faces_unavailable", "face recognition is not running here")
-        try:
-            analysis = self.faces.workers.analyse(item.payload)
-        except ValueError as exc:
-            raise messages.BadMessage("bad_image", str(exc)) from exc
+        if isinstance(analysis, ValueError):
+            raise messages.BadMessage("bad_image", str(analysis)) from analysis
         try:
             vault = self.faces.vault()
         except PinganError as exc:
@@ -389,9 +421,7 @@ class MqttAdapter:
                 "name": face_service.masked_name(outcome.person.name) if outcome.person else None,
                 "recognition_id": outcome.recognition.id if outcome.recognition else None,
             }
-            self.client.publish(
-                topics.device_topic(device.code, "decision"), json.dumps(answer), qos=1
-            )
+            decisions.append((topics.device_topic(device.code, "decision"), json.dumps(answer)))
         return [
             dataclasses.replace(i, channel=CHANNEL)
             for i in face_service.events_for(device, outcome, "face")

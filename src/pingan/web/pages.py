@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -32,6 +31,7 @@ from pingan.db import meta
 from pingan.db.engine import unit_of_work
 from pingan.errors import PinganError
 from pingan.i18n import N_, gettext, t
+from pingan.security import same_origin
 from pingan.web import console, patrol, phone
 from pingan.web.text import home_of, lang_of, menu
 
@@ -149,20 +149,15 @@ def install(app: FastAPI) -> None:
     swagger = vendor / VENDOR["swagger"] if vendor else None
 
     @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
+    def docs(request: Request) -> HTMLResponse:
         if swagger is None or not swagger.is_dir():
             return HTMLResponse(
                 "<p>API 文档页面需要前端资源：请运行 <code>make run</code> 或 <code>npm ci</code>。"
                 f'OpenAPI 描述见 <a href="{app.openapi_url}">{app.openapi_url}</a>。</p>',
                 status_code=503,
             )
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "",
-            title=f"{app.title} — API",
-            swagger_js_url="/static/vendor/swagger/swagger-ui-bundle.js",
-            swagger_css_url="/static/vendor/swagger/swagger-ui.css",
-            swagger_favicon_url="/static/vendor/swagger/favicon-32x32.png",
-        )
+        # Swagger UI started by a file of ours, not an inline script (the pages' CSP).
+        return pages.render(request, "docs.html", title=f"{app.title} — API", url=app.openapi_url)
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:
@@ -174,6 +169,10 @@ def install(app: FastAPI) -> None:
 
     @app.post("/login", include_in_schema=False)
     async def login_submit(request: Request) -> Response:
+        if not same_origin(request):
+            return pages.render(
+                request, "login.html", status=403, error=t("csrf", lang_of(request))
+            )
         form = await request.form()
         username, password = str(form.get("username", "")), str(form.get("password", ""))
         target = str(form.get("next") or "")
@@ -204,6 +203,10 @@ def install(app: FastAPI) -> None:
 
     @app.post("/logout", include_in_schema=False)
     def logout(request: Request) -> Response:
+        if not same_origin(request):
+            return pages.render(
+                request, "login.html", status=403, error=t("csrf", lang_of(request))
+            )
         raw = request.cookies.get(SESSION_COOKIE)
         if raw:
             with unit_of_work(
