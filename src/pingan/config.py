@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -70,6 +70,29 @@ class Settings(BaseSettings):
         min_length=16,
         description="Bearer token for /metrics and the detailed /healthz; without it they "
         "answer this machine only",
+    )
+    sms_provider: Literal["log", "aliyun", "tencent", "http"] = Field(
+        "log",
+        description="Who sends text messages: log (the demo: written to the log, marked "
+        "'logged'), aliyun, tencent, or http (a gateway of one's own)",
+    )
+    sms_key_id: str | None = Field(None, description="aliyun AccessKey ID / tencent SecretId")
+    sms_key_secret: str | None = Field(
+        None, description="aliyun AccessKey secret / tencent SecretKey / http gateway token"
+    )
+    sms_sign_name: str | None = Field(None, max_length=40, description="The registered sign (签名)")
+    sms_template: str | None = Field(
+        None,
+        max_length=40,
+        description="Template code (aliyun) or id (tencent) with the parameters title, place, "
+        "time, link (aliyun ${title} … ; tencent {1}…{4})",
+    )
+    sms_app_id: str | None = Field(None, description="tencent SmsSdkAppId")
+    sms_region: str | None = Field(None, description="aliyun cn-hangzhou, tencent ap-guangzhou")
+    sms_endpoint: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="The provider's address (default: theirs); the http gateway's URL",
     )
     map_tile_url: str | None = Field(
         None,
@@ -186,6 +209,25 @@ class Settings(BaseSettings):
     def _default_database(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.var_dir / 'pingan.db').as_posix()}"
+        return self
+
+    @model_validator(mode="after")
+    def _sms_complete(self) -> Settings:
+        """A provider without what it needs stops the start with the settings' names."""
+        needed = {
+            "aliyun": ("sms_key_id", "sms_key_secret", "sms_sign_name", "sms_template"),
+            "tencent": (
+                "sms_key_id",
+                "sms_key_secret",
+                "sms_sign_name",
+                "sms_template",
+                "sms_app_id",
+            ),
+            "http": ("sms_endpoint",),
+        }.get(self.sms_provider, ())
+        missing = [f"PINGAN_{n.upper()}" for n in needed if not getattr(self, n)]
+        if missing:
+            raise ValueError(f"PINGAN_SMS_PROVIDER={self.sms_provider} needs {', '.join(missing)}")
         return self
 
     @property

@@ -6,7 +6,8 @@ functions, easy to check) and sends it; a failure raises, so the outbox retries 
 - dingtalk: 钉钉群机器人 markdown message; with a secret, timestamp and sign on the URL
   (sign = base64(HMAC-SHA256(secret, f"{timestamp}\\n{secret}")))
 - email: plain-text mail over SMTP
-- sms: an interface; the implementation here writes the message to the log
+- sms: Alibaba Cloud, Tencent Cloud or an HTTP gateway of one's own (notify/sms.py); the demo's
+  sender writes it to the log, and the outbox says "logged"
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
+from pingan.alarms.notify.sms import SENT, Sms, SmsError, SmsSender, make_sender
 from pingan.alarms.rules import Channel
 from pingan.config import Settings
 
@@ -134,17 +136,6 @@ def email_message(channel: Channel, msg: AlarmMessage, sender: str) -> EmailMess
     return mail
 
 
-class SmsSender(Protocol):
-    def send(self, to: list[str], text: str) -> None: ...
-
-
-class LogSms:
-    """Writes the text message to the log; a gateway of one's own replaces it."""
-
-    def send(self, to: list[str], text: str) -> None:
-        log.info("SMS to %s: %s", ",".join(to), text)
-
-
 def _check_robot_answer(response: httpx.Response, who: str) -> None:
     response.raise_for_status()
     try:
@@ -158,15 +149,19 @@ def _check_robot_answer(response: httpx.Response, who: str) -> None:
 class Sender:
     def __init__(self, settings: Settings, sms: SmsSender | None = None) -> None:
         self.settings = settings
-        self.sms = sms or LogSms()
         self.http = httpx.Client(timeout=TIMEOUT_S, trust_env=False)
+        self.sms = sms or make_sender(settings, self.http)
 
     def close(self) -> None:
         self.http.close()
 
-    def send(self, channel: Channel, msg: AlarmMessage) -> None:
+    def send(self, channel: Channel, msg: AlarmMessage) -> str:
+        """Deliver; "sent", or "logged" where the message only went to the log (the demo's SMS)."""
         try:
-            getattr(self, f"_{channel.type}")(channel, msg)
+            outcome: str | None = getattr(self, f"_{channel.type}")(channel, msg)
+            return outcome or SENT
+        except SmsError as exc:
+            raise DeliveryError(f"sms {channel.id}: {exc}") from exc
         except (httpx.HTTPError, OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(
                 f"{channel.type} {channel.id}: {type(exc).__name__}: {exc}"
@@ -197,5 +192,6 @@ class Sender:
                 smtp.login(s.smtp_username, s.smtp_password)
             smtp.send_message(email_message(channel, msg, s.smtp_from))
 
-    def _sms(self, channel: Channel, msg: AlarmMessage) -> None:
-        self.sms.send(list(channel.to), f"{msg.headline} {msg.place} {msg.raised_at} {msg.link}")
+    def _sms(self, channel: Channel, msg: AlarmMessage) -> str:
+        sms = Sms(title=msg.headline, place=msg.place, time=msg.raised_at, link=msg.link)
+        return self.sms.send(list(channel.to), sms)

@@ -172,14 +172,21 @@ def claim(
 
 
 def record(
-    session: Session, *, item: Claimed, error: str | None, now: datetime | None = None
+    session: Session,
+    *,
+    item: Claimed,
+    error: str | None,
+    status: str = "sent",
+    now: datetime | None = None,
 ) -> None:
+    """The outcome: "sent", "logged" (only written to the log: the demo's SMS), or an error to
+    retry."""
     now = now or utcnow()
     row = session.get(Notification, item.id)
     if row is None:
         return
     if error is None:
-        row.status, row.sent_at, row.last_error = "sent", now, None
+        row.status, row.sent_at, row.last_error = status, now, None
         return
     row.last_error = error[:2000]
     if item.attempts >= MAX_ATTEMPTS:
@@ -205,17 +212,17 @@ def deliver_due(
         claimed = claim(session, rules=rules, public_url=public_url)
     sent = 0
     for item in claimed:
-        error = None
+        error, status = None, "sent"
         if item.channel is None:
             error = f"channel {item.channel_id!r} is no longer defined in the rules file"
         else:
             try:
-                sender.send(item.channel, item.message)
+                status = sender.send(item.channel, item.message)
                 sent += 1
             except DeliveryError as exc:
                 error = str(exc)
         with unit_of_work(factory, actor="system:notify") as session:
-            record(session, item=item, error=error)
+            record(session, item=item, error=error, status=status)
     return sent
 
 
