@@ -15,6 +15,7 @@ from pingan.assessment import api as figures_api
 from pingan.auth import api as auth_api
 from pingan.auth import service as auth_service
 from pingan.config import Settings, get_settings
+from pingan.db.base import configure_secrets
 from pingan.db.engine import make_engine
 from pingan.devices import api as devices_api
 from pingan.events import api as events_api
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url=f"{API_PREFIX}/openapi.json",
     )
+    configure_secrets(settings.data_key)
     engine = make_engine(settings, background_checkpoint=settings.run_workers)
     app.state.settings = settings
     app.state.engine = engine

@@ -59,3 +59,10 @@ class RateLimited(PinganError):
 class TooLarge(PinganError):
     status = 413
     key = "too_large"
+
+
+class DataKeyMissing(PinganError):
+    """No PINGAN_DATA_KEY: faces and device secrets cannot be stored."""
+
+    status = 503
+    key = "data_key"

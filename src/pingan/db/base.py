@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy import DateTime, MetaData, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -58,3 +59,52 @@ class Base(DeclarativeBase):
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+SEALED_PREFIX = "sealed:v1:"
+_data_key: list[str] = []  # the running platform's data key (configure_secrets), else the env's
+
+
+def configure_secrets(data_key: str) -> None:
+    """The data key sealed columns use in this process (the application's and CLI's settings)."""
+    _data_key[:] = [data_key] if data_key else []
+
+
+def _secrets_vault() -> Any:
+    from pingan.config import get_settings
+    from pingan.faces.vault import Vault
+
+    return Vault.from_setting(_data_key[0] if _data_key else get_settings().data_key)
+
+
+def secrets_ready() -> bool:
+    """Whether a data key is there to seal secrets with."""
+    from pingan.faces.vault import KeyMissing
+
+    try:
+        _secrets_vault()
+    except KeyMissing:
+        return False
+    return True
+
+
+class Sealed(TypeDecorator[str]):
+    """A secret (a DC-09 AES key, a camera URL with its password) encrypted under the data key
+    (AES-256-GCM) in the database and so in every backup; plain text in Python only. A value
+    stored before encryption came in is read as it is (the migration seals those it can)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None or value.startswith(SEALED_PREFIX):
+            return value
+        sealed = _secrets_vault().seal(value.encode())
+        return SEALED_PREFIX + base64.b64encode(sealed).decode()
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None or not str(value).startswith(SEALED_PREFIX):
+            return value  # type: ignore[no-any-return]
+        blob = base64.b64decode(str(value)[len(SEALED_PREFIX) :])
+        opened: bytes = _secrets_vault().open(blob)
+        return opened.decode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from typing import Annotated
+from urllib.parse import urlparse
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
@@ -36,6 +37,11 @@ def _out(device: Device) -> DeviceOut:
     out.has_sia_key = bool(device.sia_key)
     out.has_http_token = bool(device.http_token_hash)
     out.has_stream = bool(device.stream_url)
+    if device.stream_url:  # never the URL itself: it may carry the camera's password
+        where = urlparse(device.stream_url)
+        out.stream_host = f"{where.scheme}://{where.hostname}" + (
+            f":{where.port}" if where.port else ""
+        )
     return out
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Enum, Float, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pingan.db.base import Base, TimestampMixin, UTCDateTime
+from pingan.db.base import Base, Sealed, TimestampMixin, UTCDateTime
 from pingan.i18n import N_
 
 
@@ -96,14 +96,14 @@ class Device(TimestampMixin, Base):
     is_exit: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )  # a gate out
-    stream_url: Mapped[str | None] = mapped_column(String(500))  # rtsp://… of a camera
+    stream_url: Mapped[str | None] = mapped_column(Sealed)  # rtsp://user:pass@… of a camera
     lon: Mapped[float | None] = mapped_column(Float)
     lat: Mapped[float | None] = mapped_column(Float)
     supervision_s: Mapped[int] = mapped_column(Integer)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     http_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     sia_account: Mapped[str | None] = mapped_column(String(16), unique=True)
-    sia_key: Mapped[str | None] = mapped_column(String(64))
+    sia_key: Mapped[str | None] = mapped_column(Sealed)  # DC-09 AES key, sealed at rest
     sia_key_hex: Mapped[bool] = mapped_column(Boolean, default=True)
     # Plaintext frames must carry a timestamp (so the replay window applies); None: yes when the
     # account has a key (its frames must be encrypted anyway), no otherwise.

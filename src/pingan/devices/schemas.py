@@ -97,6 +97,9 @@ class DeviceOut(BaseModel):
     sia_require_timestamp: bool | None = None
     has_http_token: bool = False
     has_stream: bool = False
+    stream_host: str | None = Field(
+        None, description="Where the stream comes from, without its credentials or path"
+    )
     face_fpir: float | None = None
     face_second_factor: str | None = None
     status: DeviceStatus

@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
-from pingan.db.base import utcnow
+from pingan.db.base import secrets_ready, utcnow
 from pingan.db.paging import paginate
 from pingan.devices.models import Device, DeviceStatus, default_supervision_s
 from pingan.devices.schemas import DeviceCreate, DeviceFields, DeviceUpdate
-from pingan.errors import Conflict, Invalid, NotFound
+from pingan.errors import Conflict, DataKeyMissing, Invalid, NotFound
 from pingan.territory import geo
 from pingan.territory import service as territory_service
 from pingan.territory.models import NodeKind, TerritoryNode
@@ -199,6 +199,8 @@ def _check_key(data: DeviceFields, device: Device) -> None:
 
 def _apply(session: Session, device: Device, data: DeviceFields) -> None:
     fields = data.model_dump(exclude_unset=True, exclude={"crs"})
+    if (fields.get("sia_key") or fields.get("stream_url")) and not secrets_ready():
+        raise DataKeyMissing()  # never kept in the clear: they are sealed under the data key
     if "lon" in fields or "lat" in fields:
         lon, lat = fields.get("lon", device.lon), fields.get("lat", device.lat)
         geo.check_position(lon, lat)

@@ -5,16 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from pingan.config import Settings
-from pingan.errors import PinganError
+from pingan.errors import DataKeyMissing
 from pingan.faces.analysis import FaceWorkers
 from pingan.faces.gallery import Gallery
 from pingan.faces.service import Watching
 from pingan.faces.vault import KeyMissing, Vault
-
-
-class DataKeyMissing(PinganError):
-    status = 503
-    key = "data_key"
 
 
 class FaceRuntime:
