@@ -78,6 +78,21 @@ def require_faces() -> Path:
     return FACES
 
 
+CHROMIUM = "/usr/bin/chromium"
+
+
+def require_chromium() -> str:
+    """Debian's Chromium for the browser tests; without it they are skipped, and fail in CI."""
+    import shutil
+
+    if shutil.which(CHROMIUM) is None:
+        message = "Chromium is not installed: apt-get install chromium (.ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return CHROMIUM
+
+
 def require_pg() -> None:
     ok, why = pg_available()
     if not ok:

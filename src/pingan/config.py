@@ -71,6 +71,9 @@ class Settings(BaseSettings):
         description="Bearer token for /metrics and the detailed /healthz; without it they "
         "answer this machine only",
     )
+    dead_letter_days: Annotated[int, Field(ge=1, le=3650)] = Field(
+        30, description="Days a message that could not be processed is kept"
+    )
     sms_provider: Literal["log", "aliyun", "tencent", "http"] = Field(
         "log",
         description="Who sends text messages: log (the demo: written to the log, marked "

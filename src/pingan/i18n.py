@@ -45,6 +45,7 @@ MESSAGES: dict[str, str] = {
     "alarm_changed": N_("该报警已被他人处理（当前状态 {state}，版本 {version}），请刷新后再操作"),
     "alarm_move": N_("报警当前为 {state}，不能执行 {action}"),
     "device_auth": N_("设备认证失败：{reason}"),
+    "out_of_range": N_("数值超出范围（编号、数量与偏移须在 64 位整数之内）"),
     "device_flood": N_("此地址的设备认证失败次数过多，请 {seconds} 秒后再试"),
     "too_large": N_("请求内容过大：{what}最多 {limit}"),
     "bad_event": N_("事件无效：{reason}"),

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pingan.api_common import body_limit, request_lang, size_words
@@ -60,6 +61,17 @@ def _loc(loc: tuple[Any, ...]) -> str:
     if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
         parts = parts[1:] or parts
     return ".".join(parts)
+
+
+def _out_of_range(exc: BaseException) -> bool:
+    """A number too large for the database (SQLite's OverflowError, PostgreSQL's 22003), found
+    anywhere in the exception's causes."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OverflowError) or getattr(seen, "sqlstate", None) == "22003":
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
 
 
 def install(app: FastAPI) -> None:
@@ -122,8 +134,16 @@ def install(app: FastAPI) -> None:
             )
         return problem(request, exc.status_code, key, detail, headers=getattr(exc, "headers", None))
 
+    async def _numbers(request: Request, exc: Exception) -> JSONResponse:
+        if _out_of_range(exc):  # an id, limit or offset past 64 bits: the caller's mistake
+            return problem(request, 422, "out_of_range", t("out_of_range", request_lang(request)))
+        return await _unexpected(request, exc)
+
+    app.add_exception_handler(OverflowError, _numbers)
+    app.add_exception_handler(DataError, _numbers)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
         lang = request_lang(request)
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem(request, 500, "internal", t("internal", lang))

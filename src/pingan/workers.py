@@ -23,6 +23,7 @@ from pingan.db.engine import READONLY, unit_of_work
 from pingan.devices import supervision
 from pingan.devices.models import Device
 from pingan.devices.service import info_by_id
+from pingan.events import service as event_service
 from pingan.faces import retention, watch
 from pingan.faces.runtime import FaceRuntime
 from pingan.health import DOWN_ALARM_S, Component
@@ -81,6 +82,7 @@ class Workers:
         self._every("escalation", self.settings.escalation_interval_s, self.escalate)
         self._every("notify", self.settings.notify_interval_s, self.notify)
         self._every("face-retention", 3600, self.purge_faces)
+        self._every("dead-letters", 3600, self.purge_dead_letters)
         self._every("care-list", self.settings.care_interval_s, self.care_list)
         self._every("dispatch", 2, self.dispatch)
         self._every("components", COMPONENTS_S, self.watch_components)
@@ -169,6 +171,13 @@ class Workers:
                     session,
                     snapshot_days=self.settings.face_snapshot_days,
                     unknown_days=self.settings.face_unknown_days,
+                )
+
+    def purge_dead_letters(self) -> None:
+        with unit_of_work(self.factory, actor="system:retention") as session:
+            if self._locked(session, LOCK_RETENTION + 10):
+                event_service.purge_dead_letters(
+                    session, older_than_days=self.settings.dead_letter_days
                 )
 
     def dispatch(self) -> None:

@@ -5,23 +5,29 @@ plays only while watched."""
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import cv2
+import httpx
 import numpy as np
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from pingan.auth.models import AuditEntry
+from pingan.db.base import configure_secrets
+from pingan.db.engine import make_engine
 from pingan.devices.models import Device
 from pingan.devices.service import info_by_id
 from pingan.events.models import Event
 from pingan.faces.engine import decode_image
 from pingan.faces.models import Recognition
-from pingan.ingest.video import CameraStream
-from tests.conftest import Backend, World, add_device
+from pingan.ingest.video import LIVE_VIEWS, CameraStream
+from tests.conftest import Backend, World, add_device, settings_for
 from tests.faces.test_engine import photo
 from tests.faces.test_faces_api import consent, enrol
+from tests.live import make_live
 
 
 def video(path: Path, *, turning: bool, seconds: float = 4, fps: int = 8) -> str:
@@ -82,6 +88,10 @@ def test_one_recognition_per_passing_person_and_no_door_for_a_still_photo(
     assert codes == ["access_denied", "access_granted"]
 
 
+def _open_views() -> float:
+    return sum(s.value for m in LIVE_VIEWS.collect() for s in m.samples)
+
+
 def test_live_view_only_while_watched_and_audited(
     client: TestClient, world: World, tmp_path: Path
 ) -> None:
@@ -98,6 +108,7 @@ def test_live_view_only_while_watched_and_audited(
         )
         first = next(r.iter_bytes())
         assert b"Content-Type: image/jpeg" in first
+        assert _open_views() == 1  # opened for this viewer (closing it: the test below)
     r = client.get(f"/api/v1/devices/{device.id}/live.mjpg", headers=world.auth("hg_admin"))
     assert r.status_code == 404
     watched = world.session.scalars(
@@ -106,3 +117,37 @@ def test_live_view_only_while_watched_and_audited(
     assert [w.entity_id for w in watched] == [str(device.id)]
     listed = client.get(f"/api/v1/devices/{device.id}", headers=world.auth("gh_operator")).json()
     assert listed["has_stream"] and "stream_url" not in listed
+
+
+def test_the_live_view_lets_the_camera_go_when_the_viewer_leaves(tmp_path: Path) -> None:
+    """Against a running platform (a real server, so the viewer really hangs up): while watched
+    one stream is open; once the viewer leaves, none, long before the video would end."""
+    live = make_live(settings_for("sqlite", tmp_path))
+    camera = live.add_device("lxy-cam", kind="camera", protocol="mqtt", name="东门摄像机")
+    configure_secrets(live.settings.data_key)
+    engine = make_engine(live.settings)
+    with Session(engine) as s:
+        device = s.get(Device, camera)
+        assert device is not None
+        device.stream_url = video(tmp_path / "cam.avi", turning=True, seconds=60)
+        s.commit()
+    engine.dispose()
+    live.serve()
+    try:
+        base = f"http://127.0.0.1:{live.port}"
+
+        def views() -> str:
+            lines = httpx.get(f"{base}/metrics", timeout=5).text.splitlines()
+            return next(line for line in lines if line.startswith("pingan_live_views "))
+
+        headers = {"Authorization": f"Bearer {live.token()}"}
+        with httpx.stream("GET", f"{base}/api/v1/devices/{camera}/live.mjpg", headers=headers) as r:
+            assert r.status_code == 200
+            assert b"image/jpeg" in next(r.iter_bytes())
+            assert views() == "pingan_live_views 1.0"
+        deadline = time.monotonic() + 15
+        while views() != "pingan_live_views 0.0" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert views() == "pingan_live_views 0.0"
+    finally:
+        live.stop()

@@ -216,3 +216,102 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(
         headers={"Content-Type": "application/json"},
     )
     assert r.status_code == 413 and r.json()["title"] and "1 MiB" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason_key"),
+    [
+        (b"[" * 5000 + b"]" * 5000, "bad_json"),  # deep nesting: refused before it is parsed
+        (b'{"kind": "fire", "data": {"level": NaN}}', "bad_json"),
+        (b'{"kind": "fire", "data": {"note": "\\ud800"}}', "bad_text"),  # a lone surrogate
+        (b'{"kind": "fire", "data": {"note": "a\\u0000b"}}', "bad_text"),
+    ],
+)
+def test_input_no_database_or_page_could_hold_is_refused_and_kept(
+    client: TestClient, world: World, smoke: str, body: bytes, reason_key: str
+) -> None:
+    r = client.post(
+        "/api/v1/ingest/events", content=body, headers={"Authorization": f"Bearer {smoke}"}
+    )
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    letters = _letters(client, world)
+    assert [x["reason_key"] for x in letters] == [reason_key]
+    # … and every list still answers.
+    assert client.get("/api/v1/events", headers=world.auth("gh_admin")).status_code == 200
+    assert client.get("/api/v1/dead-letters", headers=world.auth("street_admin")).status_code == 200
+
+
+def test_a_device_time_far_off_is_kept_flagged_and_the_receive_time_orders(
+    client: TestClient, world: World, smoke: str
+) -> None:
+    for n, when in enumerate(("2099-01-01T00:00:00+08:00", "2001-01-01T00:00:00+08:00")):
+        r = _post(client, smoke, {"event_id": f"t{n}", "kind": "heartbeat", "time": when})
+        assert r.status_code == 200
+    events = client.get(
+        "/api/v1/events",
+        params={"device_id": world.devices["gh-smoke-1"]},
+        headers=world.auth("gh_admin"),
+    ).json()["items"]
+    assert len(events) == 2
+    for event in events:
+        assert event["payload"]["device_time_suspect"] is True
+        assert event["occurred_at"] is None or event["occurred_at"] == event["received_at"]
+    assert events[0]["payload"]["device_time"].startswith("2001")  # newest received first
+
+
+def test_numbers_past_64_bits_answer_422(client: TestClient, world: World) -> None:
+    h = world.auth("gh_admin")
+    huge = 2**70
+    for path in (
+        f"/api/v1/devices/{huge}",
+        f"/api/v1/alarms/{huge}",
+        f"/api/v1/territory/nodes/{huge}",
+    ):
+        r = client.get(path, headers=h)
+        assert (
+            r.status_code in (404, 422) and r.headers["content-type"] == "application/problem+json"
+        ), path
+    r = client.get("/api/v1/events", params={"offset": huge}, headers=h)
+    assert r.status_code == 422, r.text
+
+
+def test_dead_letters_are_kept_thirty_days(client: TestClient, world: World, smoke: str) -> None:
+    from datetime import timedelta
+
+    from pingan.db.base import utcnow
+    from pingan.events import service as event_service
+    from pingan.events.models import DeadLetter
+
+    client.post(
+        "/api/v1/ingest/events", content=b"{bad", headers={"Authorization": f"Bearer {smoke}"}
+    )
+    client.post(
+        "/api/v1/ingest/events", content=b"{old", headers={"Authorization": f"Bearer {smoke}"}
+    )
+    old = world.session.query(DeadLetter).filter(DeadLetter.raw == b"{old").one()
+    old.received_at = utcnow() - timedelta(days=31)
+    world.session.flush()
+    assert event_service.purge_dead_letters(world.session, older_than_days=30) == 1
+    assert [x["raw_text"] for x in _letters(client, world)] == ["{bad"]
+
+
+def test_an_mqtt_payload_has_the_http_limit_and_is_not_kept_whole(world: World) -> None:
+    from pingan.events.models import DeadLetter
+    from pingan.events.pipeline import KEPT_BYTES, dead_letter
+    from pingan.ingest import messages
+
+    payload = b'{"kind": "fire", "data": {"pad": "' + b"x" * (5 * 1024 * 1024) + b'"}}'
+    with pytest.raises(messages.BadMessage) as refused:
+        messages.parse(payload)
+    assert refused.value.key == "too_large"
+    letter = dead_letter(
+        world.session,
+        channel="mqtt",
+        raw=payload,
+        reason_key=refused.value.key,
+        reason=refused.value.reason,
+        source="pingan/v1/x/event",
+    )
+    stored = world.session.get(DeadLetter, letter.id)
+    assert stored is not None and len(stored.raw) == KEPT_BYTES
+    assert f"first {KEPT_BYTES} of {len(payload)} bytes kept" in stored.reason

@@ -13,6 +13,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from pingan.alarms.models import Alarm, Level, Notification
+from pingan.alarms.notify import outbox
+from pingan.alarms.notify.channels import Sender
+from pingan.alarms.notify.sms import Sms
 from pingan.alarms.rules import RuleBook, parse
 from pingan.db.base import utcnow
 from pingan.patrol import dispatch
@@ -95,6 +98,27 @@ def test_a_closed_phone_page_is_reached_by_sms_and_the_responders_channel(
             ("contact_sms", "13800000001"),
             ("duty_group", "13800000001"),  # the group robot @s the responder
         ]
+        # The text message that leaves: to the responder's own number, saying what and where.
+        texts: list[tuple[list[str], Sms]] = []
+
+        class Phone:
+            def send(self, to: list[str], sms: Sms) -> str:
+                texts.append((to, sms))
+                return "sent"
+
+        sender = Sender(client.app.state.settings, sms=Phone())  # type: ignore[attr-defined]
+        try:
+            outbox.deliver_due(
+                client.app.state.sessionmaker,  # type: ignore[attr-defined]
+                sender=sender,
+                rules=rules,
+                public_url="https://pingan.local",
+            )
+        finally:
+            sender.close()
+        [(to, sms)] = texts
+        assert to == ["13800000001"] and "火警" in sms.title and "派单" in sms.title
+        assert sms.link == "https://pingan.local/m"  # the phone page, where the task waits
         # With the page open, the offer reaches the page only.
         dispatch.page_open(world.session, actor=_principal(world, "far"))
         world.session.commit()

@@ -39,7 +39,9 @@ def test_the_phone_page_is_for_patrol_members(
     client.cookies.clear()
 
 
-def test_an_installable_web_app_that_works_offline(client: TestClient) -> None:
+def test_the_installable_app_and_its_service_worker_are_served(client: TestClient) -> None:
+    """What makes the phone page installable and available offline is served; that it does
+    work with the network off is shown in Chromium (tests/web/test_phone.py)."""
     manifest = client.get("/m/manifest.webmanifest")
     assert manifest.headers["content-type"].startswith("application/manifest+json")
     data = manifest.json()

@@ -349,7 +349,7 @@ def _camera_file(folder: Path, text: str) -> Path:
 def test_the_page_scans_a_code_with_the_phone_camera(live: Live, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    from tests.web.test_desk import CHROMIUM
+    from tests.conftest import CHROMIUM
 
     _patrol(live)
     base = f"http://127.0.0.1:{live.port}"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Generator
 from typing import Annotated
 from urllib.parse import urlparse
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from pingan.api_common import (
     DB,
@@ -122,11 +124,17 @@ def live_view(device_id: int, request: Request, actor: DetachedActor) -> Streami
         )
     stop = threading.Event()
 
-    def body() -> Iterator[bytes]:
+    async def body() -> AsyncIterator[bytes]:
+        # Frames are read in a worker thread; when the viewer leaves (this task is cancelled)
+        # the camera is let go at once, not when the generator happens to be collected.
+        pictures: Generator[bytes] = video.live_view(url, stop)
         try:
-            yield from video.live_view(url, stop)
+            while (chunk := await run_in_threadpool(next, pictures, None)) is not None:
+                yield chunk
         finally:
-            stop.set()
+            stop.set()  # a frame still being read in its thread ends the generator there
+            with contextlib.suppress(ValueError):
+                pictures.close()
 
     return StreamingResponse(
         body(),

@@ -158,6 +158,9 @@ def _stored(new_id: int, item: Incoming, row: dict[str, Any]) -> Stored:
     )
 
 
+KEPT_BYTES = 64 * 1024
+
+
 def dead_letter(
     session: Session,
     *,
@@ -168,7 +171,11 @@ def dead_letter(
     source: str | None = None,
     device_id: int | None = None,
 ) -> DeadLetter:
-    """Keep what could not be processed, with the raw bytes and why."""
+    """Keep what could not be processed, with the raw bytes and why (at most KEPT_BYTES of
+    them: a message refused for its size is not stored whole)."""
+    if len(raw) > KEPT_BYTES:
+        reason = f"{reason} (first {KEPT_BYTES} of {len(raw)} bytes kept)"
+        raw = raw[:KEPT_BYTES]
     letter = DeadLetter(
         channel=channel,
         raw=raw,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
 from pingan.auth.principal import Principal
@@ -129,3 +129,10 @@ def replay(
     letter.replay_result = f"stored {stored}, duplicate {len(outcomes) - stored}"
     session.flush()
     return letter.replay_result
+
+
+def purge_dead_letters(session: Session, *, older_than_days: int) -> int:
+    """Dead letters are kept PINGAN_DEAD_LETTER_DAYS (30): long enough to mend and replay."""
+    cutoff = utcnow() - timedelta(days=older_than_days)
+    result = session.execute(delete(DeadLetter).where(DeadLetter.received_at < cutoff))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -41,6 +41,7 @@ from pingan.ingest import messages, topics
 
 log = logging.getLogger("pingan.ingest.mqtt")
 CHANNEL = "mqtt"
+MAX_SNAPSHOT = 5 * 1024 * 1024  # as the HTTP snapshot route
 SESSION_EXPIRY_S = 7 * 24 * 3600
 RECEIVE_MAXIMUM = 2000
 DEVICE_CACHE_S = 2.0  # QoS 1 messages the broker may have in flight to us unacknowledged
@@ -333,6 +334,9 @@ class MqttAdapter:
         for n, item in enumerate(batch):
             where = topics.parse(item.topic)
             if where is not None and where.kind == "snapshot":
+                if len(item.payload) > MAX_SNAPSHOT:
+                    found[n] = ValueError(f"snapshot of {len(item.payload)} bytes, over 5 MiB")
+                    continue
                 try:
                     found[n] = self.faces.workers.analyse(item.payload)
                 except ValueError as exc:

@@ -7,9 +7,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 
 import cv2
+from prometheus_client import Gauge
 from sqlalchemy.orm import Session, sessionmaker
 
 from pingan.db.engine import READONLY, unit_of_work
@@ -189,10 +190,17 @@ class CameraStream:
 LIVE_FPS = 3.0
 
 
-def live_view(url: str, stop: threading.Event, fps: float = LIVE_FPS) -> Iterator[bytes]:
+LIVE_VIEWS = Gauge("pingan_live_views", "Camera streams open for someone watching them now")
+
+
+def live_view(url: str, stop: threading.Event, fps: float = LIVE_FPS) -> Generator[bytes]:
     """A camera's picture as multipart JPEG (MJPEG), a few frames a second: the stream is opened
-    only while someone watches, and closed when they leave."""
-    for _number, jpeg in frames(url, fps, stop):
-        yield b"--frame\r\nContent-Type: image/jpeg\r\n\r\n" + jpeg + b"\r\n"
-        if not _live(url):
-            time.sleep(1.0 / fps)  # a file plays at the pace of a camera
+    only while someone watches, and closed when they leave (LIVE_VIEWS counts the open ones)."""
+    LIVE_VIEWS.inc()
+    try:
+        for _number, jpeg in frames(url, fps, stop):
+            yield b"--frame\r\nContent-Type: image/jpeg\r\n\r\n" + jpeg + b"\r\n"
+            if not _live(url):
+                time.sleep(1.0 / fps)  # a file plays at the pace of a camera
+    finally:
+        LIVE_VIEWS.dec()
