@@ -265,3 +265,52 @@ def test_bad_snapshots_are_refused_and_kept(client: TestClient, world: World, do
     assert [letter.reason_key for letter in letters] == ["bad_image"]
     r = client.post("/api/v1/faces/recognitions", content=photo("chen_yanxi/1.jpg"))
     assert r.status_code == 401
+
+
+def test_pins_are_six_digits_and_a_door_stops_taking_them_after_five_wrong_ones(
+    client: TestClient, world: World, door: str
+) -> None:
+    person = world.people["gh"]
+    h = world.auth("gh_admin")
+    short = client.post(
+        f"/api/v1/people/{person}/credentials",
+        json={"node_id": world.nodes["gh_site"], "kind": "pin", "secret": "1234"},
+        headers=h,
+    )
+    assert short.status_code == 422 and "6 to 12 digits" in short.text
+    ok = client.post(
+        f"/api/v1/people/{person}/credentials",
+        json={"node_id": world.nodes["gh_site"], "kind": "pin", "secret": "135792"},
+        headers=h,
+    )
+    assert ok.status_code == 201
+
+    def pin(secret: str) -> dict[str, Any]:
+        r = client.post(
+            "/api/v1/doors/credentials",
+            json={"kind": "pin", "secret": secret},
+            headers={"Authorization": f"Bearer {door}"},
+        )
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    assert pin("135792")["decision"] == "grant"
+    for guess in range(5):
+        assert pin(f"00000{guess}")["reason"] == "unknown_credential"
+    locked = pin("135792")  # even the right one, until the five minutes have passed
+    assert locked["decision"] == "deny" and locked["reason"] == "pin_locked"
+    alarms = client.get("/api/v1/alarms", headers=h).json()["items"]
+    assert any(a["category"] == "trouble" for a in alarms)
+    # Cards still open the door: only PINs are held back.
+    card = client.post(
+        f"/api/v1/people/{person}/credentials",
+        json={"node_id": world.nodes["gh_site"], "kind": "card", "secret": "0099887766"},
+        headers=h,
+    )
+    assert card.status_code == 201
+    r = client.post(
+        "/api/v1/doors/credentials",
+        json={"kind": "card", "secret": "0099887766"},
+        headers={"Authorization": f"Bearer {door}"},
+    )
+    assert r.json()["decision"] == "grant"

@@ -51,7 +51,9 @@ PERMISSIONS: dict[Role, frozenset[Perm]] = {
     | _DESK
     | {Perm.people_write, Perm.devices_write, Perm.faces_enrol, Perm.patrol_run},
     Role.grid_officer: _READ | _DESK | {Perm.people_write, Perm.faces_enrol, Perm.watch_care},
-    Role.patrol_member: frozenset({Perm.territory_read, Perm.patrol_run}) | _DESK,
+    # Their phone page and what a dispatched task needs (its own steps): nothing of the desk,
+    # no cameras, no residents, no notification lists.
+    Role.patrol_member: frozenset({Perm.territory_read, Perm.patrol_run}),
     Role.police_liaison: _READ | _DESK | {Perm.faces_search, Perm.watch_blocked, Perm.patrol_run},
     Role.resident: _READ,
 }
@@ -78,3 +80,15 @@ LABEL: dict[Role, str] = {
     Role.police_liaison: N_("公安联络员"),
     Role.resident: N_("居民"),
 }
+
+
+def matrix_markdown() -> str:
+    """The permission matrix as docs/privacy.md shows it (a test keeps the two the same)."""
+    roles = list(Role)
+    head = "| permission | " + " | ".join(r.value for r in roles) + " |"
+    rule = "|---|" + "---|" * len(roles)
+    rows = [
+        f"| `{p.value}` | " + " | ".join("✓" if p in PERMISSIONS[r] else "" for r in roles) + " |"
+        for p in Perm
+    ]
+    return "\n".join([head, rule, *rows])

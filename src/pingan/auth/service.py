@@ -115,6 +115,12 @@ def create(session: Session, *, actor: Principal, data: UserCreate) -> User:
         _check_grant(session, actor=actor, binding=binding)
     if get_by_username(session, username=data.username):
         raise Conflict(field="username", reason=f"用户名 {data.username} 已存在")
+    if data.person_id is not None:
+        # A reference in the body is scope-checked like an id in the path: a person outside the
+        # actor's scope does not exist for them (404), whoever they would be linked to.
+        territory_service.get_person_visible_or_raise(
+            session, actor=actor, person_id=data.person_id, perm=Perm.people_write
+        )
     user = User(
         username=data.username,
         display_name=data.display_name,

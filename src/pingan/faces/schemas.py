@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pingan.faces.models import ConsentMethod, CredentialKind, Decision, WatchKind
 
@@ -77,6 +77,14 @@ class CredentialIn(Strict):
         min_length=4, max_length=32, pattern="^[0-9A-Za-z]+$", description="Card number or PIN"
     )
     expires_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _pin_digits(self) -> CredentialIn:
+        if self.kind == CredentialKind.pin and not (
+            self.secret.isdigit() and 6 <= len(self.secret) <= 12
+        ):
+            raise ValueError("a PIN is 6 to 12 digits")
+        return self
 
 
 class CredentialOut(BaseModel):

@@ -23,6 +23,7 @@ from pingan.db.paging import paginate
 from pingan.devices.models import DeviceKind
 from pingan.devices.service import DeviceInfo
 from pingan.errors import Conflict, Forbidden, Invalid, NotFound
+from pingan.events.models import Event
 from pingan.events.pipeline import Incoming
 from pingan.faces import watch
 from pingan.faces.analysis import Analysis
@@ -403,10 +404,35 @@ def _credential_here(
     return (valid[0] if valid else None), bool(here)
 
 
+PIN_TRIES = 5  # wrong PINs at one door within PIN_WINDOW, then the door refuses PINs a while
+PIN_WINDOW = timedelta(minutes=5)
+
+
+def _pins_refused(session: Session, *, device: DeviceInfo, now: datetime) -> int:
+    """Wrong PINs at this door in the last PIN_WINDOW (from its own door events)."""
+    rows = session.scalars(
+        select(Event.payload).where(
+            Event.device_id == device.id,
+            Event.kind == "door",
+            Event.code == "access_denied",
+            Event.received_at > now - PIN_WINDOW,
+        )
+    ).all()
+    return sum(
+        1 for p in rows if (p or {}).get("by") == "pin" and (p or {}).get("reason") != "pin_locked"
+    )
+
+
 def verify_credential(
     session: Session, *, device: DeviceInfo, kind: CredentialKind, secret: str, vault: Vault
 ) -> Outcome:
-    """A card or PIN at a door: valid here (its site or a scope above), not revoked, not expired."""
+    """A card or PIN at a door: valid here (its site or a scope above), not revoked, not expired.
+    After PIN_TRIES wrong PINs within PIN_WINDOW the door takes no PIN until the window has
+    passed (guessing a six-digit PIN then takes years), and says so with a trouble alarm."""
+    if kind == CredentialKind.pin:
+        wrong = _pins_refused(session, device=device, now=utcnow())
+        if wrong >= PIN_TRIES:
+            return Outcome(Decision.deny, "pin_locked", None, None, None)
     credential, here = _credential_here(
         session, device=device, kind=kind, secret=secret, vault=vault
     )
@@ -656,6 +682,10 @@ def events_for(device: DeviceInfo, outcome: Outcome, how: str) -> list[Incoming]
     """A door's decision is an access event like any other, and a watchlist hit a `face` event:
     both go through the pipeline, where the alarm rules see them."""
     items = [a.incoming("http") for a in outcome.alerts]
+    if outcome.reason == "pin_locked":
+        items.append(
+            Incoming(device=device, channel="http", kind="trouble", code="pin_lockout", payload={})
+        )
     if device.kind in DOORS:
         granted = outcome.decision == Decision.grant
         items.append(

@@ -142,9 +142,12 @@ def responder_name(session: Session, task: Task) -> str:
 def _move(
     session: Session, alarm: Alarm, action: Action, actor: Principal, note: str | None
 ) -> None:
-    """The alarm follows its responder, when its state allows that move."""
+    """The alarm follows its responder, when its state allows that move: by their own task,
+    not by a permission of the desk."""
     if action in flows.allowed(alarm.state):
-        alarm_service.act(session, actor=actor, alarm=alarm, action=action, note=note)
+        alarm_service.act(
+            session, actor=actor, alarm=alarm, action=action, note=note, by_own_task=True
+        )
 
 
 def offer(

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from pingan.alarms import service as alarm_service
 from pingan.alarms.rules import RuleBook
 from pingan.auth import audit
+from pingan.auth import service as auth_service
 from pingan.auth.principal import SYSTEM, Principal
 from pingan.auth.roles import Perm
 from pingan.db.base import utcnow
@@ -80,6 +81,8 @@ def team_visible_or_raise(session: Session, *, actor: Principal, team_id: int) -
 def add_member(session: Session, *, actor: Principal, team_id: int, data: MemberIn) -> Member:
     team = _team_or_raise(session, actor=actor, team_id=team_id, perm=Perm.patrol_manage)
     territory_service.get_person_visible_or_raise(session, actor=actor, person_id=data.person_id)
+    if data.user_id is not None:  # the account their phone logs in with: within scope too
+        auth_service.get_visible_or_raise(session, actor=actor, user_id=data.user_id)
     if session.scalar(
         select(Member.id).where(Member.team_id == team.id, Member.person_id == data.person_id)
     ):

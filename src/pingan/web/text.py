@@ -50,10 +50,10 @@ def menu(principal: Principal) -> list[MenuItem]:
 
 
 def home_of(principal: Principal) -> str:
-    if principal.person_id is not None and not principal.paths(Perm.alarms_read):
-        return OWN.href  # a resident lands on their own page
     if principal.paths(Perm.patrol_run) and not principal.paths(Perm.people_read):
         return PHONE  # patrol members and volunteers (no access to residents' records)
+    if principal.person_id is not None and not principal.paths(Perm.alarms_read):
+        return OWN.href  # a resident lands on their own page
     items = menu(principal)
     return items[0].href if items else "/territory"
 
