@@ -220,25 +220,27 @@ def test_refusals(backend: Backend, client: TestClient, panel: World) -> None:
     assert r.json()["replay_result"] == "stored 1, duplicate 0"
 
 
+async def udp(receiver: SiaReceiver, message: bytes) -> bytes:
+    """One datagram to the receiver, and its answer."""
+    loop = asyncio.get_running_loop()
+    got: asyncio.Future[bytes] = loop.create_future()
+
+    class Client(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            got.set_result(data)
+
+    transport, _ = await loop.create_datagram_endpoint(
+        Client, remote_addr=("127.0.0.1", receiver.port)
+    )
+    transport.sendto(message)
+    try:
+        return await asyncio.wait_for(got, 3)
+    finally:
+        transport.close()
+
+
 def test_udp(backend: Backend, client: TestClient, panel: World) -> None:
-    async def scenario(r: SiaReceiver) -> bytes:
-        loop = asyncio.get_running_loop()
-        got: asyncio.Future[bytes] = loop.create_future()
-
-        class Client(asyncio.DatagramProtocol):
-            def datagram_received(self, data: bytes, addr: Any) -> None:
-                got.set_result(data)
-
-        transport, _ = await loop.create_datagram_endpoint(
-            Client, remote_addr=("127.0.0.1", r.port)
-        )
-        transport.sendto(dcs(31, "ri1/MA01"))
-        try:
-            return await asyncio.wait_for(got, 3)
-        finally:
-            transport.close()
-
-    assert b'"ACK"' in run(backend, scenario)
+    assert b'"ACK"' in run(backend, lambda r: udp(r, dcs(31, "ri1/MA01")))
     assert [a["category"] for a in alarms(client, panel)] == ["medical"]
 
 
@@ -267,22 +269,8 @@ def test_a_keyed_account_takes_encrypted_frames_only_over_tcp_and_udp(
     forged_null = frame('"NULL"0042R0L0#5678[]')
 
     async def scenario(r: SiaReceiver) -> list[Any]:
-        loop = asyncio.get_running_loop()
-        got: asyncio.Future[bytes] = loop.create_future()
-
-        class Client(asyncio.DatagramProtocol):
-            def datagram_received(self, data: bytes, addr: Any) -> None:
-                got.set_result(data)
-
-        transport, _ = await loop.create_datagram_endpoint(
-            Client, remote_addr=("127.0.0.1", r.port)
-        )
-        transport.sendto(dcs(43, "ri1/BA01", account="5678"))
-        try:
-            udp = await asyncio.wait_for(got, 3)
-        finally:
-            transport.close()
-        return [await tcp(r, forged_alarm), await tcp(r, forged_null), udp]
+        by_udp = await udp(r, dcs(43, "ri1/BA01", account="5678"))
+        return [await tcp(r, forged_alarm), await tcp(r, forged_null), by_udp]
 
     by_tcp, null, by_udp = run(backend, scenario)
     assert b'"NAK"' in by_tcp[0] and b'"NAK"' in null[0] and b'"NAK"' in by_udp

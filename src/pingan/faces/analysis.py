@@ -224,6 +224,8 @@ class FaceWorkers:
         return self._call(_analyse_frame, jpeg, min_eye_distance)
 
     async def analyse_async(self, data: bytes) -> Analysis:
+        """analyse, awaited without a thread waiting on it (the shared threads serve the
+        periodic jobs and DC-09): the same retry on a new pool as _call."""
         for attempt in (1, 2):
             pool = await asyncio.to_thread(self._ensure)
             try:
