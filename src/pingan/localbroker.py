@@ -10,6 +10,18 @@ import subprocess
 import time
 from pathlib import Path
 
+# What the platform needs of its broker, so that nothing published at QoS 1 is lost while the
+# platform is down (docs/devices.md, "Broker settings"): a persistent session's queue without a
+# limit (Mosquitto's default of 1,000 messages drops the rest: six seconds at 200/s), kept on
+# disk across broker restarts, sessions kept two weeks, and a message size the platform takes.
+BROKER_SETTINGS = (
+    "persistence true",
+    "max_queued_messages 0",
+    "max_queued_bytes 0",
+    "persistent_client_expiration 14d",
+    "message_size_limit 5242880",
+)
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -38,9 +50,8 @@ class LocalBroker:
         self.proc: subprocess.Popen[bytes] | None = None
         lines = [
             f"listener {self.port} 127.0.0.1",
-            "persistence true",
+            *BROKER_SETTINGS,
             f"persistence_location {folder}/",
-            "max_queued_messages 0",
             "max_inflight_messages 0",
             f"log_dest file {folder}/mosquitto.log",
         ]

@@ -326,6 +326,9 @@ class Workers:
                 "connected": st.connected,
                 "last_error": st.last_error,
                 "worker": self.mqtt.health.as_dict(),
+                # Mosquitto does not publish its configuration: the warning stays until it can.
+                "broker_settings": "unverified: the broker's queue and persistence settings "
+                "cannot be read over MQTT; see docs/devices.md (Broker settings)",
                 **vars(st.counters),
             }
         else:

@@ -310,3 +310,40 @@ def test_a_message_the_pipeline_cannot_take_does_not_block_the_rest(live: Live) 
     assert count(live, Event) == 5
     assert count(live, DeadLetter, DeadLetter.reason_key == "internal") == 1
     assert adapter.status.counters.errors == 1
+
+
+def test_six_seconds_down_at_200_a_second_loses_nothing(live: Live, broker: Broker) -> None:
+    """The broker settings the docs ask for (the tests' broker uses them): a platform down for
+    six seconds while devices publish 200 messages a second gets every one, once, when back."""
+    from pingan.localbroker import BROKER_SETTINGS
+
+    docs = (Path(__file__).parents[2] / "docs" / "devices.md").read_text()
+    assert all(line in docs for line in BROKER_SETTINGS)
+    live.env.update(
+        PINGAN_MQTT_URL=broker.url, PINGAN_MQTT_CLIENT_ID="pingan-down", PINGAN_SIA_PORT="0"
+    )
+    live.serve()
+    until(
+        lambda: live.get("/healthz")["workers"]["mqtt"]["connected"],
+        what="the platform's connection",
+    )
+    assert "unverified" in live.get("/healthz")["workers"]["mqtt"]["broker_settings"]
+    device = client(broker, "lxy-smoke-1-pub")
+    topic = topics.device_topic("lxy-smoke-1", "event")
+    infos = []
+    try:
+        for i in range(2000):  # ten seconds at 200 a second; the platform away for six of them
+            infos.append(device.publish(topic, event(i), qos=1))
+            if i == 400:
+                live.kill()
+            if i == 1600:
+                live.serve()
+            time.sleep(0.005)
+        for info in infos:
+            info.wait_for_publish(timeout=60)
+        until(lambda: count(live, Event) == 2000, timeout=90, what="all 2000 events")
+        time.sleep(1)
+        assert count(live, Event) == 2000
+    finally:
+        device.loop_stop()
+        device.disconnect()
