@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -293,17 +293,22 @@ def test_a_manager_sets_up_a_team_its_roster_and_a_route_in_the_console(
     team.locator("summary").click()
     expect(team.locator("table.members")).to_contain_text("赵志强")
     shifts = team.locator("form[data-kind=shift]")
-    shifts.locator("[name=starts_at]").fill("2026-12-01T20:00")
-    shifts.locator("[name=ends_at]").fill("2026-12-01T08:00")
+    # Tonight's shift in Beijing time, whatever the day the test runs.
+    day = (datetime.now(UTC) + timedelta(hours=8)).date()
+    night, morning = day.strftime("%Y-%m-%d"), (day + timedelta(days=1)).strftime("%Y-%m-%d")
+    shifts.locator("[name=starts_at]").fill(f"{night}T20:00")
+    shifts.locator("[name=ends_at]").fill(f"{night}T08:00")
     shifts.locator("button").click()
     expect(shifts.locator(".error")).to_contain_text("班次结束时间须晚于开始时间")
-    shifts.locator("[name=ends_at]").fill("2026-12-02T08:00")
+    shifts.locator("[name=ends_at]").fill(f"{morning}T08:00")
     shifts.locator("button").click()
     team = page.locator("details.team").first
     team.locator("summary").click()
     expect(team.locator("ul.shifts li")).to_have_count(1)
     # Typed and shown in Beijing time, whatever the browser's zone.
-    expect(team.locator("ul.shifts li")).to_contain_text("12/01 20:00:00 – 12/02 08:00:00")
+    expect(team.locator("ul.shifts li")).to_contain_text(
+        f"{day:%m/%d} 20:00:00 – {day + timedelta(days=1):%m/%d} 08:00:00"
+    )
 
     page.locator("#new-route-box summary").click()
     route = page.locator("#new-route")
