@@ -15,8 +15,9 @@ from starlette.exceptions import HTTPException
 
 from pingan.auth import service as auth_service
 from pingan.auth.principal import Principal
+from pingan.auth.roles import Perm
 from pingan.db.engine import unit_of_work
-from pingan.errors import Invalid, PinganError, TooLarge, Unauthenticated
+from pingan.errors import Forbidden, Invalid, PinganError, TooLarge, Unauthenticated
 from pingan.i18n import DEFAULT_LANG, LANGS, pick_lang
 
 SESSION_COOKIE = "pingan_session"
@@ -59,13 +60,48 @@ DEFAULT_BODY = 1024 * 1024  # any request body, unless its route declares anothe
 BODY_LIMIT = "x-max-body-size"  # a route's own limit: openapi_extra={BODY_LIMIT: bytes}
 
 
+PERMISSION = "x-permission"  # what a route needs, declared on it: openapi_extra=needs(...)
+PUBLIC = "public"  # anyone, without logging in: the log-in itself, published schemas
+SIGNED_IN = "signed-in"  # any account, about itself: its tokens, its own face data, log-out
+DEVICE = "device"  # a device's own token (ingest, door readers), not a person's log-in
+INTERNAL = "internal"  # PINGAN_METRICS_TOKEN or a caller on this machine (/metrics)
+ACCESS_KINDS = (PUBLIC, SIGNED_IN, DEVICE, INTERNAL)
+
+
+def needs(*perms: Perm | str, body: int | None = None) -> dict[str, Any]:
+    """A route's declaration: the permission it needs (any one of those named; the scope of
+    each record is checked by the service), or PUBLIC, SIGNED_IN or DEVICE; and its body limit
+    when it differs from DEFAULT_BODY. Shown in the OpenAPI as `x-permission`."""
+    if not perms or any(p not in ACCESS_KINDS and p not in set(Perm) for p in perms):
+        raise ValueError(f"a route needs permissions or one of {ACCESS_KINDS}: {perms}")
+    extra: dict[str, Any] = {PERMISSION: [str(p) for p in perms]}
+    if body is not None:
+        extra[BODY_LIMIT] = body
+    return extra
+
+
+def declared(route: Any) -> list[str] | None:
+    """What a route declared with needs(...), or None."""
+    extra = getattr(route, "openapi_extra", None) or {}
+    value = extra.get(PERMISSION)
+    return list(value) if value else None
+
+
+def _allowed(request: Request, principal: Principal) -> Principal:
+    """The route's declared permission, held in some scope (403 otherwise, before any record is
+    looked at); a route that declared nothing lets nobody in."""
+    wanted = declared(request.scope.get("route"))
+    if wanted is None:
+        raise Forbidden(action="undeclared")
+    if SIGNED_IN in wanted or principal.system:
+        return principal
+    if not any(principal.paths(Perm(p)) for p in wanted if p not in ACCESS_KINDS):
+        raise Forbidden(action=" | ".join(wanted))
+    return principal
+
+
 def size_words(limit: int) -> str:
     return f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit // 1024} KiB"
-
-
-def max_body(limit: int) -> dict[str, Any]:
-    """A route's body limit, declared on the route (and shown in the API's description)."""
-    return {BODY_LIMIT: limit}
 
 
 def body_limit(request: Request) -> int:
@@ -152,15 +188,21 @@ def _authenticate(request: Request, session: Session) -> Principal:
 
 
 def get_principal(request: Request, session: DB) -> Principal:
-    return _authenticate(request, session)
+    return _allowed(request, _authenticate(request, session))
+
+
+def signed_in_principal(request: Request) -> Principal:
+    """Who is asking, found in a transaction of its own that has ended when this returns (the
+    pages check their own permission)."""
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    with unit_of_work(factory, ip=client_ip(request), actor="anonymous") as session:
+        return _authenticate(request, session)
 
 
 def get_principal_detached(request: Request) -> Principal:
     """For long responses (live streams) and routes that await: who is asking, found in a
     transaction of its own that has ended when the route starts."""
-    factory: sessionmaker[Session] = request.app.state.sessionmaker
-    with unit_of_work(factory, ip=client_ip(request), actor="anonymous") as session:
-        return _authenticate(request, session)
+    return _allowed(request, signed_in_principal(request))
 
 
 Actor = Annotated[Principal, Depends(get_principal)]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import sessionmaker
 
 from pingan import __version__, logs, observability, problems
 from pingan.alarms import api as alarms_api
+from pingan.api_common import api_routes, declared
 from pingan.assessment import api as figures_api
 from pingan.auth import api as auth_api
 from pingan.auth import service as auth_service
@@ -90,4 +91,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(faces_api.router, prefix=API_PREFIX)
     app.include_router(patrol_api.router, prefix=API_PREFIX)
     pages.install(app)
+    undeclared_routes(app)
     return app
+
+
+def undeclared_routes(app: FastAPI) -> None:
+    """Every route of the API declares its permission (needs(...)); one that does not stops the
+    start, naming it. The pages check theirs in pingan.web.pages (a 404 page, or the log-in)."""
+    missing = [
+        f"{sorted(route.methods)[0]} {route.path}"
+        for route in api_routes(app)
+        if getattr(route, "include_in_schema", True) or route.path.startswith(API_PREFIX)
+        if declared(route) is None
+    ]
+    if missing:
+        raise RuntimeError(f"routes without a declared permission: {', '.join(missing)}")

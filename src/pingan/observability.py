@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from starlette.routing import Match
 
 from pingan import __version__
+from pingan.api_common import INTERNAL, PUBLIC, needs
 from pingan.db import meta, migrate
 from pingan.db.engine import database_ok
 from pingan.security import may_read_internals
@@ -47,7 +48,7 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", include_in_schema=False, openapi_extra=needs(INTERNAL))
 def metrics(request: Request) -> Response:
     """Prometheus metrics: with PINGAN_METRICS_TOKEN, or from this machine."""
     if not may_read_internals(request):
@@ -74,7 +75,7 @@ def _database_state(engine: Engine) -> tuple[bool, str, bool]:
     return True, detail, meta.engine_is_demo(engine)
 
 
-@router.get("/healthz", tags=["system"])
+@router.get("/healthz", tags=["system"], openapi_extra=needs(PUBLIC))
 async def healthz(request: Request) -> JSONResponse:
     """Database status; 503 when the database cannot be reached. The database is asked on a
     thread of its own, never the request threads, so a busy platform still answers at once.

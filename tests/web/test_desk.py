@@ -13,9 +13,11 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pingan.auth import service as auth_service
+from pingan.auth.models import AuditEntry
 from pingan.auth.principal import SYSTEM
 from pingan.auth.roles import Role
 from pingan.auth.schemas import BindingIn, UserCreate
@@ -292,3 +294,42 @@ def test_a_resident_consents_enrols_and_withdraws_on_their_own_page(
     expect(page.locator("#consents")).to_contain_text("已撤回")
     expect(page.locator("#photos")).to_have_count(0)
     assert hosts == {"127.0.0.1"}, hosts
+
+
+def test_a_person_s_numbers_are_masked_and_read_whole_on_purpose(
+    live: Live, browser: Browser
+) -> None:
+    engine = make_engine(live.settings)
+    with Session(engine) as s:
+        s.info["actor"] = "test"
+        person = territory_service.create_person(
+            s,
+            actor=SYSTEM,
+            data=PersonCreate(
+                node_id=live.nodes["site"],
+                name="李四",
+                phone="13800001111",
+                id_number="11010519491231002X",
+            ),
+        )
+        s.commit()
+        pid = person.id
+    base = f"http://127.0.0.1:{live.port}"
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    login(page, base, "gh_operator", "gh-operator-pw")
+    page.goto(f"{base}/people/{pid}")
+    expect(page.locator("#phone")).to_have_text("138****1111")
+    expect(page.locator("#id_number")).to_have_text("110***********002X")
+    # The desk phones people: the phone's button only, not the identity number's.
+    expect(page.locator("[data-reveal]")).to_have_count(1)
+    assert "13800001111" not in page.content() and "11010519491231002X" not in page.content()
+    page.click("[data-target=phone]")
+    expect(page.locator("#phone")).to_have_text("13800001111")
+    expect(page.locator("[data-reveal]")).to_have_count(0)
+    shot(page, live, "person")
+    with Session(engine) as s:
+        [read] = s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "reveal", AuditEntry.entity == "people")
+        ).all()
+        assert read.entity_id == str(pid) and read.after == {"field": "phone"}
+    engine.dispose()

@@ -14,7 +14,8 @@ from pingan.alarms import flows, service
 from pingan.alarms.models import Alarm, AlarmState
 from pingan.alarms.notify import feed, outbox
 from pingan.alarms.schemas import ActIn, AlarmDetail, AlarmOut, EntryOut, NotificationOut
-from pingan.api_common import DB, Actor, DetachedActor, Page, Paging, StrictQuery, page_of
+from pingan.api_common import DB, Actor, DetachedActor, Page, Paging, StrictQuery, needs, page_of
+from pingan.auth.roles import Perm
 from pingan.territory import service as territory_service
 
 router = APIRouter(dependencies=[StrictQuery], tags=["alarms"])
@@ -26,7 +27,7 @@ def _out(alarm: Alarm) -> AlarmOut:
     return out
 
 
-@router.get("/alarms", response_model=Page[AlarmOut])
+@router.get("/alarms", response_model=Page[AlarmOut], openapi_extra=needs(Perm.alarms_read))
 def list_alarms(
     actor: Actor,
     session: DB,
@@ -66,7 +67,9 @@ def list_alarms(
     return page_of([_out(a) for a in rows], total, paging)
 
 
-@router.get("/alarms/stream", response_class=EventSourceResponse)
+@router.get(
+    "/alarms/stream", response_class=EventSourceResponse, openapi_extra=needs(Perm.alarms_read)
+)
 async def stream(request: Request, actor: DetachedActor) -> EventSourceResponse:
     """Server-sent events: every new alarm and every change of one within your scope, as it
     happens (event `alarm`, data: the change as JSON). Browsers use the login cookie."""
@@ -89,7 +92,9 @@ async def stream(request: Request, actor: DetachedActor) -> EventSourceResponse:
     return EventSourceResponse(events(), ping=15)
 
 
-@router.get("/notifications", response_model=Page[NotificationOut])
+@router.get(
+    "/notifications", response_model=Page[NotificationOut], openapi_extra=needs(Perm.alarms_read)
+)
 def list_notifications(
     actor: Actor,
     session: DB,
@@ -109,7 +114,11 @@ def list_notifications(
     return page_of([NotificationOut.model_validate(n) for n in rows], total, paging)
 
 
-@router.post("/notifications/{notification_id}/retry", response_model=NotificationOut)
+@router.post(
+    "/notifications/{notification_id}/retry",
+    response_model=NotificationOut,
+    openapi_extra=needs(Perm.alarms_handle),
+)
 def retry_notification(notification_id: int, actor: Actor, session: DB) -> NotificationOut:
     row = service.notification_visible_or_raise(
         session, actor=actor, notification_id=notification_id
@@ -118,7 +127,7 @@ def retry_notification(notification_id: int, actor: Actor, session: DB) -> Notif
     return NotificationOut.model_validate(row)
 
 
-@router.get("/alarms/{alarm_id}", response_model=AlarmDetail)
+@router.get("/alarms/{alarm_id}", response_model=AlarmDetail, openapi_extra=needs(Perm.alarms_read))
 def get_alarm(alarm_id: int, actor: Actor, session: DB) -> AlarmDetail:
     alarm = service.get_visible_or_raise(session, actor=actor, alarm_id=alarm_id)
     return AlarmDetail(
@@ -127,7 +136,9 @@ def get_alarm(alarm_id: int, actor: Actor, session: DB) -> AlarmDetail:
     )
 
 
-@router.post("/alarms/{alarm_id}/actions", response_model=AlarmOut)
+@router.post(
+    "/alarms/{alarm_id}/actions", response_model=AlarmOut, openapi_extra=needs(Perm.alarms_handle)
+)
 def act(alarm_id: int, data: ActIn, actor: Actor, session: DB) -> AlarmOut:
     """acknowledge, dispatch, arrive, resolve, false_alarm, close or note; recorded on the timeline."""
     alarm = service.get_visible_or_raise(session, actor=actor, alarm_id=alarm_id)

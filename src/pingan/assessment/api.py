@@ -11,8 +11,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from pingan.api_common import DB, Actor, StrictQuery, request_lang
+from pingan.api_common import DB, Actor, StrictQuery, needs, request_lang
 from pingan.assessment import figures
+from pingan.auth.roles import Perm
 from pingan.i18n import gettext
 
 router = APIRouter(dependencies=[StrictQuery], tags=["figures"])
@@ -39,13 +40,21 @@ def _figure(
     return figures.Figures(session, actor=actor, period=span).get(name), span
 
 
-@router.get("/figures", response_model=list[str])
-def list_figures() -> list[str]:
+@router.get(
+    "/figures",
+    response_model=list[str],
+    openapi_extra=needs(Perm.alarms_read, Perm.devices_read, Perm.patrol_read),
+)
+def list_figures(actor: Actor) -> list[str]:
     """The names of the figures: by_category, by_day, by_community, tta, ttr, …"""
     return list(figures.FIGURES)
 
 
-@router.get("/figures/{name}.csv", response_class=Response)
+@router.get(
+    "/figures/{name}.csv",
+    response_class=Response,
+    openapi_extra=needs(Perm.alarms_read, Perm.devices_read, Perm.patrol_read),
+)
 def figure_csv(
     name: str, request: Request, actor: Actor, session: DB, start: Start = None, end: End = None
 ) -> Response:
@@ -63,7 +72,11 @@ def figure_csv(
     )
 
 
-@router.get("/figures/{name}", response_model=FigureOut)
+@router.get(
+    "/figures/{name}",
+    response_model=FigureOut,
+    openapi_extra=needs(Perm.alarms_read, Perm.devices_read, Perm.patrol_read),
+)
 def figure_json(
     name: str, request: Request, actor: Actor, session: DB, start: Start = None, end: End = None
 ) -> FigureOut:

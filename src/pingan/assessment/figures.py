@@ -294,11 +294,11 @@ class Figures:
         return Figure("defences", N_("三防概览"), ["defence", "figure", "value", "unit"], rows)
 
     def _human(self, count: str, ratio: str) -> list[list[Any]]:
-        in_scope = self.actor.filter(Member.path, Perm.territory_read)
+        in_scope = self.actor.filter(Member.path, Perm.patrol_read)
         teams = self.session.scalar(
             select(func.count())
             .select_from(Team)
-            .where(self.actor.filter(Team.path, Perm.territory_read))
+            .where(self.actor.filter(Team.path, Perm.patrol_read))
         )
         members = self.session.scalar(
             select(func.count()).select_from(Member).where(Member.active, in_scope)
@@ -361,7 +361,7 @@ class Figures:
                 Run.finished_at.is_not(None),
                 Run.started_at >= self.period.since,
                 Run.started_at < self.period.until,
-                self.actor.filter(Run.path, Perm.territory_read),
+                self.actor.filter(Run.path, Perm.patrol_read),
             )
         ).all()
         spans += self.session.execute(
@@ -372,7 +372,7 @@ class Figures:
                 Task.finished_at.is_not(None),
                 Task.offered_at >= self.period.since,
                 Task.offered_at < self.period.until,
-                self.actor.filter(Member.path, Perm.territory_read),
+                self.actor.filter(Member.path, Perm.patrol_read),
             )
         ).all()
         for member_id, start, end in spans:

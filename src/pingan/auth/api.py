@@ -9,17 +9,20 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from pingan.api_common import (
     DB,
+    PUBLIC,
     SESSION_COOKIE,
+    SIGNED_IN,
     Actor,
     Page,
     Paging,
     StrictQuery,
     bearer,
     client_ip,
+    needs,
     page_of,
     set_session_cookie,
 )
-from pingan.auth import service
+from pingan.auth import audit, service
 from pingan.auth.roles import Perm, Role
 from pingan.auth.schemas import (
     AuditOut,
@@ -35,12 +38,13 @@ from pingan.auth.schemas import (
     UserUpdate,
 )
 from pingan.config import get_settings
-from pingan.errors import Forbidden, NotFound
+from pingan.errors import NotFound
+from pingan.masking import NumberOut
 
 router = APIRouter(dependencies=[StrictQuery])
 
 
-@router.post("/auth/login", response_model=LoginOut, tags=["auth"])
+@router.post("/auth/login", response_model=LoginOut, tags=["auth"], openapi_extra=needs(PUBLIC))
 def login(data: LoginIn, request: Request, response: Response) -> LoginOut:
     """Log in with user name and password: a bearer token, also set as an HttpOnly cookie."""
     done = service.login(
@@ -55,7 +59,12 @@ def login(data: LoginIn, request: Request, response: Response) -> LoginOut:
     )
 
 
-@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
+@router.post(
+    "/auth/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["auth"],
+    openapi_extra=needs(SIGNED_IN),
+)
 def logout(request: Request, response: Response, actor: Actor, session: DB) -> None:
     raw = bearer(request) or request.cookies.get(SESSION_COOKIE)
     if raw:
@@ -64,20 +73,28 @@ def logout(request: Request, response: Response, actor: Actor, session: DB) -> N
     response.delete_cookie(SESSION_COOKIE)
 
 
-@router.get("/auth/me", response_model=UserOut, tags=["auth"])
+@router.get("/auth/me", response_model=UserOut, tags=["auth"], openapi_extra=needs(SIGNED_IN))
 def me(actor: Actor, session: DB) -> UserOut:
     assert actor.user_id is not None
     user = service.get_visible_or_raise(session, actor=actor, user_id=actor.user_id)
     return UserOut.model_validate(user)
 
 
-@router.get("/auth/tokens", response_model=list[TokenOut], tags=["auth"])
+@router.get(
+    "/auth/tokens", response_model=list[TokenOut], tags=["auth"], openapi_extra=needs(SIGNED_IN)
+)
 def my_tokens(actor: Actor, session: DB) -> list[TokenOut]:
     assert actor.user_id is not None
     return [TokenOut.model_validate(t) for t in service.tokens_of(session, user_id=actor.user_id)]
 
 
-@router.post("/auth/tokens", response_model=TokenIssued, status_code=201, tags=["auth"])
+@router.post(
+    "/auth/tokens",
+    response_model=TokenIssued,
+    status_code=201,
+    tags=["auth"],
+    openapi_extra=needs(SIGNED_IN),
+)
 def create_token(data: TokenCreate, actor: Actor, session: DB) -> TokenIssued:
     """An API token for scripts and integrations, acting as you. The token is shown once."""
     assert actor.user_id is not None
@@ -89,7 +106,9 @@ def create_token(data: TokenCreate, actor: Actor, session: DB) -> TokenIssued:
     return TokenIssued(token=raw, **TokenOut.model_validate(token).model_dump())
 
 
-@router.delete("/auth/tokens/{token_id}", status_code=204, tags=["auth"])
+@router.delete(
+    "/auth/tokens/{token_id}", status_code=204, tags=["auth"], openapi_extra=needs(SIGNED_IN)
+)
 def revoke_token(token_id: int, actor: Actor, session: DB) -> None:
     assert actor.user_id is not None
     token = next(
@@ -100,12 +119,9 @@ def revoke_token(token_id: int, actor: Actor, session: DB) -> None:
     service.revoke(session, token=token)
 
 
-def _require_any(actor: Actor, perm: Perm) -> None:
-    if not actor.system and not actor.paths(perm):
-        raise Forbidden(action=perm.value)
-
-
-@router.get("/users", response_model=Page[UserOut], tags=["users"])
+@router.get(
+    "/users", response_model=Page[UserOut], tags=["users"], openapi_extra=needs(Perm.users_read)
+)
 def list_users(
     actor: Actor,
     session: DB,
@@ -115,33 +131,65 @@ def list_users(
     ] = None,
     role: Role | None = None,
 ) -> Page[UserOut]:
-    _require_any(actor, Perm.users_read)
     rows, total = service.get_all(
         session, actor=actor, q=q, role=role, limit=paging.limit, offset=paging.offset
     )
     return page_of([UserOut.model_validate(u) for u in rows], total, paging)
 
 
-@router.post("/users", response_model=UserOut, status_code=201, tags=["users"])
+@router.post(
+    "/users",
+    response_model=UserOut,
+    status_code=201,
+    tags=["users"],
+    openapi_extra=needs(Perm.users_write),
+)
 def create_user(data: UserCreate, actor: Actor, session: DB) -> UserOut:
-    _require_any(actor, Perm.users_write)
     return UserOut.model_validate(service.create(session, actor=actor, data=data))
 
 
-@router.get("/users/{user_id}", response_model=UserOut, tags=["users"])
+@router.get(
+    "/users/{user_id}", response_model=UserOut, tags=["users"], openapi_extra=needs(Perm.users_read)
+)
 def get_user(user_id: int, actor: Actor, session: DB) -> UserOut:
     return UserOut.model_validate(
         service.get_visible_or_raise(session, actor=actor, user_id=user_id)
     )
 
 
-@router.patch("/users/{user_id}", response_model=UserOut, tags=["users"])
+@router.get(
+    "/users/{user_id}/phone",
+    response_model=NumberOut,
+    tags=["users"],
+    openapi_extra=needs(Perm.people_phone),
+)
+def user_phone(user_id: int, actor: Actor, session: DB) -> NumberOut:
+    """An account's whole phone number, for those who manage the account. Audited."""
+    user = service.get_visible_or_raise(session, actor=actor, user_id=user_id)
+    audit.record_number_read(
+        session, entity="users", entity_id=user.id, field="phone", scope_path=None
+    )
+    return NumberOut(field="phone", value=user.phone)
+
+
+@router.patch(
+    "/users/{user_id}",
+    response_model=UserOut,
+    tags=["users"],
+    openapi_extra=needs(Perm.users_write),
+)
 def update_user(user_id: int, data: UserUpdate, actor: Actor, session: DB) -> UserOut:
     user = service.get_visible_or_raise(session, actor=actor, user_id=user_id)
     return UserOut.model_validate(service.update(session, actor=actor, user=user, data=data))
 
 
-@router.post("/users/{user_id}/roles", response_model=BindingOut, status_code=201, tags=["users"])
+@router.post(
+    "/users/{user_id}/roles",
+    response_model=BindingOut,
+    status_code=201,
+    tags=["users"],
+    openapi_extra=needs(Perm.users_write),
+)
 def add_role(user_id: int, data: BindingIn, actor: Actor, session: DB) -> BindingOut:
     user = service.get_visible_or_raise(session, actor=actor, user_id=user_id)
     return BindingOut.model_validate(
@@ -149,13 +197,20 @@ def add_role(user_id: int, data: BindingIn, actor: Actor, session: DB) -> Bindin
     )
 
 
-@router.delete("/users/{user_id}/roles/{binding_id}", status_code=204, tags=["users"])
+@router.delete(
+    "/users/{user_id}/roles/{binding_id}",
+    status_code=204,
+    tags=["users"],
+    openapi_extra=needs(Perm.users_write),
+)
 def remove_role(user_id: int, binding_id: int, actor: Actor, session: DB) -> None:
     user = service.get_visible_or_raise(session, actor=actor, user_id=user_id)
     service.remove_binding(session, actor=actor, user=user, binding_id=binding_id)
 
 
-@router.get("/audit", response_model=Page[AuditOut], tags=["audit"])
+@router.get(
+    "/audit", response_model=Page[AuditOut], tags=["audit"], openapi_extra=needs(Perm.audit_read)
+)
 def audit_log(
     actor: Actor,
     session: DB,
@@ -172,7 +227,6 @@ def audit_log(
     until: datetime | None = None,
 ) -> Page[AuditOut]:
     """Who did what, when, with before and after; admins see entries within their scope."""
-    _require_any(actor, Perm.audit_read)
     rows, total = service.audit_entries(
         session,
         actor=actor,

@@ -17,14 +17,8 @@ from sqlalchemy.orm.util import identity_key
 
 from pingan.auth.models import AuditEntry
 from pingan.db.base import Base, utcnow
+from pingan.masking import mask
 from pingan.territory.models import TerritoryNode
-
-
-def mask(value: str) -> str:
-    """Keep the first 3 and last 4 characters: enough to tell records apart, not to use them."""
-    if len(value) <= 7:
-        return "*" * len(value)
-    return value[:3] + "*" * (len(value) - 7) + value[-4:]
 
 
 def _plain(value: Any) -> Any:
@@ -142,6 +136,20 @@ def _after_flush(session: Session, _ctx: UOWTransaction) -> None:
         for action, obj, before, after in pending
     ]
     session.connection().execute(insert(AuditEntry), rows)
+
+
+def record_number_read(
+    session: Session, *, entity: str, entity_id: int, field: str, scope_path: str | None
+) -> None:
+    """A whole phone or identity-card number was read (every answer shows them masked)."""
+    record(
+        session,
+        action="reveal",
+        entity=entity,
+        entity_id=str(entity_id),
+        scope_path=scope_path,
+        after={"field": field},
+    )
 
 
 def record(

@@ -23,6 +23,9 @@ class Perm(enum.StrEnum):
     territory_write = "territory:write"
     people_read = "people:read"
     people_write = "people:write"
+    # Phone and identity-card numbers are masked in every answer; these read one whole, audited.
+    people_phone = "people:phone"
+    people_id_number = "people:id_number"
     users_read = "users:read"
     users_write = "users:write"
     audit_read = "audit:read"
@@ -34,6 +37,7 @@ class Perm(enum.StrEnum):
     faces_search = "faces:search"  # where has this person been seen (with a stated reason)
     watch_care = "watch:care"  # care lists: elderly living alone, people with dementia
     watch_blocked = "watch:blocked"  # the blocked list: the police liaison only
+    patrol_read = "patrol:read"  # teams, members, who is on duty, routes, runs, coverage
     patrol_manage = "patrol:manage"  # teams, members, rosters, routes, meetings
     patrol_run = "patrol:run"  # walk a route and check in; take dispatched tasks
 
@@ -41,20 +45,38 @@ class Perm(enum.StrEnum):
 # Admins may do everything but enter people on the blocked list: that is the police's.
 _ADMIN = frozenset(Perm) - {Perm.watch_blocked}
 _READ = frozenset({Perm.territory_read, Perm.people_read})
-_DESK = frozenset({Perm.devices_read, Perm.alarms_read, Perm.alarms_handle})
+_DESK = frozenset({Perm.devices_read, Perm.alarms_read, Perm.alarms_handle, Perm.patrol_read})
 
 PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.street_admin: _ADMIN,
     Role.community_admin: _ADMIN,
-    Role.centre_operator: _READ | _DESK,
+    # The desk phones residents and responders; identity numbers are for the household
+    # register (grid officers) and the police.
+    Role.centre_operator: _READ | _DESK | {Perm.people_phone},
     Role.site_manager: _READ
     | _DESK
-    | {Perm.people_write, Perm.devices_write, Perm.faces_enrol, Perm.patrol_run},
-    Role.grid_officer: _READ | _DESK | {Perm.people_write, Perm.faces_enrol, Perm.watch_care},
+    | {Perm.people_write, Perm.people_phone, Perm.devices_write, Perm.faces_enrol, Perm.patrol_run},
+    Role.grid_officer: _READ
+    | _DESK
+    | {
+        Perm.people_write,
+        Perm.people_phone,
+        Perm.people_id_number,
+        Perm.faces_enrol,
+        Perm.watch_care,
+    },
     # Their phone page and what a dispatched task needs (its own steps): nothing of the desk,
     # no cameras, no residents, no notification lists.
     Role.patrol_member: frozenset({Perm.territory_read, Perm.patrol_run}),
-    Role.police_liaison: _READ | _DESK | {Perm.faces_search, Perm.watch_blocked, Perm.patrol_run},
+    Role.police_liaison: _READ
+    | _DESK
+    | {
+        Perm.people_phone,
+        Perm.people_id_number,
+        Perm.faces_search,
+        Perm.watch_blocked,
+        Perm.patrol_run,
+    },
     Role.resident: _READ,
 }
 

@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from pingan.auth.roles import Role
+from pingan.masking import MaskedNumber
 
 
 class Strict(BaseModel):
@@ -49,7 +50,7 @@ class UserOut(BaseModel):
     id: int
     username: str
     display_name: str
-    phone: str | None
+    phone: MaskedNumber
     is_active: bool
     person_id: int | None
     last_login_at: datetime | None

@@ -20,6 +20,7 @@ from pingan.api_common import (
     Paging,
     StrictQuery,
     client_ip,
+    needs,
     page_of,
 )
 from pingan.auth import audit
@@ -47,7 +48,7 @@ def _out(device: Device) -> DeviceOut:
     return out
 
 
-@router.get("/devices", response_model=Page[DeviceOut])
+@router.get("/devices", response_model=Page[DeviceOut], openapi_extra=needs(Perm.devices_read))
 def list_devices(
     actor: Actor,
     session: DB,
@@ -74,17 +75,23 @@ def list_devices(
     return page_of([_out(d) for d in rows], total, paging)
 
 
-@router.post("/devices", response_model=DeviceOut, status_code=201)
+@router.post(
+    "/devices", response_model=DeviceOut, status_code=201, openapi_extra=needs(Perm.devices_write)
+)
 def create_device(data: DeviceCreate, actor: Actor, session: DB) -> DeviceOut:
     return _out(service.create(session, actor=actor, data=data))
 
 
-@router.get("/devices/{device_id}", response_model=DeviceOut)
+@router.get(
+    "/devices/{device_id}", response_model=DeviceOut, openapi_extra=needs(Perm.devices_read)
+)
 def get_device(device_id: int, actor: Actor, session: DB) -> DeviceOut:
     return _out(service.get_visible_or_raise(session, actor=actor, device_id=device_id))
 
 
-@router.patch("/devices/{device_id}", response_model=DeviceOut)
+@router.patch(
+    "/devices/{device_id}", response_model=DeviceOut, openapi_extra=needs(Perm.devices_write)
+)
 def update_device(device_id: int, data: DeviceUpdate, actor: Actor, session: DB) -> DeviceOut:
     device = service.get_visible_or_raise(
         session, actor=actor, device_id=device_id, perm=Perm.devices_write
@@ -92,7 +99,7 @@ def update_device(device_id: int, data: DeviceUpdate, actor: Actor, session: DB)
     return _out(service.update_device(session, actor=actor, device=device, data=data))
 
 
-@router.delete("/devices/{device_id}", status_code=204)
+@router.delete("/devices/{device_id}", status_code=204, openapi_extra=needs(Perm.devices_write))
 def delete_device(device_id: int, actor: Actor, session: DB) -> None:
     device = service.get_visible_or_raise(
         session, actor=actor, device_id=device_id, perm=Perm.devices_write
@@ -100,7 +107,12 @@ def delete_device(device_id: int, actor: Actor, session: DB) -> None:
     service.delete(session, device=device)
 
 
-@router.post("/devices/{device_id}/token", response_model=DeviceToken, status_code=201)
+@router.post(
+    "/devices/{device_id}/token",
+    response_model=DeviceToken,
+    status_code=201,
+    openapi_extra=needs(Perm.devices_write),
+)
 def issue_token(device_id: int, actor: Actor, session: DB) -> DeviceToken:
     """A new HTTP ingest token for the device; the previous one stops working. Shown once."""
     device = service.get_visible_or_raise(
@@ -109,7 +121,11 @@ def issue_token(device_id: int, actor: Actor, session: DB) -> DeviceToken:
     return DeviceToken(device_id=device.id, token=service.issue_http_token(session, device=device))
 
 
-@router.get("/devices/{device_id}/live.mjpg", response_class=StreamingResponse)
+@router.get(
+    "/devices/{device_id}/live.mjpg",
+    response_class=StreamingResponse,
+    openapi_extra=needs(Perm.devices_read),
+)
 def live_view(device_id: int, request: Request, actor: DetachedActor) -> StreamingResponse:
     """A camera's live picture (MJPEG, a few frames a second), decoded only while watched.
     Who watched which camera, and when, is written to the audit log."""

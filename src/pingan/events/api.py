@@ -7,9 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from pingan.api_common import DB, Actor, Page, Paging, StrictQuery, page_of
+from pingan.api_common import DB, Actor, Page, Paging, StrictQuery, needs, page_of
 from pingan.auth.roles import Perm
-from pingan.errors import Forbidden
 from pingan.events import service
 from pingan.events.models import DeadLetter
 from pingan.events.schemas import DeadLetterOut, EventOut
@@ -17,7 +16,7 @@ from pingan.events.schemas import DeadLetterOut, EventOut
 router = APIRouter(dependencies=[StrictQuery], tags=["events"])
 
 
-@router.get("/events", response_model=Page[EventOut])
+@router.get("/events", response_model=Page[EventOut], openapi_extra=needs(Perm.devices_read))
 def list_events(
     actor: Actor,
     session: DB,
@@ -46,12 +45,9 @@ def _letter_out(letter: DeadLetter) -> DeadLetterOut:
     return out
 
 
-def _require_admin(actor: Actor) -> None:
-    if not actor.system and not actor.paths(Perm.devices_write):
-        raise Forbidden(action=Perm.devices_write.value)
-
-
-@router.get("/dead-letters", response_model=Page[DeadLetterOut])
+@router.get(
+    "/dead-letters", response_model=Page[DeadLetterOut], openapi_extra=needs(Perm.devices_write)
+)
 def list_dead_letters(
     actor: Actor,
     session: DB,
@@ -61,7 +57,6 @@ def list_dead_letters(
     pending: Annotated[bool | None, Query(description="true: not replayed yet")] = None,
 ) -> Page[DeadLetterOut]:
     """What could not be processed, with the raw message and the reason."""
-    _require_admin(actor)
     rows, total = service.dead_letters(
         session,
         actor=actor,
@@ -74,20 +69,26 @@ def list_dead_letters(
     return page_of([_letter_out(r) for r in rows], total, paging)
 
 
-@router.get("/dead-letters/{letter_id}", response_model=DeadLetterOut)
+@router.get(
+    "/dead-letters/{letter_id}",
+    response_model=DeadLetterOut,
+    openapi_extra=needs(Perm.devices_write),
+)
 def get_dead_letter(letter_id: int, actor: Actor, session: DB) -> DeadLetterOut:
-    _require_admin(actor)
     return _letter_out(
         service.dead_letter_visible_or_raise(session, actor=actor, letter_id=letter_id)
     )
 
 
-@router.post("/dead-letters/{letter_id}/replay", response_model=DeadLetterOut)
+@router.post(
+    "/dead-letters/{letter_id}/replay",
+    response_model=DeadLetterOut,
+    openapi_extra=needs(Perm.devices_write),
+)
 def replay_dead_letter(
     letter_id: int, request: Request, actor: Actor, session: DB
 ) -> DeadLetterOut:
     """Process the message again (after registering its device, say); the outcome is recorded."""
-    _require_admin(actor)
     letter = service.dead_letter_visible_or_raise(session, actor=actor, letter_id=letter_id)
     runtime = request.app.state.runtime
     service.replay(session, letter=letter, pipeline=runtime.pipeline, reparsers=runtime.reparsers)

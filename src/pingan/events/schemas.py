@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
+
+from pingan.masking import mask_optional
 
 
 class EventIn(BaseModel):
@@ -50,6 +52,13 @@ class EventOut(BaseModel):
     occurred_at: datetime
     received_at: datetime
     payload: dict[str, Any] | None
+
+    @field_serializer("payload")
+    def _masked(self, payload: dict[str, Any] | None) -> dict[str, Any] | None:
+        # A dementia watch entry's alert carries the family's number to text.
+        if payload and isinstance(payload.get("notify_sms"), list):
+            return {**payload, "notify_sms": [mask_optional(str(n)) for n in payload["notify_sms"]]}
+        return payload
 
 
 class DeadLetterOut(BaseModel):

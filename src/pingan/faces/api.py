@@ -13,13 +13,15 @@ from sqlalchemy.orm import Session
 
 from pingan.api_common import (
     DB,
+    DEVICE,
+    SIGNED_IN,
     Actor,
     DetachedActor,
     Page,
     Paging,
     StrictQuery,
     in_transaction,
-    max_body,
+    needs,
     page_of,
     request_lang,
 )
@@ -48,6 +50,7 @@ from pingan.faces.schemas import (
 )
 from pingan.i18n import t
 from pingan.ingest.http import device_upload, keep_refused
+from pingan.masking import NumberOut
 from pingan.territory import service as territory_service
 from pingan.territory.models import NodeKind, Person, TerritoryNode
 
@@ -92,7 +95,12 @@ async def _analyse_uploads(
 # --- consent ------------------------------------------------------------------------------------
 
 
-@router.post("/people/{person_id}/face-consents", response_model=ConsentOut, status_code=201)
+@router.post(
+    "/people/{person_id}/face-consents",
+    response_model=ConsentOut,
+    status_code=201,
+    openapi_extra=needs(Perm.faces_enrol),
+)
 def give_consent(person_id: int, data: ConsentIn, actor: Actor, session: DB) -> ConsentOut:
     """Record a person's separate consent to face recognition (purpose, scope, how, by whom;
     a guardian's for a child under 14), and whether the platform may hold the template."""
@@ -102,13 +110,21 @@ def give_consent(person_id: int, data: ConsentIn, actor: Actor, session: DB) -> 
     )
 
 
-@router.get("/people/{person_id}/face-consents", response_model=list[ConsentOut])
+@router.get(
+    "/people/{person_id}/face-consents",
+    response_model=list[ConsentOut],
+    openapi_extra=needs(Perm.faces_enrol, SIGNED_IN),
+)
 def list_consents(person_id: int, actor: Actor, session: DB) -> list[ConsentOut]:
     person = _person(session, actor, person_id)
     return [ConsentOut.model_validate(c) for c in service.consents(session, person=person)]
 
 
-@router.post("/face-consents/{consent_id}/withdraw", response_model=ConsentOut)
+@router.post(
+    "/face-consents/{consent_id}/withdraw",
+    response_model=ConsentOut,
+    openapi_extra=needs(Perm.faces_enrol, SIGNED_IN),
+)
 def withdraw_consent(consent_id: int, data: WithdrawIn, actor: Actor, session: DB) -> ConsentOut:
     """Withdraw: the person's templates and photos under it are deleted at once."""
     consent = service.consent_visible_or_raise(session, actor=actor, consent_id=consent_id)
@@ -122,7 +138,7 @@ def withdraw_consent(consent_id: int, data: WithdrawIn, actor: Actor, session: D
 @router.post(
     "/people/{person_id}/face-templates",
     response_model=EnrolOut,
-    openapi_extra=max_body(MAX_PHOTOS_FORM),
+    openapi_extra=needs(Perm.faces_enrol, body=MAX_PHOTOS_FORM),
 )
 async def enrol(
     person_id: int,
@@ -154,13 +170,21 @@ async def enrol(
     return await in_transaction(request, save, actor=actor)
 
 
-@router.get("/people/{person_id}/face-templates", response_model=list[TemplateOut])
+@router.get(
+    "/people/{person_id}/face-templates",
+    response_model=list[TemplateOut],
+    openapi_extra=needs(Perm.faces_enrol, SIGNED_IN),
+)
 def list_templates(person_id: int, actor: Actor, session: DB) -> list[TemplateOut]:
     person = _person(session, actor, person_id)
     return [TemplateOut.model_validate(t) for t in service.templates(session, person_id=person.id)]
 
 
-@router.delete("/people/{person_id}/face-templates", status_code=204)
+@router.delete(
+    "/people/{person_id}/face-templates",
+    status_code=204,
+    openapi_extra=needs(Perm.faces_enrol, SIGNED_IN),
+)
 def delete_templates(person_id: int, actor: Actor, session: DB) -> Response:
     """Delete all of a person's face templates and photos (the consent stays on record)."""
     person = _person(session, actor, person_id)
@@ -171,7 +195,12 @@ def delete_templates(person_id: int, actor: Actor, session: DB) -> Response:
 # --- cards and PINs -----------------------------------------------------------------------------
 
 
-@router.post("/people/{person_id}/credentials", response_model=CredentialOut, status_code=201)
+@router.post(
+    "/people/{person_id}/credentials",
+    response_model=CredentialOut,
+    status_code=201,
+    openapi_extra=needs(Perm.faces_enrol),
+)
 def issue_credential(
     person_id: int, data: CredentialIn, request: Request, actor: Actor, session: DB
 ) -> CredentialOut:
@@ -183,13 +212,21 @@ def issue_credential(
     return CredentialOut.model_validate(credential)
 
 
-@router.get("/people/{person_id}/credentials", response_model=list[CredentialOut])
+@router.get(
+    "/people/{person_id}/credentials",
+    response_model=list[CredentialOut],
+    openapi_extra=needs(Perm.faces_enrol, SIGNED_IN),
+)
 def list_credentials(person_id: int, actor: Actor, session: DB) -> list[CredentialOut]:
     person = _person(session, actor, person_id)
     return [CredentialOut.model_validate(c) for c in service.credentials(session, person=person)]
 
 
-@router.post("/credentials/{credential_id}/revoke", response_model=CredentialOut)
+@router.post(
+    "/credentials/{credential_id}/revoke",
+    response_model=CredentialOut,
+    openapi_extra=needs(Perm.faces_enrol),
+)
 def revoke_credential(credential_id: int, actor: Actor, session: DB) -> CredentialOut:
     credential: Credential = service.credential_visible_or_raise(
         session, actor=actor, credential_id=credential_id
@@ -223,7 +260,9 @@ def _answer(outcome: service.Outcome) -> DecisionOut:
     )
 
 
-@router.post("/faces/recognitions", response_model=DecisionOut, openapi_extra=max_body(MAX_PHOTO))
+@router.post(
+    "/faces/recognitions", response_model=DecisionOut, openapi_extra=needs(DEVICE, body=MAX_PHOTO)
+)
 async def recognise(
     request: Request,
     x_liveness: Annotated[
@@ -285,7 +324,9 @@ async def recognise(
     return await in_transaction(request, decide)
 
 
-@router.post("/doors/credentials", response_model=DecisionOut, openapi_extra=max_body(4096))
+@router.post(
+    "/doors/credentials", response_model=DecisionOut, openapi_extra=needs(DEVICE, body=4096)
+)
 async def check_credential(request: Request) -> DecisionOut:
     """A door reader sends a card number or PIN ({"kind": "card"|"pin", "secret": "…"}) with its
     device token, and is answered grant or deny."""
@@ -337,7 +378,9 @@ class SearchOut(BaseModel):
 
 
 @router.post(
-    "/faces/search", response_model=SearchOut, openapi_extra=max_body(MAX_PHOTO + 64 * 1024)
+    "/faces/search",
+    response_model=SearchOut,
+    openapi_extra=needs(Perm.faces_search, body=MAX_PHOTO + 64 * 1024),
 )
 async def search_by_photo(
     request: Request,
@@ -414,7 +457,11 @@ class RecognitionOut(BaseModel):
     has_snapshot: bool
 
 
-@router.get("/faces/recognitions", response_model=Page[RecognitionOut])
+@router.get(
+    "/faces/recognitions",
+    response_model=Page[RecognitionOut],
+    openapi_extra=needs(Perm.alarms_read),
+)
 def list_recognitions(
     actor: Actor,
     session: DB,
@@ -441,7 +488,11 @@ def list_recognitions(
     )
 
 
-@router.get("/faces/recognitions/{recognition_id}/snapshot", response_class=Response)
+@router.get(
+    "/faces/recognitions/{recognition_id}/snapshot",
+    response_class=Response,
+    openapi_extra=needs(Perm.faces_search, Perm.faces_enrol, Perm.alarms_read),
+)
 def recognition_snapshot(
     recognition_id: int, request: Request, actor: Actor, session: DB
 ) -> Response:
@@ -488,7 +539,7 @@ def _door_out(request: Request, figures: service.DoorFigures) -> DoorOut:
     return DoorOut(**data)
 
 
-@router.get("/faces/doors", response_model=list[DoorOut])
+@router.get("/faces/doors", response_model=list[DoorOut], openapi_extra=needs(Perm.devices_read))
 def face_doors(request: Request, actor: Actor, session: DB) -> list[DoorOut]:
     """Each face door in your scope: how many templates it searches (its residents, and staff
     granted to it), the threshold that keeps strangers to its target, and the share of its own
@@ -514,14 +565,20 @@ class HoldingOut(BaseModel):
     warning: bool
 
 
-@router.get("/faces/holdings", response_model=list[HoldingOut])
+@router.get(
+    "/faces/holdings", response_model=list[HoldingOut], openapi_extra=needs(Perm.faces_enrol)
+)
 def face_holdings(actor: Actor, session: DB) -> list[HoldingOut]:
     """People with face data per street, against the 100,000 at which the regulator must be
     notified (warning from 90 %)."""
     return [HoldingOut(**vars(h)) for h in retention.holdings(session, actor=actor)]
 
 
-@router.post("/faces/recognitions/{recognition_id}/not-this-person", status_code=204)
+@router.post(
+    "/faces/recognitions/{recognition_id}/not-this-person",
+    status_code=204,
+    openapi_extra=needs(Perm.faces_enrol, Perm.faces_search, Perm.alarms_handle),
+)
 def not_this_person(recognition_id: int, actor: Actor, session: DB) -> Response:
     """Mark a wrong match: the face is kept as a negative example of that person and later
     sightings like it are not matched to them."""
@@ -533,7 +590,12 @@ def not_this_person(recognition_id: int, actor: Actor, session: DB) -> Response:
 # --- watchlists ---------------------------------------------------------------------------------
 
 
-@router.post("/watchlist", response_model=WatchOut, status_code=201)
+@router.post(
+    "/watchlist",
+    response_model=WatchOut,
+    status_code=201,
+    openapi_extra=needs(Perm.watch_care, Perm.watch_blocked),
+)
 def add_to_watchlist(data: WatchIn, actor: Actor, session: DB) -> WatchOut:
     """Blocked list (police liaison only: legal basis, case reference and expiry required), care
     list (elderly living alone; not seen for N days → welfare check), dementia list (seen at an
@@ -541,13 +603,19 @@ def add_to_watchlist(data: WatchIn, actor: Actor, session: DB) -> WatchOut:
     return WatchOut.model_validate(watch.add(session, actor=actor, data=data))
 
 
-@router.get("/watchlist", response_model=list[WatchOut])
+@router.get(
+    "/watchlist",
+    response_model=list[WatchOut],
+    openapi_extra=needs(Perm.watch_care, Perm.watch_blocked),
+)
 def list_watchlist(actor: Actor, session: DB, kind: WatchKind | None = None) -> list[WatchOut]:
     return [WatchOut.model_validate(e) for e in watch.entries(session, actor=actor, kind=kind)]
 
 
 @router.post(
-    "/watchlist/{entry_id}/photos", response_model=EnrolOut, openapi_extra=max_body(MAX_PHOTOS_FORM)
+    "/watchlist/{entry_id}/photos",
+    response_model=EnrolOut,
+    openapi_extra=needs(Perm.watch_care, Perm.watch_blocked, body=MAX_PHOTOS_FORM),
 )
 async def add_watch_photos(
     entry_id: int,
@@ -572,12 +640,34 @@ async def add_watch_photos(
     return await in_transaction(request, save, actor=actor)
 
 
-@router.post("/watchlist/{entry_id}/end", response_model=WatchOut)
+@router.post(
+    "/watchlist/{entry_id}/end",
+    response_model=WatchOut,
+    openapi_extra=needs(Perm.watch_care, Perm.watch_blocked),
+)
 def end_watch(entry_id: int, actor: Actor, session: DB) -> WatchOut:
     """Take someone off a list; blocked-list faces are deleted at once."""
     entry = watch.visible_or_raise(session, actor=actor, entry_id=entry_id)
     watch.end(session, entry=entry)
     return WatchOut.model_validate(entry)
+
+
+@router.get(
+    "/watchlist/{entry_id}/contact-phone",
+    response_model=NumberOut,
+    openapi_extra=needs(Perm.people_phone),
+)
+def watch_contact_phone(entry_id: int, actor: Actor, session: DB) -> NumberOut:
+    """The whole number of the family to call (dementia list). Each read is audited."""
+    entry = watch.visible_or_raise(session, actor=actor, entry_id=entry_id)
+    audit.record_number_read(
+        session,
+        entity="watch_entries",
+        entity_id=entry.id,
+        field="contact_phone",
+        scope_path=entry.path,
+    )
+    return NumberOut(field="contact_phone", value=entry.contact_phone)
 
 
 # --- a resident's own face data -----------------------------------------------------------------
@@ -612,7 +702,7 @@ def _me(session: Session, actor: Principal) -> tuple[Person, TerritoryNode | Non
     return person, site
 
 
-@router.get("/me/face", response_model=OwnFaceOut)
+@router.get("/me/face", response_model=OwnFaceOut, openapi_extra=needs(SIGNED_IN))
 def own_face(actor: Actor, session: DB) -> OwnFaceOut:
     """Your own face consents and how many face templates the platform holds of you."""
     person, site = _me(session, actor)
@@ -626,7 +716,9 @@ def own_face(actor: Actor, session: DB) -> OwnFaceOut:
     )
 
 
-@router.post("/me/face-consents", response_model=ConsentOut, status_code=201)
+@router.post(
+    "/me/face-consents", response_model=ConsentOut, status_code=201, openapi_extra=needs(SIGNED_IN)
+)
 def give_own_consent(data: OwnConsentIn, actor: Actor, session: DB) -> ConsentOut:
     """Consent, yourself, to face access at your compound's doors."""
     person, site = _me(session, actor)
@@ -646,7 +738,11 @@ def give_own_consent(data: OwnConsentIn, actor: Actor, session: DB) -> ConsentOu
     return ConsentOut.model_validate(consent)
 
 
-@router.post("/me/face-templates", response_model=EnrolOut, openapi_extra=max_body(MAX_PHOTOS_FORM))
+@router.post(
+    "/me/face-templates",
+    response_model=EnrolOut,
+    openapi_extra=needs(SIGNED_IN, body=MAX_PHOTOS_FORM),
+)
 async def enrol_own(
     request: Request,
     actor: DetachedActor,
@@ -656,7 +752,7 @@ async def enrol_own(
     return await enrol(person.id, request, actor, photos)
 
 
-@router.delete("/me/face-templates", status_code=204)
+@router.delete("/me/face-templates", status_code=204, openapi_extra=needs(SIGNED_IN))
 def delete_own_templates(actor: Actor, session: DB) -> Response:
     """Delete every face template and photo the platform holds of you."""
     person, _site = _me(session, actor)

@@ -6,6 +6,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pingan.faces.models import ConsentMethod, CredentialKind, Decision, WatchKind
+from pingan.masking import MaskedNumber
 
 
 class Strict(BaseModel):
@@ -139,7 +140,7 @@ class WatchOut(BaseModel):
     expires_at: datetime | None
     not_seen_days: int | None
     contact: str | None
-    contact_phone: str | None
+    contact_phone: MaskedNumber
     created_by: str
     created_at: datetime
     ended_at: datetime | None

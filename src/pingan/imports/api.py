@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Response, UploadFile
 
-from pingan.api_common import DB, Actor, StrictQuery, max_body
+from pingan.api_common import DB, PUBLIC, Actor, StrictQuery, needs
 from pingan.auth.roles import Perm
 from pingan.errors import Forbidden, Invalid
 from pingan.imports import service
@@ -19,7 +19,7 @@ MAX_UPLOAD = 20 * 1024 * 1024
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@router.get("/imports/templates/{kind}.{fmt}")
+@router.get("/imports/templates/{kind}.{fmt}", openapi_extra=needs(PUBLIC))
 def template(kind: ImportKind, fmt: str) -> Response:
     """The template for one kind of import, as CSV (UTF-8 with BOM) or XLSX."""
     if fmt == "csv":
@@ -35,7 +35,10 @@ def template(kind: ImportKind, fmt: str) -> Response:
     )
 
 
-@router.post("/imports/{kind}", openapi_extra=max_body(MAX_UPLOAD + 64 * 1024))
+@router.post(
+    "/imports/{kind}",
+    openapi_extra=needs(Perm.territory_write, Perm.people_write, body=MAX_UPLOAD + 64 * 1024),
+)
 def import_file(
     kind: ImportKind,
     actor: Actor,

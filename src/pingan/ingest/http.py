@@ -21,12 +21,14 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from pingan.api_common import (
+    DEVICE,
+    PUBLIC,
     StrictQuery,
     bearer,
     body_limit,
     client_ip,
     in_transaction,
-    max_body,
+    needs,
     read_body,
     size_words,
 )
@@ -166,7 +168,7 @@ async def keep_refused(
     return exc
 
 
-@router.post("/ingest/events", response_model=IngestOut, openapi_extra=max_body(MAX_BODY))
+@router.post("/ingest/events", response_model=IngestOut, openapi_extra=needs(DEVICE, body=MAX_BODY))
 async def ingest_events(
     request: Request,
     authorization: Annotated[str | None, Header(description="Bearer <device token>")] = None,
@@ -221,7 +223,7 @@ async def ingest_events(
     )
 
 
-@router.get("/ingest/schema.json")
+@router.get("/ingest/schema.json", openapi_extra=needs(PUBLIC))
 def event_schema() -> dict[str, Any]:
     """The JSON Schema of a device event (MQTT payloads and HTTP bodies alike)."""
     return messages.schema()

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from pingan.alarms import service as alarm_service
 from pingan.alarms.notify import feed
 from pingan.alarms.rules import RuleBook
-from pingan.api_common import DB, Actor, DetachedActor, StrictQuery, max_body
+from pingan.api_common import DB, Actor, DetachedActor, StrictQuery, needs
 from pingan.assessment import figures
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
@@ -61,31 +61,47 @@ def _vault(request: Request) -> Vault:
     return vault
 
 
-@router.post("/teams", response_model=TeamOut, status_code=201)
+@router.post(
+    "/teams", response_model=TeamOut, status_code=201, openapi_extra=needs(Perm.patrol_manage)
+)
 def create_team(data: TeamIn, actor: Actor, session: DB) -> TeamOut:
     """街道治安巡逻队, 社区治保巡逻队, 小区保安, 社区信息员, 辖区公安, 群防群治志愿巡逻队."""
     return TeamOut.model_validate(service.create_team(session, actor=actor, data=data))
 
 
-@router.get("/teams", response_model=list[TeamOut])
+@router.get("/teams", response_model=list[TeamOut], openapi_extra=needs(Perm.patrol_read))
 def list_teams(actor: Actor, session: DB) -> list[TeamOut]:
     return [TeamOut.model_validate(t) for t in service.teams(session, actor=actor)]
 
 
-@router.post("/teams/{team_id}/members", response_model=MemberOut, status_code=201)
+@router.post(
+    "/teams/{team_id}/members",
+    response_model=MemberOut,
+    status_code=201,
+    openapi_extra=needs(Perm.patrol_manage),
+)
 def add_member(team_id: int, data: MemberIn, actor: Actor, session: DB) -> MemberOut:
     return MemberOut.model_validate(
         service.add_member(session, actor=actor, team_id=team_id, data=data)
     )
 
 
-@router.get("/teams/{team_id}/members", response_model=list[MemberOut])
+@router.get(
+    "/teams/{team_id}/members",
+    response_model=list[MemberOut],
+    openapi_extra=needs(Perm.patrol_read),
+)
 def list_members(team_id: int, actor: Actor, session: DB) -> list[MemberOut]:
     team = service.team_visible_or_raise(session, actor=actor, team_id=team_id)
     return [MemberOut.model_validate(m) for m in service.members(session, team=team)]
 
 
-@router.post("/teams/{team_id}/shifts", response_model=ShiftOut, status_code=201)
+@router.post(
+    "/teams/{team_id}/shifts",
+    response_model=ShiftOut,
+    status_code=201,
+    openapi_extra=needs(Perm.patrol_manage),
+)
 def add_shift(team_id: int, data: ShiftIn, actor: Actor, session: DB) -> ShiftOut:
     return ShiftOut.model_validate(
         service.add_shift(session, actor=actor, team_id=team_id, data=data)
@@ -97,7 +113,7 @@ class OnDutyOut(BaseModel):
     member: MemberOut
 
 
-@router.get("/on-duty", response_model=list[OnDutyOut])
+@router.get("/on-duty", response_model=list[OnDutyOut], openapi_extra=needs(Perm.patrol_read))
 def on_duty(actor: Actor, session: DB, at: datetime | None = None) -> list[OnDutyOut]:
     """Who is on duty now (or at `at`), within your scope."""
     return [
@@ -106,20 +122,26 @@ def on_duty(actor: Actor, session: DB, at: datetime | None = None) -> list[OnDut
     ]
 
 
-@router.post("/shifts/{shift_id}/swap", response_model=list[ShiftOut])
+@router.post(
+    "/shifts/{shift_id}/swap",
+    response_model=list[ShiftOut],
+    openapi_extra=needs(Perm.patrol_manage),
+)
 def swap_shifts(shift_id: int, data: SwapIn, actor: Actor, session: DB) -> list[ShiftOut]:
     """Two members of a team exchange their shifts."""
     pair = service.swap(session, actor=actor, shift_id=shift_id, other_id=data.other_shift_id)
     return [ShiftOut.model_validate(s) for s in pair]
 
 
-@router.post("/meetings", response_model=MeetingOut, status_code=201)
+@router.post(
+    "/meetings", response_model=MeetingOut, status_code=201, openapi_extra=needs(Perm.patrol_manage)
+)
 def record_meeting(data: MeetingIn, actor: Actor, session: DB) -> MeetingOut:
     """A joint meeting (联席会): date, attendees, decisions."""
     return MeetingOut.model_validate(service.record_meeting(session, actor=actor, data=data))
 
 
-@router.get("/meetings", response_model=list[MeetingOut])
+@router.get("/meetings", response_model=list[MeetingOut], openapi_extra=needs(Perm.patrol_read))
 def list_meetings(actor: Actor, session: DB) -> list[MeetingOut]:
     return [MeetingOut.model_validate(m) for m in service.meetings(session, actor=actor)]
 
@@ -136,13 +158,19 @@ def _route_out(session: DB, route: Route) -> RouteOut:
     )
 
 
-@router.post("/routes", response_model=RouteOut, status_code=201)
+@router.post(
+    "/routes", response_model=RouteOut, status_code=201, openapi_extra=needs(Perm.patrol_manage)
+)
 def create_route(data: RouteIn, actor: Actor, session: DB) -> RouteOut:
     """A route: its checkpoints in order, with positions and the minute each is due by."""
     return _route_out(session, service.create_route(session, actor=actor, data=data))
 
 
-@router.get("/routes/{route_id}", response_model=RouteOut)
+@router.get(
+    "/routes/{route_id}",
+    response_model=RouteOut,
+    openapi_extra=needs(Perm.patrol_read, Perm.patrol_run),
+)
 def get_route(route_id: int, actor: Actor, session: DB) -> RouteOut:
     return _route_out(
         session, service.route_visible_or_raise(session, actor=actor, route_id=route_id)
@@ -156,7 +184,11 @@ class CodeOut(BaseModel):
     token: str
 
 
-@router.get("/routes/{route_id}/codes", response_model=list[CodeOut])
+@router.get(
+    "/routes/{route_id}/codes",
+    response_model=list[CodeOut],
+    openapi_extra=needs(Perm.patrol_manage),
+)
 def route_codes(route_id: int, request: Request, actor: Actor, session: DB) -> list[CodeOut]:
     """What each checkpoint's QR code holds: a signed token, not a guessable id."""
     route = service.route_visible_or_raise(session, actor=actor, route_id=route_id)
@@ -168,7 +200,11 @@ def route_codes(route_id: int, request: Request, actor: Actor, session: DB) -> l
     ]
 
 
-@router.post("/routes/{route_id}/checkpoints/{checkpoint_id}/reissue", response_model=CodeOut)
+@router.post(
+    "/routes/{route_id}/checkpoints/{checkpoint_id}/reissue",
+    response_model=CodeOut,
+    openapi_extra=needs(Perm.patrol_manage),
+)
 def reissue_code(
     route_id: int, checkpoint_id: int, request: Request, actor: Actor, session: DB
 ) -> CodeOut:
@@ -186,14 +222,24 @@ def reissue_code(
     )
 
 
-@router.post("/routes/{route_id}/runs", response_model=RunOut, status_code=201)
+@router.post(
+    "/routes/{route_id}/runs",
+    response_model=RunOut,
+    status_code=201,
+    openapi_extra=needs(Perm.patrol_run),
+)
 def start_run(route_id: int, actor: Actor, session: DB) -> RunOut:
     """Start walking a route (a member of its team, on their phone)."""
     route = service.route_visible_or_raise(session, actor=actor, route_id=route_id)
     return RunOut.model_validate(service.start_run(session, actor=actor, route=route))
 
 
-@router.post("/runs/{run_id}/checkins", response_model=CheckInOut, status_code=201)
+@router.post(
+    "/runs/{run_id}/checkins",
+    response_model=CheckInOut,
+    status_code=201,
+    openapi_extra=needs(Perm.patrol_run),
+)
 def check_in(
     run_id: int, data: CheckInIn, request: Request, actor: Actor, session: DB
 ) -> CheckInOut:
@@ -210,7 +256,11 @@ def check_in(
     return CheckInOut.model_validate(row)
 
 
-@router.post("/runs/{run_id}/finish", response_model=RunOut)
+@router.post(
+    "/runs/{run_id}/finish",
+    response_model=RunOut,
+    openapi_extra=needs(Perm.patrol_run, Perm.patrol_manage),
+)
 def finish_run(run_id: int, request: Request, actor: Actor, session: DB) -> RunOut:
     """End the run; checkpoints not reached raise a patrol exception to the team leader."""
     run = service.run_visible_or_raise(session, actor=actor, run_id=run_id)
@@ -223,7 +273,11 @@ class RunDetail(RunOut):
     checkins: list[CheckInOut]
 
 
-@router.get("/runs/{run_id}", response_model=RunDetail)
+@router.get(
+    "/runs/{run_id}",
+    response_model=RunDetail,
+    openapi_extra=needs(Perm.patrol_read, Perm.patrol_run),
+)
 def get_run(run_id: int, actor: Actor, session: DB) -> RunDetail:
     run = service.run_visible_or_raise(session, actor=actor, run_id=run_id)
     return RunDetail(
@@ -232,7 +286,7 @@ def get_run(run_id: int, actor: Actor, session: DB) -> RunDetail:
     )
 
 
-@router.get("/coverage", response_model=list[dict[str, Any]])
+@router.get("/coverage", response_model=list[dict[str, Any]], openapi_extra=needs(Perm.patrol_read))
 def coverage(
     actor: Actor,
     session: DB,
@@ -281,7 +335,7 @@ class MeOut(BaseModel):
     )
 
 
-@router.get("/me", response_model=MeOut)
+@router.get("/me", response_model=MeOut, openapi_extra=needs(Perm.patrol_run))
 def me(actor: Actor, session: DB) -> MeOut:
     """Your teams, routes, run under way and shift: what your phone page shows."""
     return MeOut.model_validate(service.mine(session, actor=actor))
@@ -354,7 +408,11 @@ class PositionIn(BaseModel):
     lat: float = Field(ge=-90, le=90)
 
 
-@router.post("/alarms/{alarm_id}/dispatch", response_model=TaskOut | None)
+@router.post(
+    "/alarms/{alarm_id}/dispatch",
+    response_model=TaskOut | None,
+    openapi_extra=needs(Perm.alarms_handle),
+)
 def dispatch_alarm(
     alarm_id: int, data: DispatchIn, request: Request, actor: Actor, session: DB
 ) -> TaskOut | None:
@@ -369,7 +427,9 @@ def dispatch_alarm(
     return TaskOut.model_validate(task) if task else None
 
 
-@router.get("/alarms/{alarm_id}/tasks", response_model=list[TaskOut])
+@router.get(
+    "/alarms/{alarm_id}/tasks", response_model=list[TaskOut], openapi_extra=needs(Perm.alarms_read)
+)
 def alarm_tasks(alarm_id: int, actor: Actor, session: DB) -> list[TaskOut]:
     alarm = alarm_service.get_visible_or_raise(session, actor=actor, alarm_id=alarm_id)
     return [TaskOut.model_validate(t) for t in dispatch.tasks_of(session, alarm=alarm)]
@@ -383,7 +443,11 @@ class CandidateOut(BaseModel):
     busy: bool = Field(description="On another task now")
 
 
-@router.get("/alarms/{alarm_id}/candidates", response_model=list[CandidateOut])
+@router.get(
+    "/alarms/{alarm_id}/candidates",
+    response_model=list[CandidateOut],
+    openapi_extra=needs(Perm.alarms_handle),
+)
 def alarm_candidates(alarm_id: int, actor: Actor, session: DB) -> list[CandidateOut]:
     """Responders on duty for the alarm's place, nearest first: whom the centre can send."""
     alarm = alarm_service.get_visible_or_raise(
@@ -392,7 +456,7 @@ def alarm_candidates(alarm_id: int, actor: Actor, session: DB) -> list[Candidate
     return [CandidateOut(**c) for c in dispatch.candidate_view(session, alarm)]
 
 
-@router.get("/my-tasks", response_model=list[PhoneTaskOut])
+@router.get("/my-tasks", response_model=list[PhoneTaskOut], openapi_extra=needs(Perm.patrol_run))
 def my_tasks(actor: Actor, session: DB) -> list[PhoneTaskOut]:
     """The tasks offered to you, or that you are working on, with the alarm and where to go."""
     return [
@@ -413,7 +477,9 @@ def _tasks_now(factory: sessionmaker[Session], actor: Principal) -> tuple[str, l
     return json.dumps(tasks, ensure_ascii=False), paths
 
 
-@router.get("/my-tasks/stream", response_class=EventSourceResponse)
+@router.get(
+    "/my-tasks/stream", response_class=EventSourceResponse, openapi_extra=needs(Perm.patrol_run)
+)
 async def my_tasks_stream(request: Request, actor: DetachedActor) -> EventSourceResponse:
     """Server-sent events for the responder's phone: event `tasks` (your open tasks, as in
     /my-tasks) at once and whenever one changes. While this is open, offers reach you here;
@@ -450,7 +516,11 @@ async def my_tasks_stream(request: Request, actor: DetachedActor) -> EventSource
     return EventSourceResponse(events(), ping=15)
 
 
-@router.get("/tasks/{task_id}/photo", include_in_schema=True)
+@router.get(
+    "/tasks/{task_id}/photo",
+    include_in_schema=True,
+    openapi_extra=needs(Perm.patrol_run, Perm.alarms_read),
+)
 def task_photo(task_id: int, actor: Actor, session: DB) -> Response:
     """The responder's photo of the scene: for them, and for whoever sees the alarm."""
     task = dispatch.task_visible_or_raise(session, actor=actor, task_id=task_id)
@@ -463,7 +533,7 @@ def task_photo(task_id: int, actor: Actor, session: DB) -> Response:
 @router.post(
     "/tasks/{task_id}/{step}",
     response_model=TaskOut,
-    openapi_extra=max_body(PHOTO_MAX * 4 // 3 + 8192),
+    openapi_extra=needs(Perm.patrol_run, body=PHOTO_MAX * 4 // 3 + 8192),
 )
 def task_step(
     task_id: int, step: str, data: StepIn, request: Request, actor: Actor, session: DB
@@ -483,7 +553,7 @@ def task_step(
     )
 
 
-@router.post("/position", status_code=204)
+@router.post("/position", status_code=204, openapi_extra=needs(Perm.patrol_run))
 def my_position(data: PositionIn, actor: Actor, session: DB) -> Response:
     """The phone's position, for dispatch to the nearest responder."""
     dispatch.update_position(session, actor=actor, lon=data.lon, lat=data.lat)

@@ -68,14 +68,12 @@ def create_team(session: Session, *, actor: Principal, data: TeamIn) -> Team:
 
 def teams(session: Session, *, actor: Principal) -> Sequence[Team]:
     return session.scalars(
-        select(Team)
-        .where(actor.filter(Team.path, Perm.territory_read))
-        .order_by(Team.path, Team.id)
+        select(Team).where(actor.filter(Team.path, Perm.patrol_read)).order_by(Team.path, Team.id)
     ).all()
 
 
 def team_visible_or_raise(session: Session, *, actor: Principal, team_id: int) -> Team:
-    return _team_or_raise(session, actor=actor, team_id=team_id, perm=Perm.territory_read)
+    return _team_or_raise(session, actor=actor, team_id=team_id, perm=Perm.patrol_read)
 
 
 def add_member(session: Session, *, actor: Principal, team_id: int, data: MemberIn) -> Member:
@@ -140,7 +138,7 @@ def on_duty(
                 Shift.starts_at <= now,
                 Shift.ends_at > now,
                 Member.active,
-                actor.filter(Shift.path, Perm.territory_read),
+                actor.filter(Shift.path, Perm.patrol_read),
             )
             .order_by(Shift.starts_at)
         )
@@ -185,7 +183,7 @@ def record_meeting(session: Session, *, actor: Principal, data: MeetingIn) -> Me
 def meetings(session: Session, *, actor: Principal) -> Sequence[Meeting]:
     return session.scalars(
         select(Meeting)
-        .where(actor.filter(Meeting.path, Perm.territory_read))
+        .where(actor.filter(Meeting.path, Perm.patrol_read))
         .order_by(Meeting.held_at.desc())
     ).all()
 
@@ -464,7 +462,7 @@ def coverage(
     routes = session.execute(
         select(Route, Team)
         .join(Team, Team.id == Route.team_id)
-        .where(actor.filter(Route.path, Perm.territory_read))
+        .where(actor.filter(Route.path, Perm.patrol_read))
         .order_by(Route.id)
     ).all()
     planned_per_run = dict(
@@ -478,7 +476,7 @@ def coverage(
         Run.state == RunState.finished,
         Run.started_at >= since,
         Run.started_at < until,
-        actor.filter(Run.path, Perm.territory_read),
+        actor.filter(Run.path, Perm.patrol_read),
     )
     for route_id, count in session.execute(
         select(Run.route_id, func.count()).where(*in_period).group_by(Run.route_id)

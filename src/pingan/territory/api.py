@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
-from pingan.api_common import DB, Actor, Page, Paging, StrictQuery, page_of
+from pingan.api_common import DB, Actor, Page, Paging, StrictQuery, needs, page_of
 from pingan.auth import audit
-from pingan.auth.audit import mask
 from pingan.auth.roles import Perm
+from pingan.masking import NumberOut
 from pingan.territory import service
 from pingan.territory.geo import CRS
-from pingan.territory.models import NodeKind, Person, PersonKind, SiteType, TerritoryNode
+from pingan.territory.models import NodeKind, PersonKind, SiteType, TerritoryNode
 from pingan.territory.schemas import (
     GroupCreate,
     GroupOut,
@@ -30,7 +30,12 @@ from pingan.territory.schemas import (
 router = APIRouter(dependencies=[StrictQuery])
 
 
-@router.get("/territory/nodes", response_model=Page[NodeOut], tags=["territory"])
+@router.get(
+    "/territory/nodes",
+    response_model=Page[NodeOut],
+    tags=["territory"],
+    openapi_extra=needs(Perm.territory_read),
+)
 def list_nodes(
     actor: Actor,
     session: DB,
@@ -55,12 +60,23 @@ def list_nodes(
     return page_of([NodeOut.model_validate(n) for n in rows], total, paging)
 
 
-@router.post("/territory/nodes", response_model=NodeOut, status_code=201, tags=["territory"])
+@router.post(
+    "/territory/nodes",
+    response_model=NodeOut,
+    status_code=201,
+    tags=["territory"],
+    openapi_extra=needs(Perm.territory_write),
+)
 def create_node(data: NodeCreate, actor: Actor, session: DB) -> NodeOut:
     return NodeOut.model_validate(service.create(session, actor=actor, data=data))
 
 
-@router.get("/territory/locate", response_model=LocateOut, tags=["territory"])
+@router.get(
+    "/territory/locate",
+    response_model=LocateOut,
+    tags=["territory"],
+    openapi_extra=needs(Perm.territory_read),
+)
 def locate(
     actor: Actor,
     session: DB,
@@ -78,7 +94,12 @@ def locate(
     )
 
 
-@router.get("/territory/nodes/{node_id}", response_model=NodeOut, tags=["territory"])
+@router.get(
+    "/territory/nodes/{node_id}",
+    response_model=NodeOut,
+    tags=["territory"],
+    openapi_extra=needs(Perm.territory_read),
+)
 def get_node(node_id: int, actor: Actor, session: DB) -> NodeOut:
     return NodeOut.model_validate(
         service.get_visible_or_raise(session, actor=actor, node_id=node_id)
@@ -86,7 +107,10 @@ def get_node(node_id: int, actor: Actor, session: DB) -> NodeOut:
 
 
 @router.get(
-    "/territory/nodes/{node_id}/ancestors", response_model=list[NodeOut], tags=["territory"]
+    "/territory/nodes/{node_id}/ancestors",
+    response_model=list[NodeOut],
+    tags=["territory"],
+    openapi_extra=needs(Perm.territory_read),
 )
 def get_ancestors(node_id: int, actor: Actor, session: DB) -> list[NodeOut]:
     node = service.get_visible_or_raise(session, actor=actor, node_id=node_id)
@@ -97,13 +121,23 @@ def get_ancestors(node_id: int, actor: Actor, session: DB) -> list[NodeOut]:
     ]
 
 
-@router.patch("/territory/nodes/{node_id}", response_model=NodeOut, tags=["territory"])
+@router.patch(
+    "/territory/nodes/{node_id}",
+    response_model=NodeOut,
+    tags=["territory"],
+    openapi_extra=needs(Perm.territory_write),
+)
 def update_node(node_id: int, data: NodeUpdate, actor: Actor, session: DB) -> NodeOut:
     node = service.get_visible_or_raise(session, actor=actor, node_id=node_id)
     return NodeOut.model_validate(service.update_node(session, actor=actor, node=node, data=data))
 
 
-@router.delete("/territory/nodes/{node_id}", status_code=204, tags=["territory"])
+@router.delete(
+    "/territory/nodes/{node_id}",
+    status_code=204,
+    tags=["territory"],
+    openapi_extra=needs(Perm.territory_write),
+)
 def delete_node(
     node_id: int,
     actor: Actor,
@@ -117,19 +151,17 @@ def delete_node(
 # --- people ------------------------------------------------------------------------------------
 
 
-def _person_out(person: Person, *, reveal: bool) -> PersonOut:
-    out = PersonOut.model_validate(person)
-    if not reveal and out.id_number:
-        out.id_number = mask(out.id_number)
-    return out
-
-
 def _node_path(session: Session, node_id: int) -> str | None:
     node = session.get(TerritoryNode, node_id)
     return node.path if node else None
 
 
-@router.get("/people", response_model=Page[PersonOut], tags=["people"])
+@router.get(
+    "/people",
+    response_model=Page[PersonOut],
+    tags=["people"],
+    openapi_extra=needs(Perm.people_read),
+)
 def list_people(
     actor: Actor,
     session: DB,
@@ -172,17 +204,29 @@ def list_people(
             "total": total,
         },
     )
-    return page_of([_person_out(p, reveal=False) for p in rows], total, paging)
+    return page_of([PersonOut.model_validate(p) for p in rows], total, paging)
 
 
-@router.post("/people", response_model=PersonOut, status_code=201, tags=["people"])
+@router.post(
+    "/people",
+    response_model=PersonOut,
+    status_code=201,
+    tags=["people"],
+    openapi_extra=needs(Perm.people_write),
+)
 def create_person(data: PersonCreate, actor: Actor, session: DB) -> PersonOut:
-    return _person_out(service.create_person(session, actor=actor, data=data), reveal=False)
+    return PersonOut.model_validate(service.create_person(session, actor=actor, data=data))
 
 
-@router.get("/people/{person_id}", response_model=PersonOut, tags=["people"])
+@router.get(
+    "/people/{person_id}",
+    response_model=PersonOut,
+    tags=["people"],
+    openapi_extra=needs(Perm.people_read),
+)
 def get_person(person_id: int, actor: Actor, session: DB) -> PersonOut:
-    """One person's whole record. Every such read is written to the audit log."""
+    """One person's record (phone and identity numbers masked, as everywhere). Every such read is
+    written to the audit log."""
     person = service.get_person_visible_or_raise(session, actor=actor, person_id=person_id)
     audit.record(
         session,
@@ -191,20 +235,51 @@ def get_person(person_id: int, actor: Actor, session: DB) -> PersonOut:
         entity_id=str(person.id),
         scope_path=_node_path(session, person.node_id),
     )
-    return _person_out(person, reveal=True)
+    return PersonOut.model_validate(person)
 
 
-@router.patch("/people/{person_id}", response_model=PersonOut, tags=["people"])
+@router.get(
+    "/people/{person_id}/phone",
+    response_model=NumberOut,
+    tags=["people"],
+    openapi_extra=needs(Perm.people_phone),
+)
+def person_phone(person_id: int, actor: Actor, session: DB) -> NumberOut:
+    """A person's whole phone number (to call them). Each read is written to the audit log."""
+    value = service.read_number(session, actor=actor, person_id=person_id, field="phone")
+    return NumberOut(field="phone", value=value)
+
+
+@router.get(
+    "/people/{person_id}/id-number",
+    response_model=NumberOut,
+    tags=["people"],
+    openapi_extra=needs(Perm.people_id_number),
+)
+def person_id_number(person_id: int, actor: Actor, session: DB) -> NumberOut:
+    """A person's whole identity-card number. Each read is written to the audit log."""
+    value = service.read_number(session, actor=actor, person_id=person_id, field="id_number")
+    return NumberOut(field="id_number", value=value)
+
+
+@router.patch(
+    "/people/{person_id}",
+    response_model=PersonOut,
+    tags=["people"],
+    openapi_extra=needs(Perm.people_write),
+)
 def update_person(person_id: int, data: PersonUpdate, actor: Actor, session: DB) -> PersonOut:
     person = service.get_person_visible_or_raise(
         session, actor=actor, person_id=person_id, perm=Perm.people_write
     )
-    return _person_out(
-        service.update_person(session, actor=actor, person=person, data=data), reveal=False
+    return PersonOut.model_validate(
+        service.update_person(session, actor=actor, person=person, data=data)
     )
 
 
-@router.delete("/people/{person_id}", status_code=204, tags=["people"])
+@router.delete(
+    "/people/{person_id}", status_code=204, tags=["people"], openapi_extra=needs(Perm.people_write)
+)
 def delete_person(person_id: int, actor: Actor, session: DB) -> None:
     person = service.get_person_visible_or_raise(
         session, actor=actor, person_id=person_id, perm=Perm.people_write
@@ -212,7 +287,12 @@ def delete_person(person_id: int, actor: Actor, session: DB) -> None:
     service.delete_person(session, person=person)
 
 
-@router.get("/resident-groups", response_model=Page[GroupOut], tags=["people"])
+@router.get(
+    "/resident-groups",
+    response_model=Page[GroupOut],
+    tags=["people"],
+    openapi_extra=needs(Perm.people_read),
+)
 def list_groups(
     actor: Actor, session: DB, paging: Paging, community_id: int | None = None
 ) -> Page[GroupOut]:
@@ -222,19 +302,35 @@ def list_groups(
     return page_of([GroupOut.model_validate(g) for g in rows], total, paging)
 
 
-@router.post("/resident-groups", response_model=GroupOut, status_code=201, tags=["people"])
+@router.post(
+    "/resident-groups",
+    response_model=GroupOut,
+    status_code=201,
+    tags=["people"],
+    openapi_extra=needs(Perm.people_write),
+)
 def create_group(data: GroupCreate, actor: Actor, session: DB) -> GroupOut:
     return GroupOut.model_validate(service.create_group(session, actor=actor, data=data))
 
 
-@router.get("/resident-groups/{group_id}", response_model=GroupOut, tags=["people"])
+@router.get(
+    "/resident-groups/{group_id}",
+    response_model=GroupOut,
+    tags=["people"],
+    openapi_extra=needs(Perm.people_read),
+)
 def get_group(group_id: int, actor: Actor, session: DB) -> GroupOut:
     return GroupOut.model_validate(
         service.get_group_visible_or_raise(session, actor=actor, group_id=group_id)
     )
 
 
-@router.patch("/resident-groups/{group_id}", response_model=GroupOut, tags=["people"])
+@router.patch(
+    "/resident-groups/{group_id}",
+    response_model=GroupOut,
+    tags=["people"],
+    openapi_extra=needs(Perm.people_write),
+)
 def update_group(group_id: int, data: GroupUpdate, actor: Actor, session: DB) -> GroupOut:
     group = service.get_group_visible_or_raise(
         session, actor=actor, group_id=group_id, perm=Perm.people_write
@@ -244,7 +340,12 @@ def update_group(group_id: int, data: GroupUpdate, actor: Actor, session: DB) ->
     )
 
 
-@router.delete("/resident-groups/{group_id}", status_code=204, tags=["people"])
+@router.delete(
+    "/resident-groups/{group_id}",
+    status_code=204,
+    tags=["people"],
+    openapi_extra=needs(Perm.people_write),
+)
 def delete_group(group_id: int, actor: Actor, session: DB) -> None:
     group = service.get_group_visible_or_raise(
         session, actor=actor, group_id=group_id, perm=Perm.people_write

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pingan.masking import MaskedNumber
 from pingan.territory.geo import CRS
 from pingan.territory.models import (
     KIND_LABEL,
@@ -132,8 +133,8 @@ class PersonOut(BaseModel):
     name: str
     gender: str | None
     birth_date: date | None
-    id_number: str | None = Field(description="Masked in lists; whole (and audited) in detail")
-    phone: str | None
+    id_number: MaskedNumber = Field(description="Masked; GET …/id-number reads it whole (audited)")
+    phone: MaskedNumber = Field(description="Masked; GET …/phone reads it whole (audited)")
     relation: str | None
     residence: str | None
     resident_group_id: int | None

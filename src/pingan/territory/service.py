@@ -10,6 +10,7 @@ from sqlalchemy import String, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from pingan.auth import audit
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
 from pingan.db.paging import paginate
@@ -344,6 +345,27 @@ def get_person_visible_or_raise(
     node = session.get(TerritoryNode, person.node_id)
     actor.require(perm, node.path if node else None, _person_what(person_id))
     return person
+
+
+# Who may read which of a person's numbers whole.
+NUMBER_PERMS: dict[str, Perm] = {"phone": Perm.people_phone, "id_number": Perm.people_id_number}
+
+
+def read_number(session: Session, *, actor: Principal, person_id: int, field: str) -> str | None:
+    """One of a person's numbers, whole: for a role that needs it, in its scope, audited."""
+    person = get_person_visible_or_raise(
+        session, actor=actor, person_id=person_id, perm=NUMBER_PERMS[field]
+    )
+    node = session.get(TerritoryNode, person.node_id)
+    audit.record_number_read(
+        session,
+        entity="people",
+        entity_id=person.id,
+        field=field,
+        scope_path=node.path if node else None,
+    )
+    value: str | None = getattr(person, field)
+    return value
 
 
 def get_all_people(

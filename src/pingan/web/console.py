@@ -28,6 +28,7 @@ from pingan.errors import PinganError
 from pingan.events import service as event_service
 from pingan.faces import service as face_service
 from pingan.faces.models import METHOD_LABEL
+from pingan.masking import mask
 from pingan.patrol import dispatch
 from pingan.territory import service as territory_service
 from pingan.territory.geo import distance_m
@@ -466,7 +467,7 @@ def install(app: FastAPI, pages: Pages) -> None:
                 results=results,
                 q=q,
                 kind_label=NODE_KIND_LABEL,
-                mask=audit.mask,
+                mask=mask,
                 site_type_label=SITE_TYPE_LABEL,
                 device_kind_label=KIND_LABEL,
             )
@@ -522,13 +523,15 @@ def install(app: FastAPI, pages: Pages) -> None:
                 person=person,
                 trail=trail,
                 can_enrol=can_enrol,
+                can_phone=principal.can(Perm.people_phone, home.path),
+                can_id_number=principal.can(Perm.people_id_number, home.path),
                 consents=face_service.consents(session, person=person) if can_enrol else [],
                 templates=face_service.templates(session, person_id=person.id) if can_enrol else [],
                 credentials=face_service.credentials(session, person=person) if can_enrol else [],
                 scopes=scopes,
                 scope_names={n.id: n.name for n in trail},
                 method_label=METHOD_LABEL,
-                mask=audit.mask,
+                mask=mask,
             )
 
     @app.get("/me", include_in_schema=False)

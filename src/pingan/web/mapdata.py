@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pingan.alarms.models import OPEN_STATES, Alarm
-from pingan.api_common import DB, Actor, StrictQuery, request_lang
+from pingan.api_common import DB, Actor, StrictQuery, needs, request_lang
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
 from pingan.db.base import utcnow
@@ -171,7 +171,7 @@ def responders(session: Session, *, actor: Principal) -> dict[str, Any]:
     )
 
 
-@router.get("/map/{layer}")
+@router.get("/map/{layer}", openapi_extra=needs(Perm.territory_read))
 def layer(layer: Layer, request: Request, actor: Actor, session: DB) -> dict[str, Any]:
     """One map layer as a GeoJSON FeatureCollection (WGS-84)."""
     lang = request_lang(request)

@@ -21,8 +21,8 @@ from pingan.api_common import (
     LANG_COOKIE,
     SESSION_COOKIE,
     client_ip,
-    get_principal_detached,
     set_session_cookie,
+    signed_in_principal,
 )
 from pingan.auth import service as auth_service
 from pingan.auth.principal import Principal
@@ -120,7 +120,7 @@ class Pages:
         if not request.cookies.get(SESSION_COOKIE):
             return None
         try:
-            return get_principal_detached(request)
+            return signed_in_principal(request)
         except PinganError:
             return None
 

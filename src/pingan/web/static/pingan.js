@@ -47,6 +47,16 @@ window.pingan = (() => {
     localiseTimes();
     document.body.addEventListener("htmx:after:swap", (e) => localiseTimes(e.target));
     if (localStorage.getItem("pingan.wall")) setWall(true);
+    // A masked number read whole on purpose (the read is written to the audit log).
+    for (const reveal of document.querySelectorAll("[data-reveal]")) {
+      reveal.addEventListener("click", async () => {
+        const response = await fetch(reveal.dataset.reveal, { credentials: "same-origin" });
+        const data = await response.json();
+        const shown = document.getElementById(reveal.dataset.target);
+        if (response.ok) { shown.textContent = data.value || "—"; reveal.remove(); }
+        else shown.title = data.detail || response.statusText;
+      });
+    }
     const button = document.getElementById("wall");
     if (button) button.addEventListener("click", () => {
       const on = !document.documentElement.classList.contains("wall");
