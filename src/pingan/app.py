@@ -91,18 +91,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(faces_api.router, prefix=API_PREFIX)
     app.include_router(patrol_api.router, prefix=API_PREFIX)
     pages.install(app)
-    undeclared_routes(app)
+    declare_permissions(app)
     return app
 
 
-def undeclared_routes(app: FastAPI) -> None:
+def declare_permissions(app: FastAPI) -> None:
     """Every route of the API declares its permission (needs(...)); one that does not stops the
-    start, naming it. The pages check theirs in pingan.web.pages (a 404 page, or the log-in)."""
-    missing = [
-        f"{sorted(route.methods)[0]} {route.path}"
-        for route in api_routes(app)
-        if getattr(route, "include_in_schema", True) or route.path.startswith(API_PREFIX)
-        if declared(route) is None
-    ]
+    start, naming it. The pages check theirs in pingan.web.pages (a 404 page, or the log-in).
+    The declaration is also written under each route's description, for /docs."""
+    missing = []
+    for route in api_routes(app):
+        if not (getattr(route, "include_in_schema", True) or route.path.startswith(API_PREFIX)):
+            continue
+        wanted = declared(route)
+        if wanted is None:
+            missing.append(f"{sorted(route.methods)[0]} {route.path}")
+        elif "权限 Permission" not in (route.description or ""):
+            line = "权限 Permission: " + " | ".join(f"`{p}`" for p in wanted)
+            route.description = f"{route.description or ''}\n\n{line}".strip()
     if missing:
         raise RuntimeError(f"routes without a declared permission: {', '.join(missing)}")

@@ -24,7 +24,7 @@ from pingan.api_common import (
     get_principal_detached,
     needs,
 )
-from pingan.app import create_app, undeclared_routes
+from pingan.app import create_app, declare_permissions
 from pingan.auth.roles import PERMISSIONS, Perm, Role
 from tests.conftest import World, add_user, settings_for
 from tests.test_responsiveness import _calls
@@ -96,6 +96,7 @@ def test_every_route_declares_a_permission_or_stops_the_start(tmp_path: Path) ->
         wanted = op.get(PERMISSION)
         assert wanted, f"{method.upper()} {path} declares no permission"
         assert all(p in ACCESS_KINDS or p in set(Perm) for p in wanted), (path, wanted)
+        assert f"权限 Permission: `{wanted[0]}`" in op["description"], path  # shown on /docs
 
     # Whoever is not a device or the public is found by the dependencies that check the
     # declaration, live streams included (whose refusals below would otherwise stream).
@@ -110,7 +111,7 @@ def test_every_route_declares_a_permission_or_stops_the_start(tmp_path: Path) ->
         return {}
 
     with pytest.raises(RuntimeError, match="GET /api/v1/forgotten"):
-        undeclared_routes(app)
+        declare_permissions(app)
     with pytest.raises(ValueError, match="needs permissions"):
         needs()
     with pytest.raises(ValueError):

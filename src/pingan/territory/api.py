@@ -173,7 +173,7 @@ def list_people(
     ] = None,
     resident_group_id: int | None = None,
 ) -> Page[PersonOut]:
-    """People within your scope; identity numbers are masked here. Each search is audited."""
+    """People within your scope, phone and identity numbers masked. Each search is audited."""
     rows, total = service.get_all_people(
         session,
         actor=actor,
