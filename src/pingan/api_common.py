@@ -70,7 +70,7 @@ ACCESS_KINDS = (PUBLIC, SIGNED_IN, DEVICE, INTERNAL)
 
 def needs(*perms: Perm | str, body: int | None = None) -> dict[str, Any]:
     """A route's declaration: the permission it needs (any one of those named; the scope of
-    each record is checked by the service), or PUBLIC, SIGNED_IN or DEVICE; and its body limit
+    each record is checked by the service), or PUBLIC, SIGNED_IN, DEVICE or INTERNAL; its body limit
     when it differs from DEFAULT_BODY. Shown in the OpenAPI as `x-permission`."""
     if not perms or any(p not in ACCESS_KINDS and p not in set(Perm) for p in perms):
         raise ValueError(f"a route needs permissions or one of {ACCESS_KINDS}: {perms}")

@@ -18,7 +18,7 @@ class BodyLimits:
     """Every request body within its route's limit, before it is read: a body that says it is
     larger is refused (413) at the first attempt to read it, without reading any; one sent
     without a length as soon as it passes the limit. Limits come from the routes'
-    `max_body(...)`, else DEFAULT_BODY; problem+json says the limit."""
+    `needs(..., body=...)`, else DEFAULT_BODY; problem+json says the limit."""
 
     def __init__(self, app: ASGIApp, openapi: Callable[[], dict[str, Any]]) -> None:
         self.app = app
