@@ -70,6 +70,8 @@ MESSAGES: dict[str, str] = {
     "patrol_shift": N_("班次结束时间须晚于开始时间"),
     "patrol_swap": N_("只能与同一队伍的班次对调"),
     "patrol_due": N_("检查点的到达时限超出了巡逻时长"),
+    "patrol_outside": N_("检查点“{name}”不在{place}的范围内：请在地图上该队的辖区里选点"),
+    "patrol_point_name": N_("检查点名称“{name}”重复：请给每个检查点起一个现场认得出的名字"),
     "patrol_token": N_("二维码无效：不是本路线的检查点，或已作废"),
     "patrol_finished": N_("这次巡逻已经结束"),
     "patrol_photo": N_("照片须为 JPEG 或 PNG 格式（base64 编码）"),

@@ -99,7 +99,7 @@ def test_lifecycle_and_two_operators(
     [alarm] = alarms(client, world)
     url = f"/api/v1/alarms/{alarm['id']}/actions"
     h = world.auth("gh_operator")
-    assert alarm["actions"] == ["acknowledge", "false_alarm", "note"]
+    assert alarm["actions"] == ["acknowledge", "dispatch", "false_alarm", "note"]
     r = client.post(
         url,
         json={"action": "acknowledge", "note": "已查看监控", "version": alarm["version"]},

@@ -55,8 +55,8 @@ def test_coverage_hours_and_response_times(
     assert by_level["社区"][1] == "光华社区" and by_level["社区"][-1] == 0.5
 
     hours = {r[3]: r for r in figure(client, world, "volunteer_hours")["rows"]}
-    assert hours["队员near"][4] == round(19.5 / 60, 1)  # accept → resolved
-    assert next(r for r in hours.values() if r[2] == "红袖套")[4] == round(40 / 60, 1)
+    assert hours["队员near"][4] == round(20 / 60, 2)  # accept → resolved: 19.5 min, to the minute
+    assert next(r for r in hours.values() if r[2] == "红袖套")[4] == round(40 / 60, 2)
 
     resp = figure(client, world, "dispatch_response")
     assert resp["rows"][0] == ["<1 min", 1, 0] and resp["rows"][1] == ["1–5 min", 0, 1]

@@ -146,8 +146,18 @@ def test_alarm_arrives_live_and_is_handled(live: Live, browser: Browser) -> None
     expect(row).to_have_class("flash")
     shot(page, live, "desk")
 
+    # Filtered to the alarm's community, the acknowledged alarm stays, with its place: the
+    # action's answer carries the whole alarm, as the live update does.
+    place = row.locator("td").nth(2).inner_text()
+    assert place.strip()
+    community = page.locator("#filters [name=community] option", has_text=place.split(" · ")[0])
+    page.locator("#filters [name=community]").select_option(community.get_attribute("value"))
+    expect(row).to_be_visible()
     row.get_by_role("button", name="确认").click()
     expect(row).to_contain_text("已确认")
+    expect(row).to_be_visible()
+    expect(row.locator("td").nth(2)).to_have_text(place)
+    page.locator("#filters [name=community]").select_option("")
 
     # The alarm's own page: its timeline, device and place; a second operator's action shows.
     row.get_by_role("link").click()

@@ -288,7 +288,8 @@ def test_a_manager_sets_up_a_team_its_roster_and_a_route_in_the_console(
     members.locator("[name=q]").fill("赵志")
     expect(members.locator("[name=person_id] option")).to_have_count(1)
     members.locator("[name=leader]").check()
-    members.locator("button").click()
+    with page.expect_navigation():  # the page reloads with the new member
+        members.locator("button").click()
     team = page.locator("details.team").first
     team.locator("summary").click()
     expect(team.locator("table.members")).to_contain_text("赵志强")
@@ -301,7 +302,8 @@ def test_a_manager_sets_up_a_team_its_roster_and_a_route_in_the_console(
     shifts.locator("button").click()
     expect(shifts.locator(".error")).to_contain_text("班次结束时间须晚于开始时间")
     shifts.locator("[name=ends_at]").fill(f"{morning}T08:00")
-    shifts.locator("button").click()
+    with page.expect_navigation():
+        shifts.locator("button").click()
     team = page.locator("details.team").first
     team.locator("summary").click()
     expect(team.locator("ul.shifts li")).to_have_count(1)
@@ -316,10 +318,18 @@ def test_a_manager_sets_up_a_team_its_roster_and_a_route_in_the_console(
     route.locator("[name=duration_min]").fill("40")
     box = page.locator("#route-map")
     expect(box.locator(".leaflet-interactive").first).to_be_visible()  # the boundaries drew
-    for x, y in ((200, 100), (260, 160)):
-        box.click(position={"x": x, "y": y})
+    # The map shows the team's community whole; two points near its middle lie on its ground.
+    size = box.bounding_box()
+    assert size is not None
+    middle = (size["width"] / 2, size["height"] / 2)
+    for dx, dy in ((-20, -10), (20, 10)):
+        box.click(position={"x": middle[0] + dx, "y": middle[1] + dy})
     expect(page.locator("#points li")).to_have_count(2)
+    # No name is made up for a point: the form is not sent while one is empty.
     page.locator("#points li input").first.fill("东门岗亭")
+    route.locator("button[type=submit]").click()
+    expect(page.locator("#points li input:invalid")).to_have_count(1)
+    page.locator("#points li").nth(1).locator("input").first.fill("北门")
     route.locator("button[type=submit]").click()
     expect(page.locator("#routes")).to_contain_text("夜间巡逻")
     page.locator("details.team").first.locator("summary").click()

@@ -23,7 +23,7 @@ router = APIRouter(dependencies=[StrictQuery], tags=["alarms"])
 
 def _out(alarm: Alarm) -> AlarmOut:
     out = AlarmOut.model_validate(alarm)
-    out.actions = flows.allowed(alarm.state)
+    out.actions = flows.allowed(alarm.state, acknowledged=alarm.acknowledged)
     return out
 
 

@@ -1,6 +1,10 @@
 """The alarm lifecycle: every allowed move in one table.
 
 raised → acknowledged → dispatched → on scene → resolved or false alarm → closed
+
+Acknowledgement is a person's act. The platform may dispatch a raised alarm by itself (rules
+marked `dispatch: true`), which moves it on without acknowledging it: a person's 确认 then records
+the time they took, without moving the state (see `UNACKNOWLEDGED`).
 """
 
 from __future__ import annotations
@@ -51,7 +55,11 @@ ENTRY_LABEL: dict[str, str] = {
 }
 
 MOVES: dict[S, dict[Action, S]] = {
-    S.raised: {Action.acknowledge: S.acknowledged, Action.false_alarm: S.false_alarm},
+    S.raised: {
+        Action.acknowledge: S.acknowledged,
+        Action.dispatch: S.dispatched,
+        Action.false_alarm: S.false_alarm,
+    },
     S.acknowledged: {
         Action.dispatch: S.dispatched,
         Action.resolve: S.resolved,
@@ -69,12 +77,20 @@ MOVES: dict[S, dict[Action, S]] = {
 }
 
 
-def next_state(state: S, action: Action) -> S | None:
-    """The state an action leads to, or None when it is not allowed now (a note never moves)."""
+# States in which an alarm the platform dispatched by itself still waits for a person's 确认.
+UNACKNOWLEDGED = frozenset({S.dispatched, S.on_scene})
+
+
+def next_state(state: S, action: Action, *, acknowledged: bool = True) -> S | None:
+    """The state an action leads to, or None when it is not allowed now (a note never moves,
+    nor does the late acknowledgement of an alarm dispatched without one)."""
     if action == Action.note:
+        return state
+    if action == Action.acknowledge and not acknowledged and state in UNACKNOWLEDGED:
         return state
     return MOVES[state].get(action)
 
 
-def allowed(state: S) -> list[Action]:
-    return [*MOVES[state], Action.note]
+def allowed(state: S, *, acknowledged: bool = True) -> list[Action]:
+    late = [Action.acknowledge] if not acknowledged and state in UNACKNOWLEDGED else []
+    return [*late, *MOVES[state], Action.note]

@@ -106,6 +106,11 @@ class Alarm(Base):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
     @property
+    def acknowledged(self) -> bool:
+        """A person has acknowledged it (a dispatch by the platform itself is no acknowledgement)."""
+        return self.acknowledged_at is not None
+
+    @property
     def ack_seconds(self) -> float | None:
         if self.acknowledged_at is None:
             return None

@@ -17,6 +17,7 @@ class AlarmOut(BaseModel):
     title: str
     device_id: int | None
     node_id: int
+    path: str = Field(description="The place's path in the territory tree: /street/community/…")
     zone: str | None
     state: AlarmState
     level: int
@@ -31,6 +32,7 @@ class AlarmOut(BaseModel):
     ack_seconds: float | None
     resolve_seconds: float | None
     version: int
+    acknowledged: bool = Field(description="Whether a person has acknowledged it")
     actions: list[Action] = Field(default_factory=list, description="What may be done now")
 
 

@@ -374,22 +374,25 @@ def act(
         raise Conflict(
             "alarm_changed", field="version", state=alarm.state.value, version=alarm.version
         )
-    target = flows.next_state(alarm.state, action)
+    target = flows.next_state(alarm.state, action, acknowledged=alarm.acknowledged)
     if target is None:
         raise Conflict("alarm_move", field="action", action=action.value, state=alarm.state.value)
     now = utcnow()
     before = alarm.state
     alarm.state = target
-    if target != before and alarm.acknowledged_at is None:
+    # A person's move at the desk acknowledges the alarm and stops its escalation; the platform's
+    # own dispatch and a responder's step on their task do neither.
+    by_person = not actor.system and not by_own_task and action != Action.note
+    if by_person and alarm.acknowledged_at is None:
         alarm.acknowledged_at = now
-    if target != before:
-        alarm.escalate_at = None
     if target in (AlarmState.resolved, AlarmState.false_alarm):
         alarm.resolved_at = now
         alarm.is_open = False
     if target == AlarmState.closed:
         alarm.closed_at = now
         alarm.is_open = False
+    if by_person or not alarm.is_open:
+        alarm.escalate_at = None
     try:
         session.flush()
     except StaleDataError as exc:
@@ -409,12 +412,14 @@ def act(
 
 
 def escalate_due(session: Session, *, rules: RuleBook, now: datetime | None = None) -> list[Alarm]:
-    """Move every alarm that waited too long for acknowledgement up one level."""
+    """Move every alarm that waited too long for a person's acknowledgement up one level (one
+    the platform dispatched by itself still waits for one)."""
     now = now or utcnow()
     due = session.scalars(
         select(Alarm)
         .where(
-            Alarm.state == AlarmState.raised,
+            Alarm.is_open.is_(True),
+            Alarm.acknowledged_at.is_(None),
             Alarm.escalate_at.is_not(None),
             Alarm.escalate_at <= now,
         )

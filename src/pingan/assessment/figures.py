@@ -25,7 +25,7 @@ from pingan.devices.models import Device, DeviceKind, DeviceStatus
 from pingan.errors import Invalid, NotFound
 from pingan.i18n import N_
 from pingan.patrol import service as patrol_service
-from pingan.patrol.models import Member, Run, Shift, Task, Team
+from pingan.patrol.models import Member, Shift, Task, Team
 from pingan.territory.models import NodeKind, Person, TerritoryNode, ancestor_id, ancestor_path
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -354,30 +354,9 @@ class Figures:
 
     def volunteer_hours(self) -> Figure:
         """Service hours in the period: patrol runs walked and dispatched tasks worked on."""
-        minutes: Counter[int] = Counter()
-        spans: list[tuple[int, datetime | None, datetime | None]] = []
-        spans += self.session.execute(
-            select(Run.member_id, Run.started_at, Run.finished_at).where(
-                Run.finished_at.is_not(None),
-                Run.started_at >= self.period.since,
-                Run.started_at < self.period.until,
-                self.actor.filter(Run.path, Perm.patrol_read),
-            )
-        ).all()
-        spans += self.session.execute(
-            select(Task.member_id, Task.accepted_at, Task.finished_at)
-            .join(Member, Member.id == Task.member_id)
-            .where(
-                Task.accepted_at.is_not(None),
-                Task.finished_at.is_not(None),
-                Task.offered_at >= self.period.since,
-                Task.offered_at < self.period.until,
-                self.actor.filter(Member.path, Perm.patrol_read),
-            )
-        ).all()
-        for member_id, start, end in spans:
-            if start is not None and end is not None:
-                minutes[member_id] += int((end - start).total_seconds() // 60)
+        minutes = patrol_service.service_minutes(
+            self.session, since=self.period.since, until=self.period.until, actor=self.actor
+        )
         rows: list[list[Any]] = []
         for member, person, team in self.session.execute(
             select(Member, Person.name, Team.name)
@@ -386,7 +365,7 @@ class Figures:
             .where(Member.id.in_(list(minutes)))
         ):
             community = self._name(ancestor_id(member.path, NodeKind.community))
-            hours = round(minutes[member.id] / 60, 1)
+            hours = round(minutes[member.id] / 60, 2)
             rows.append([community, team, member.programme or "", person, hours])
         rows.sort(key=lambda r: -r[4])
         return Figure(

@@ -77,7 +77,9 @@ PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.watch_blocked,
         Perm.patrol_run,
     },
-    Role.resident: _READ,
+    # A resident reads their own page (their record, household and consent) through their
+    # account's person, not through the territory: no part of the map or the register.
+    Role.resident: frozenset(),
 }
 
 # Who may grant which role: an admin grants roles of lower rank only (street admins grant all).

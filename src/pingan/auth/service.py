@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -98,6 +98,14 @@ def get_all(
             )
         )
     return paginate(session, stmt, order_by=User.id, limit=limit, offset=offset)
+
+
+def usernames(session: Session, *, user_ids: Iterable[int]) -> dict[int, str]:
+    """Login names by user id (labels beside records already in scope)."""
+    ids = list(set(user_ids))
+    if not ids:
+        return {}
+    return dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
 
 
 def _check_grant(session: Session, *, actor: Principal, binding: BindingIn) -> None:

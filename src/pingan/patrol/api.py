@@ -93,7 +93,12 @@ def add_member(team_id: int, data: MemberIn, actor: Actor, session: DB) -> Membe
 )
 def list_members(team_id: int, actor: Actor, session: DB) -> list[MemberOut]:
     team = service.team_visible_or_raise(session, actor=actor, team_id=team_id)
-    return [MemberOut.model_validate(m) for m in service.members(session, team=team)]
+    members = service.members(session, team=team)
+    served = service.service_minutes(session, member_ids=[m.id for m in members])
+    return [
+        MemberOut.model_validate(m).model_copy(update={"service_minutes": served.get(m.id, 0)})
+        for m in members
+    ]
 
 
 @router.post(
@@ -305,7 +310,7 @@ class MyTeamOut(BaseModel):
     kind: TeamKind
     leader: bool
     programme: str | None
-    service_hours: float
+    service_minutes: int = Field(description="Runs walked and tasks worked on, in minutes")
 
 
 class MyRouteOut(BaseModel):

@@ -113,7 +113,7 @@ def candidates(
 
 def candidate_view(session: Session, alarm: Alarm, *, limit: int = 10) -> list[dict[str, Any]]:
     """Who the centre can send, nearest first, and whether they are on a task already."""
-    busy = set(session.scalars(select(Task.member_id).where(Task.state.in_(OPEN_TASKS))))
+    engaged = busy(session)
     out = []
     for member, far in candidates(session, alarm, now=utcnow())[:limit]:
         team = session.get(Team, member.team_id)
@@ -123,10 +123,22 @@ def candidate_view(session: Session, alarm: Alarm, *, limit: int = 10) -> list[d
                 "name": _name(session, member),
                 "team": team.name if team else "",
                 "distance_m": round(far) if far is not None else None,
-                "busy": member.id in busy,
+                "busy": member.id in engaged,
             }
         )
     return out
+
+
+def busy(session: Session) -> set[int]:
+    """Members on a task of an alarm still open (a task of an alarm ended at the desk is over,
+    even before the worker marks it cancelled)."""
+    return set(
+        session.scalars(
+            select(Task.member_id)
+            .join(Alarm, Alarm.id == Task.alarm_id)
+            .where(Task.state.in_(OPEN_TASKS), Alarm.is_open.is_(True))
+        )
+    )
 
 
 def _name(session: Session, member: Member) -> str:
@@ -140,13 +152,19 @@ def responder_name(session: Session, task: Task) -> str:
 
 
 def _move(
-    session: Session, alarm: Alarm, action: Action, actor: Principal, note: str | None
+    session: Session,
+    alarm: Alarm,
+    action: Action,
+    actor: Principal,
+    note: str | None,
+    *,
+    by_own_task: bool = True,
 ) -> None:
     """The alarm follows its responder, when its state allows that move: by their own task,
-    not by a permission of the desk."""
+    not by a permission of the desk (and then it is no acknowledgement by the desk)."""
     if action in flows.allowed(alarm.state):
         alarm_service.act(
-            session, actor=actor, alarm=alarm, action=action, note=note, by_own_task=True
+            session, actor=actor, alarm=alarm, action=action, note=note, by_own_task=by_own_task
         )
 
 
@@ -182,9 +200,8 @@ def offer(
         )
         return None
     member, far = pool[0]
-    if alarm.state == AlarmState.raised:
-        _move(session, alarm, Action.acknowledge, actor, None)
-    _move(session, alarm, Action.dispatch, actor, _name(session, member))
+    # An operator's dispatch acknowledges the alarm; the platform's own leaves that to a person.
+    _move(session, alarm, Action.dispatch, actor, _name(session, member), by_own_task=False)
     task = Task(
         alarm_id=alarm.id,
         member_id=member.id,
@@ -261,6 +278,17 @@ def auto_dispatch(session: Session, *, rules: RuleBook, now: datetime | None = N
     return len(alarms)
 
 
+def open_tasks(session: Session, *, actor: Principal) -> list[Task]:
+    """Tasks not yet finished, of alarms in the actor's scope, newest first."""
+    return list(
+        session.scalars(
+            select(Task)
+            .where(Task.state.in_(OPEN_TASKS), actor.filter(Task.path, Perm.alarms_read))
+            .order_by(Task.offered_at.desc())
+        )
+    )
+
+
 def my_tasks(session: Session, *, actor: Principal) -> list[Task]:
     return list(
         session.scalars(
@@ -318,10 +346,7 @@ def step(
         task.arrived_at = now
     if target in (TaskState.resolved, TaskState.declined):
         task.finished_at = now
-        task.note = note
-        member = session.get(Member, task.member_id)
-        if member is not None and task.accepted_at is not None:  # time on a task is service
-            member.service_minutes += int((now - task.accepted_at).total_seconds() // 60)
+        task.note = note  # the time from accepting to here is service (service_minutes)
     if photo is not None:
         task.photo = photo
     # The responder acts on the alarm as themselves, within their own scope.

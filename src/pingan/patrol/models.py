@@ -77,7 +77,6 @@ class Member(TimestampMixin, Base):
     leader: Mapped[bool] = mapped_column(Boolean, default=False)
     programme: Mapped[str | None] = mapped_column(String(32))  # 红袖套, 蓝马甲, 橙丝带 …
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    service_minutes: Mapped[int] = mapped_column(Integer, default=0)
     last_lon: Mapped[float | None] = mapped_column(Float)
     last_lat: Mapped[float | None] = mapped_column(Float)
     last_position_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

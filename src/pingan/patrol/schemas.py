@@ -42,7 +42,7 @@ class MemberOut(BaseModel):
     leader: bool
     programme: str | None
     active: bool
-    service_minutes: int
+    service_minutes: int = Field(0, description="Runs walked and tasks worked on, in minutes")
 
 
 class ShiftIn(Strict):

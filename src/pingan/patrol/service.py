@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import base64
 import hmac
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from shapely.geometry import Point
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -23,7 +25,7 @@ from pingan.alarms.rules import RuleBook
 from pingan.auth import audit
 from pingan.auth import service as auth_service
 from pingan.auth.principal import SYSTEM, Principal
-from pingan.auth.roles import Perm
+from pingan.auth.roles import Perm, Role
 from pingan.db.base import utcnow
 from pingan.errors import Conflict, Forbidden, Invalid, NotFound
 from pingan.faces.vault import Vault
@@ -36,14 +38,16 @@ from pingan.patrol.models import (
     Run,
     RunState,
     Shift,
+    Task,
     Team,
 )
 from pingan.patrol.schemas import CheckInIn, MeetingIn, MemberIn, RouteIn, ShiftIn, TeamIn
 from pingan.territory import service as territory_service
 from pingan.territory.geo import distance_m
-from pingan.territory.models import Person
+from pingan.territory.models import NodeKind, Person
 
 LATE_GRACE = timedelta(minutes=5)
+EDGE_DEG = 0.0002  # about 20 m: a checkpoint on the boundary line itself is on the team's ground
 
 
 def _team_or_raise(session: Session, *, actor: Principal, team_id: int, perm: Perm) -> Team:
@@ -55,6 +59,14 @@ def _team_or_raise(session: Session, *, actor: Principal, team_id: int, perm: Pe
 
 
 # --- teams, members, rosters, meetings -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TeamRow:
+    team: Team
+    place: str
+    members: int
+    on_duty: int
 
 
 def create_team(session: Session, *, actor: Principal, data: TeamIn) -> Team:
@@ -102,6 +114,101 @@ def members(session: Session, *, team: Team) -> Sequence[Member]:
     return session.scalars(
         select(Member).where(Member.team_id == team.id).order_by(Member.id)
     ).all()
+
+
+def member_names(session: Session, *, member_ids: Iterable[int]) -> dict[int, str]:
+    """Each member's name (the person of the territory they are)."""
+    return dict(
+        session.execute(
+            select(Member.id, Person.name)
+            .join(Person, Person.id == Member.person_id)
+            .where(Member.id.in_(list(member_ids)))
+        ).all()
+    )
+
+
+def team_rows(session: Session, *, actor: Principal, now: datetime | None = None) -> list[TeamRow]:
+    """The teams in scope with their place, their active members and how many are on duty."""
+    found = teams(session, actor=actor)
+    places = territory_service.names(session, node_ids=[t.node_id for t in found])
+    sizes = dict(
+        session.execute(
+            select(Member.team_id, func.count())
+            .where(Member.active, Member.team_id.in_([t.id for t in found]))
+            .group_by(Member.team_id)
+        ).all()
+    )
+    duty = Counter(shift.team_id for shift, _m in on_duty(session, actor=actor, at=now))
+    return [
+        TeamRow(
+            team=t, place=places.get(t.node_id, ""), members=sizes.get(t.id, 0), on_duty=duty[t.id]
+        )
+        for t in found
+    ]
+
+
+def routes_with_points(session: Session, *, actor: Principal) -> list[tuple[Route, int]]:
+    """The routes in scope and how many checkpoints each has."""
+    return [
+        (route, count)
+        for route, count in session.execute(
+            select(Route, func.count(Checkpoint.id))
+            .join(Checkpoint, Checkpoint.route_id == Route.id, isouter=True)
+            .where(actor.filter(Route.path, Perm.patrol_read))
+            .group_by(Route.id)
+            .order_by(Route.id)
+        )
+    ]
+
+
+def roster(
+    session: Session, *, actor: Principal, teams_shown: Sequence[Team], now: datetime | None = None
+) -> dict[str, Any]:
+    """What managing the teams needs: places a team may belong to, each team's members (with
+    their login and service time) and coming shifts, and the patrol accounts to tie a member to."""
+    now = now or utcnow()
+    places = territory_service.get_all_of_kinds(
+        session,
+        actor=actor,
+        kinds=[NodeKind.street, NodeKind.community, NodeKind.site],
+        perm=Perm.patrol_manage,
+    )
+    team_ids = [t.id for t in teams_shown]
+    rows = session.scalars(
+        select(Member).where(Member.team_id.in_(team_ids)).order_by(Member.id)
+    ).all()
+    names = member_names(session, member_ids=[m.id for m in rows])
+    logins = auth_service.usernames(session, user_ids=[m.user_id for m in rows if m.user_id])
+    served = service_minutes(session, member_ids=[m.id for m in rows])
+    members: dict[int, list[dict[str, Any]]] = {t: [] for t in team_ids}
+    for member in rows:
+        members[member.team_id].append(
+            {
+                "member": member,
+                "name": names.get(member.id, ""),
+                "account": logins.get(member.user_id) if member.user_id else None,
+                "service_minutes": served.get(member.id, 0),
+            }
+        )
+    shifts: dict[int, list[Shift]] = {t: [] for t in team_ids}
+    for shift in session.scalars(
+        select(Shift)
+        .where(Shift.team_id.in_(team_ids), Shift.ends_at > now)
+        .order_by(Shift.starts_at)
+        .limit(200)
+    ):
+        shifts[shift.team_id].append(shift)
+    accounts: Sequence[Any] = []
+    if actor.system or actor.paths(Perm.users_read):
+        accounts, _total = auth_service.get_all(
+            session, actor=actor, role=Role.patrol_member, limit=500
+        )
+    return {
+        "places": [{"id": n.id, "name": n.name, "kind": n.kind.value} for n in places],
+        "members": members,
+        "shifts": shifts,
+        "accounts": accounts,
+    }
 
 
 def add_shift(session: Session, *, actor: Principal, team_id: int, data: ShiftIn) -> Shift:
@@ -188,17 +295,65 @@ def meetings(session: Session, *, actor: Principal) -> Sequence[Meeting]:
     ).all()
 
 
+def service_minutes(
+    session: Session,
+    *,
+    member_ids: Sequence[int] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    actor: Principal | None = None,
+) -> dict[int, int]:
+    """Service time per member, in whole minutes (any service at all counts as one): the patrol
+    runs they walked and the dispatched tasks they worked on, from accepting to the end. Counted
+    from the runs and tasks themselves, so a figure of a period and a member's total agree."""
+    seconds: defaultdict[int, float] = defaultdict(float)
+    runs = select(Run.member_id, Run.started_at, Run.finished_at).where(
+        Run.finished_at.is_not(None)
+    )
+    tasks = (
+        select(Task.member_id, Task.accepted_at, Task.finished_at)
+        .join(Member, Member.id == Task.member_id)
+        .where(Task.accepted_at.is_not(None), Task.finished_at.is_not(None))
+    )
+    if member_ids is not None:
+        runs = runs.where(Run.member_id.in_(list(member_ids)))
+        tasks = tasks.where(Task.member_id.in_(list(member_ids)))
+    if since is not None:
+        runs, tasks = runs.where(Run.started_at >= since), tasks.where(Task.offered_at >= since)
+    if until is not None:
+        runs, tasks = runs.where(Run.started_at < until), tasks.where(Task.offered_at < until)
+    if actor is not None:
+        runs = runs.where(actor.filter(Run.path, Perm.patrol_read))
+        tasks = tasks.where(actor.filter(Member.path, Perm.patrol_read))
+    for member_id, start, end in [*session.execute(runs), *session.execute(tasks)]:
+        if start is not None and end is not None and end > start:
+            seconds[member_id] += (end - start).total_seconds()
+    return {m: max(1, round(s / 60)) for m, s in seconds.items() if s > 0}
+
+
 # --- routes and their QR codes ---------------------------------------------------------------------
 
 
 def create_route(session: Session, *, actor: Principal, data: RouteIn) -> Route:
     team = _team_or_raise(session, actor=actor, team_id=data.team_id, perm=Perm.patrol_manage)
+    place = territory_service.get_or_raise(session, node_id=team.node_id)
+    area = territory_service.area_of(session, node=place)
+    names: set[str] = set()
+    for index, cp in enumerate(data.checkpoints):
+        if cp.due_min > data.duration_min:
+            raise Invalid("patrol_due", field=f"checkpoints.{index}.due_min")
+        # A checkpoint lies on the team's own ground (a few metres of the line allowed for GPS).
+        if area is not None and not area.buffer(EDGE_DEG).covers(Point(cp.lon, cp.lat)):
+            raise Invalid(
+                "patrol_outside", field=f"checkpoints.{index}.lon", place=place.name, name=cp.name
+            )
+        if cp.name in names:
+            raise Invalid("patrol_point_name", field=f"checkpoints.{index}.name", name=cp.name)
+        names.add(cp.name)
     route = Route(team_id=team.id, path=team.path, name=data.name, duration_min=data.duration_min)
     session.add(route)
     session.flush()
     for seq, cp in enumerate(data.checkpoints, 1):
-        if cp.due_min > data.duration_min:
-            raise Invalid("patrol_due", field=f"checkpoints.{seq - 1}.due_min")
         session.add(
             Checkpoint(
                 route_id=route.id,
@@ -384,8 +539,6 @@ def finish_run(
         if cp.id not in reached
     ]
     run.state, run.finished_at = RunState.finished, end
-    if member is not None:
-        member.service_minutes += max(0, int((end - run.started_at).total_seconds() // 60))
     session.flush()
     if run.missed and rules is not None:
         _raise_missed(session, run=run, member=member, rules=rules, at=end)
@@ -566,6 +719,7 @@ def mine(session: Session, *, actor: Principal, now: datetime | None = None) -> 
                 }
             )
     me = session.get(Person, rows[0][0].person_id) if rows else None
+    served = service_minutes(session, member_ids=[m.id for m, _t in rows])
     return {
         "name": me.name if me else actor.name,
         "teams": [
@@ -576,7 +730,7 @@ def mine(session: Session, *, actor: Principal, now: datetime | None = None) -> 
                 "kind": t.kind,
                 "leader": m.leader,
                 "programme": m.programme,
-                "service_hours": round(m.service_minutes / 60, 1),
+                "service_minutes": served.get(m.id, 0),
             }
             for m, t in rows
         ],

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import unary_union
 from sqlalchemy import String, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -108,6 +110,47 @@ def get_all(
     if site_type:
         stmt = stmt.where(TerritoryNode.site_type == site_type)
     return paginate(session, stmt, order_by=TerritoryNode.path, limit=limit, offset=offset)
+
+
+def names(session: Session, *, node_ids: Iterable[int]) -> dict[int, str]:
+    """The names of nodes by id (for labels; the caller has the ids from records in scope)."""
+    ids = list(set(node_ids))
+    if not ids:
+        return {}
+    return dict(
+        session.execute(
+            select(TerritoryNode.id, TerritoryNode.name).where(TerritoryNode.id.in_(ids))
+        ).all()
+    )
+
+
+def get_all_of_kinds(
+    session: Session,
+    *,
+    actor: Principal,
+    kinds: Sequence[NodeKind],
+    perm: Perm = Perm.territory_read,
+    limit: int = 2000,
+) -> list[TerritoryNode]:
+    """The nodes of some kinds where the actor holds a permission, in tree order (the pickers
+    and filters of pages)."""
+    return list(
+        session.scalars(
+            select(TerritoryNode)
+            .where(TerritoryNode.kind.in_(list(kinds)), actor.filter(TerritoryNode.path, perm))
+            .order_by(TerritoryNode.path)
+            .limit(limit)
+        )
+    )
+
+
+def tops(session: Session, *, actor: Principal) -> list[TerritoryNode]:
+    """The outermost nodes a user may read: the roots of their scope."""
+    if actor.system:
+        return list(session.scalars(select(TerritoryNode).where(TerritoryNode.parent_id.is_(None))))
+    paths = actor.paths(Perm.territory_read)
+    outer = [p for p in paths if not any(p != o and p.startswith(o) for o in paths)]
+    return list(session.scalars(select(TerritoryNode).where(TerritoryNode.path.in_(outer))))
 
 
 def enclosing(session: Session, *, path: str, kind: NodeKind) -> TerritoryNode | None:
@@ -306,6 +349,25 @@ def _area_index(session: Session) -> geo.AreaIndex:
         return index
 
 
+def area_of(session: Session, *, node: TerritoryNode) -> BaseGeometry | None:
+    """The ground a node covers: its own boundary, else its nearest ancestor's; a street without
+    one covers its communities'. None when nothing above or below it has a boundary."""
+    for candidate in reversed(ancestors(session, node=node)):
+        if candidate.boundary:
+            return geo.load_geometry(candidate.boundary)
+    parts = [
+        geo.load_geometry(text or "")
+        for text in session.scalars(
+            select(TerritoryNode.boundary).where(
+                TerritoryNode.kind == NodeKind.community,
+                TerritoryNode.boundary.is_not(None),
+                TerritoryNode.path.startswith(node.path, autoescape=True),
+            )
+        )
+    ]
+    return unary_union(parts) if parts else None
+
+
 def locate(
     session: Session, *, actor: Principal, lon: float, lat: float, crs: geo.CRS = geo.CRS.wgs84
 ) -> tuple[float, float, TerritoryNode | None, TerritoryNode | None]:
@@ -349,6 +411,25 @@ def get_person_visible_or_raise(
 
 # Who may read which of a person's numbers whole.
 NUMBER_PERMS: dict[str, Perm] = {"phone": Perm.people_phone, "id_number": Perm.people_id_number}
+
+
+def get_person(session: Session, *, person_id: int) -> Person | None:
+    return session.get(Person, person_id)
+
+
+def household_of(session: Session, *, person: Person) -> tuple[list[TerritoryNode], list[Person]]:
+    """Where a resident lives (street to household) and who is registered in the same
+    household with them: what their own page shows them."""
+    home = session.get(TerritoryNode, person.node_id)
+    if home is None:
+        return [], [person]
+    trail = ancestors(session, node=home)
+    if home.kind != NodeKind.household:
+        return trail, [person]
+    members = list(
+        session.scalars(select(Person).where(Person.node_id == home.id).order_by(Person.id))
+    )
+    return trail, members
 
 
 def read_number(session: Session, *, actor: Principal, person_id: int, field: str) -> str | None:

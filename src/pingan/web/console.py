@@ -536,29 +536,27 @@ def install(app: FastAPI, pages: Pages) -> None:
 
     @app.get("/me", include_in_schema=False)
     def own_page(request: Request) -> Response:
-        """A resident's own page: consent to face access, or withdraw it; their photos."""
+        """A resident's own page: their record, their household, and their consent to face
+        access (given or withdrawn) with their photos."""
         principal = pages.signed_in(request)
         if principal is None:
             return RedirectResponse("/login?next=/me", status_code=303)
         if principal.person_id is None:
             return pages.not_found(request, principal, "/me")
         with session_for(principal, request) as session:
-            person = session.get(Person, principal.person_id)
+            person = territory_service.get_person(session, person_id=principal.person_id)
             if person is None:
                 return pages.not_found(request, principal, "/me")
-            home = session.get(TerritoryNode, person.node_id)
-            site = next(
-                (
-                    n
-                    for n in (territory_service.ancestors(session, node=home) if home else [])
-                    if n.kind == NodeKind.site
-                ),
-                None,
-            )
+            trail, household = territory_service.household_of(session, person=person)
+            site = next((n for n in trail if n.kind == NodeKind.site), None)
             return pages.render(
                 request,
                 "me.html",
                 principal=principal,
+                person=person,
+                address=" ".join(n.name for n in trail),
+                household=household,
+                mask=mask,
                 consents=face_service.consents(session, person=person),
                 templates=len(face_service.templates(session, person_id=person.id)),
                 site=site.name if site else None,

@@ -23,7 +23,8 @@ from pingan.auth.roles import Perm
 from pingan.db.base import utcnow
 from pingan.devices.models import KIND_LABEL, Device, DeviceKind
 from pingan.i18n import gettext
-from pingan.patrol.models import OPEN_TASKS, Member, Shift, Task, Team
+from pingan.patrol import dispatch
+from pingan.patrol.models import Member, Shift, Team
 from pingan.territory.models import (
     SITE_TYPE_LABEL,
     NodeKind,
@@ -141,7 +142,7 @@ def responders(session: Session, *, actor: Principal) -> dict[str, Any]:
     """Responders on duty now whose phone sent a position in the last half hour: those the centre
     can dispatch to. Nobody off duty is shown, nor anyone's track."""
     now = utcnow()
-    busy = set(session.scalars(select(Task.member_id).where(Task.state.in_(OPEN_TASKS))))
+    busy = dispatch.busy(session)
     rows = session.execute(
         select(Member, Person.name, Team.name)
         .join(Person, Person.id == Member.person_id)

@@ -98,10 +98,18 @@ class Pages:
                 return translate(N_("{m} 分钟"), m=rest // 60)
             return translate(N_("{s} 秒"), s=rest)
 
+        def duration(minutes: int) -> str:
+            """A length of time in hours and minutes: 1 小时 5 分钟, 12 分钟."""
+            hours, rest = divmod(max(minutes, 0), 60)
+            if hours:
+                return translate(N_("{h} 小时 {m} 分钟"), h=hours, m=rest)
+            return translate(N_("{m} 分钟"), m=rest)
+
         context = {
             "lang": lang,
             "_": translate,
             "since": since,
+            "duration": duration,
             "demo": self.demo(),
             "version": __version__,
             "principal": principal,

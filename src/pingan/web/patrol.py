@@ -3,38 +3,23 @@ open dispatch tasks, coverage and joint meetings; and the A4 sheet of a route's 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import segno
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from markupsafe import Markup
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from pingan.api_common import client_ip
 from pingan.assessment import figures
-from pingan.auth import service as auth_service
-from pingan.auth.models import User
-from pingan.auth.principal import Principal
-from pingan.auth.roles import Perm, Role
-from pingan.db.base import utcnow
+from pingan.auth.roles import Perm
 from pingan.db.engine import unit_of_work
 from pingan.errors import PinganError
 from pingan.i18n import t
+from pingan.patrol import dispatch
 from pingan.patrol import service as patrol_service
-from pingan.patrol.models import (
-    OPEN_TASKS,
-    TEAM_LABEL,
-    Checkpoint,
-    Member,
-    Route,
-    Shift,
-    Task,
-    Team,
-)
-from pingan.territory.models import NodeKind, Person, TerritoryNode
+from pingan.patrol.models import TEAM_LABEL
+from pingan.territory.models import NodeKind, ancestor_id
 from pingan.web.phone import WORDS
 from pingan.web.text import PHONE, lang_of
 
@@ -54,59 +39,6 @@ def checkpoint_url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}{PHONE}?t={token}"
 
 
-def _management(
-    session: Session, principal: Principal, teams: Sequence[Team], names: dict[int, str]
-) -> dict[str, Any]:
-    """What the page's forms offer: places for a team, each team's members and coming shifts,
-    and the patrol accounts to tie a member to."""
-    places = session.execute(
-        select(TerritoryNode.id, TerritoryNode.name, TerritoryNode.kind)
-        .where(
-            TerritoryNode.kind.in_([NodeKind.street, NodeKind.community, NodeKind.site]),
-            principal.filter(TerritoryNode.path, Perm.patrol_manage),
-        )
-        .order_by(TerritoryNode.path)
-        .limit(500)
-    ).all()
-    now = utcnow()
-    members: dict[int, list[dict[str, Any]]] = {t.id: [] for t in teams}
-    rows = session.scalars(
-        select(Member).where(Member.team_id.in_(list(members))).order_by(Member.id)
-    ).all()
-    usernames = dict(
-        session.execute(
-            select(User.id, User.username).where(User.id.in_([m.user_id for m in rows]))
-        ).all()
-    )
-    for member in rows:
-        members[member.team_id].append(
-            {
-                "member": member,
-                "name": names.get(member.id, ""),
-                "account": usernames.get(member.user_id) if member.user_id else None,
-            }
-        )
-    shifts: dict[int, list[Shift]] = {t.id: [] for t in teams}
-    for shift in session.scalars(
-        select(Shift)
-        .where(Shift.team_id.in_(list(shifts)), Shift.ends_at > now)
-        .order_by(Shift.starts_at)
-        .limit(200)
-    ):
-        shifts[shift.team_id].append(shift)
-    accounts: Sequence[User] = []
-    if principal.system or principal.paths(Perm.users_read):
-        accounts, _total = auth_service.get_all(
-            session, actor=principal, role=Role.patrol_member, limit=500
-        )
-    return {
-        "places": [{"id": i, "name": n, "kind": k.value} for i, n, k in places],
-        "members": members,
-        "shifts": shifts,
-        "accounts": accounts,
-    }
-
-
 def install(app: FastAPI, pages: Pages) -> None:
     def session_for(request: Request, actor: str) -> Any:
         return unit_of_work(app.state.sessionmaker, actor=actor, ip=client_ip(request))
@@ -118,66 +50,35 @@ def install(app: FastAPI, pages: Pages) -> None:
             return principal
         span = figures.period(None, None)
         with session_for(request, principal.actor) as session:
-            teams = patrol_service.teams(session, actor=principal)
-            places = dict(
-                session.execute(
-                    select(TerritoryNode.id, TerritoryNode.name).where(
-                        TerritoryNode.id.in_([t.node_id for t in teams])
-                    )
-                ).all()
-            )
-            sizes = dict(
-                session.execute(
-                    select(Member.team_id, func.count())
-                    .where(Member.active)
-                    .group_by(Member.team_id)
-                ).all()
-            )
+            rows = patrol_service.team_rows(session, actor=principal)
             duty = patrol_service.on_duty(session, actor=principal)
-            team_names = {t.id: t.name for t in teams}
-            routes = session.execute(
-                select(Route, func.count(Checkpoint.id))
-                .join(Checkpoint, Checkpoint.route_id == Route.id, isouter=True)
-                .where(principal.filter(Route.path, Perm.territory_read))
-                .group_by(Route.id)
-                .order_by(Route.id)
-            ).all()
-            tasks = session.scalars(
-                select(Task)
-                .where(
-                    Task.state.in_(OPEN_TASKS),
-                    principal.filter(Task.path, Perm.alarms_read),
-                )
-                .order_by(Task.offered_at.desc())
-            ).all()
-            # Names of the members shown: on duty, on a task, or in a team of this scope.
-            shown = {m.id for _s, m in duty} | {t.member_id for t in tasks}
-            shown |= set(
-                session.scalars(select(Member.id).where(Member.team_id.in_([t.id for t in teams])))
-            )
-            names = dict(
-                session.execute(
-                    select(Member.id, Person.name)
-                    .join(Person, Person.id == Member.person_id)
-                    .where(Member.id.in_(shown))
-                ).all()
+            team_names = {r.team.id: r.team.name for r in rows}
+            routes = patrol_service.routes_with_points(session, actor=principal)
+            tasks = dispatch.open_tasks(session, actor=principal)
+            names = patrol_service.member_names(
+                session, member_ids={m.id for _s, m in duty} | {t.member_id for t in tasks}
             )
             coverage = figures.Figures(session, actor=principal, period=span).patrol_coverage()
             meetings = patrol_service.meetings(session, actor=principal)[:10]
-            manage = _management(session, principal, teams, names)
+            manage = patrol_service.roster(
+                session, actor=principal, teams_shown=[r.team for r in rows]
+            )
             return pages.render(
                 request,
                 "patrol.html",
                 principal=principal,
                 teams=[
                     {
-                        "team": t,
-                        "kind": TEAM_LABEL[t.kind],
-                        "place": places.get(t.node_id, ""),
-                        "members": sizes.get(t.id, 0),
-                        "on_duty": sum(1 for s, _m in duty if s.team_id == t.id),
+                        "team": r.team,
+                        "kind": TEAM_LABEL[r.team.kind],
+                        "place": r.place,
+                        "members": r.members,
+                        "on_duty": r.on_duty,
+                        # The community whose ground the team's checkpoints lie on (a street's
+                        # team: all of them).
+                        "area": ancestor_id(r.team.path, NodeKind.community),
                     }
-                    for t in teams
+                    for r in rows
                 ],
                 duty=[
                     {
@@ -198,7 +99,10 @@ def install(app: FastAPI, pages: Pages) -> None:
                 words=WORDS,
                 meetings=meetings,
                 manage=manage,
-                names_by_member=names,
+                names_by_member={
+                    **names,
+                    **{m["member"].id: m["name"] for ms in manage["members"].values() for m in ms},
+                },
                 team_kinds=TEAM_LABEL,
                 tile_url=app.state.settings.map_tile_url,
             )

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import Request
 
-from pingan.alarms.flows import ACTION_LABEL, ENTRY_LABEL, MOVES, Action
+from pingan.alarms.flows import ACTION_LABEL, ENTRY_LABEL, Action
 from pingan.alarms.models import CATEGORY_LABEL, STATE_LABEL, AlarmState
 from pingan.api_common import request_lang
 from pingan.auth.principal import Principal
@@ -41,7 +41,7 @@ MENU: tuple[MenuItem, ...] = (
 )
 
 
-OWN = MenuItem("/me", N_("我的人脸授权"), Perm.territory_read, "6")
+OWN = MenuItem("/me", N_("我的信息"), Perm.territory_read, "6")
 
 
 def menu(principal: Principal) -> list[MenuItem]:
@@ -65,5 +65,6 @@ def alarm_words(lang: str) -> dict[str, Any]:
         "actions": {a.value: gettext(ACTION_LABEL[a], lang) for a in Action},
         "entries": {k: gettext(v, lang) for k, v in ENTRY_LABEL.items()},
         "categories": {k: gettext(v, lang) for k, v in CATEGORY_LABEL.items()},
-        "moves": {s.value: [a.value for a in MOVES[s]] for s in AlarmState},
+        # Dispatched by the platform itself, and no person has acknowledged it yet.
+        "unacknowledged": gettext(N_("待人工确认"), lang),
     }

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from pingan.alarms import flows
 from pingan.alarms.models import Alarm, AlarmEntry
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
@@ -73,6 +74,9 @@ def change_alarm(alarm: Alarm) -> dict[str, Any]:
         "zone": alarm.zone,
         "raised_at": alarm.raised_at.isoformat(),
         "version": alarm.version,
+        "acknowledged": alarm.acknowledged,
+        # What may be done now (the same list as the API's): the pages' buttons follow it.
+        "actions": [a.value for a in flows.allowed(alarm.state, acknowledged=alarm.acknowledged)],
     }
 
 

@@ -9,13 +9,14 @@
   const KEYS = { a: "acknowledge", d: "dispatch", v: "arrive", r: "resolve", f: "false_alarm", c: "close", n: "note" };
 
   function show(next) {
+    if (next.version < alarm.version) return false;  // an answer overtaken by a live update
     const moved = next.version !== alarm.version;
-    alarm = next;
+    alarm = { ...alarm, ...next };
     document.getElementById("state").textContent = labels.states[alarm.state] || alarm.state;
     document.getElementById("count").textContent = alarm.count;
     if (buttons) {
       buttons.innerHTML = "";
-      for (const action of [...(labels.moves[alarm.state] || []), "note"]) {
+      for (const action of alarm.actions || ["note"]) {
         const b = document.createElement("button");
         b.type = "button";
         b.dataset.action = action;
@@ -45,34 +46,41 @@
       pingan.localiseTimes(document.getElementById("timeline"));
     }
     const responders = page.getElementById("responders");
-    if (responders) document.getElementById("responders").replaceWith(responders);
+    if (responders) {
+      document.getElementById("responders").replaceWith(responders);
+      wireDispatch();
+    }
   }
 
   // Offer the alarm to the nearest responder on duty, or to the one chosen; their steps then
   // arrive on the timeline.
-  const dispatchButton = document.getElementById("dispatch");
   async function dispatchTo(button, memberId) {
+    const dispatchButton = document.getElementById("dispatch");
     button.disabled = true;
     const response = await fetch(`/api/v1/patrol/alarms/${alarm.id}/dispatch`, {
       method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify(memberId ? { member_id: memberId } : {}),
     });
     const data = await response.json().catch(() => null);
-    message.textContent = !response.ok ? (data && data.detail) || response.status : data === null ? dispatchButton.dataset.none : "";
+    message.textContent = !response.ok ? (data && data.detail) || response.status : data === null ? (dispatchButton ? dispatchButton.dataset.none : "") : "";
     button.disabled = false;
     reloadTimeline();
   }
-  if (dispatchButton) dispatchButton.addEventListener("click", () => dispatchTo(dispatchButton, null));
-  for (const button of document.querySelectorAll(".dispatch-to")) {
-    button.addEventListener("click", () => dispatchTo(button, Number(button.dataset.member)));
+  function wireDispatch() {
+    const dispatchButton = document.getElementById("dispatch");
+    if (dispatchButton) dispatchButton.addEventListener("click", () => dispatchTo(dispatchButton, null));
+    for (const button of document.querySelectorAll(".dispatch-to")) {
+      button.addEventListener("click", () => dispatchTo(button, Number(button.dataset.member)));
+    }
   }
+  wireDispatch();
 
   if (form) {
     show(alarm);
     document.addEventListener("keydown", (event) => {
       if (event.target.closest("input, textarea, select") || event.altKey || event.ctrlKey || event.metaKey) return;
       const action = KEYS[event.key.toLowerCase()];
-      if (action && (action === "note" || (labels.moves[alarm.state] || []).includes(action))) act(action);
+      if (action && (alarm.actions || ["note"]).includes(action)) act(action);
     });
   }
 

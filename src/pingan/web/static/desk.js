@@ -41,8 +41,16 @@
       (!f.state || alarm.state === f.state);
   }
 
-  function render(alarm) {
-    let row = body.querySelector(`tr[data-id="${alarm.id}"]`);
+  // The buttons an alarm offers: what may be done now, as the server says (a note is on its page).
+  function movesOf(alarm) { return (alarm.actions || []).filter((a) => a !== "note"); }
+
+  function render(change) {
+    let row = body.querySelector(`tr[data-id="${change.id}"]`);
+    const known = alarms.get(change.id);
+    // An answer that arrives after a newer live update is stale: keep what is newer. What one
+    // source lacks, the other has (the whole alarm is kept, its place included).
+    if (known && known.version > change.version) return row;
+    const alarm = known ? { ...known, ...change } : change;
     if (!OPEN.has(alarm.state) || alarm.level < labels.desk_level) {
       if (row) row.remove();
       alarms.delete(alarm.id);
@@ -55,6 +63,7 @@
       row.addEventListener("click", () => select(row));
     }
     row.dataset.state = alarm.state;
+    row.dataset.acknowledged = String(alarm.acknowledged !== false);
     row.innerHTML = "";
     const where = placeOf(alarm);
     const place = [communities.get(where.community), sites.get(where.site)].filter(Boolean).join(" · ");
@@ -63,13 +72,14 @@
       `<a href="/alarms/${alarm.id}">${escapeHtml(alarm.title)}</a>` +
         (alarm.restored ? ` <small>(${escapeHtml(labels.restored)})</small>` : ""),
       escapeHtml(place),
-      escapeHtml(labels.states[alarm.state] || alarm.state),
+      escapeHtml(labels.states[alarm.state] || alarm.state) +
+        (alarm.acknowledged === false && alarm.state !== "raised" ? ` <small class="unacked">${escapeHtml(labels.unacknowledged)}</small>` : ""),
       pingan.time(alarm.raised_at),
       String(alarm.count),
     ];
     for (const html of cells) { const td = document.createElement("td"); td.innerHTML = html; row.appendChild(td); }
     const actions = document.createElement("td");
-    for (const action of labels.moves[alarm.state] || []) {
+    for (const action of movesOf(alarm)) {
       const b = document.createElement("button");
       b.type = "button";
       b.textContent = labels.actions[action];
@@ -143,7 +153,7 @@
     else if (key === "enter" && selected) window.location.href = `/alarms/${selected.dataset.id}`;
     else if (KEYS[key] && selected) {
       const alarm = alarms.get(Number(selected.dataset.id));
-      if (alarm && (labels.moves[alarm.state] || []).includes(KEYS[key])) act(alarm.id, KEYS[key]);
+      if (alarm && movesOf(alarm).includes(KEYS[key])) act(alarm.id, KEYS[key]);
     }
   });
 

@@ -87,7 +87,10 @@
     list.replaceChildren();
     points.forEach((p, i) => {
       const li = document.createElement("li");
-      const name = Object.assign(document.createElement("input"), { value: p.name, required: true, maxLength: 100 });
+      // No name is made up: the one who draws the route names each point as it is known on site.
+      const name = Object.assign(document.createElement("input"), {
+        value: p.name, required: true, maxLength: 100, placeholder: `${words.point} ${i + 1}`,
+      });
       name.setAttribute("aria-label", words.point);
       name.addEventListener("input", () => { p.name = name.value.trim(); });
       const due = Object.assign(document.createElement("input"), { type: "number", min: 0, max: 1440, value: p.due_min });
@@ -104,12 +107,29 @@
     if (map) return;
     map = L.map(box, { attributionControl: false }).setView([30.68, 103.8], 15);
     if (box.dataset.tiles) L.tileLayer(box.dataset.tiles, { maxZoom: 19 }).addTo(map);
+    // The chosen team's community is drawn stronger and shown whole: its checkpoints lie there.
+    const teamSelect = document.querySelector("#new-route [name=team_id]");
+    let layer = null;
+    function showArea() {
+      if (!layer) return;
+      const option = teamSelect.selectedOptions[0];
+      const area = option ? Number(option.dataset.area) : 0;
+      let bounds = null;
+      layer.eachLayer((l) => {
+        const mine = !area || l.feature.properties.id === area;
+        l.setStyle({ weight: mine && area ? 3 : 1, fillOpacity: mine && area ? 0.12 : 0.04 });
+        if (mine && l.feature.properties.kind === "community") bounds = bounds ? bounds.extend(l.getBounds()) : L.latLngBounds(l.getBounds().getSouthWest(), l.getBounds().getNorthEast());
+      });
+      const target = bounds || layer.getBounds();
+      if (target.isValid()) map.fitBounds(target);
+    }
     fetch("/api/v1/map/boundaries").then((r) => r.json()).then((data) => {
-      const layer = L.geoJSON(data, { style: { color: "#0b3d91", weight: 1, fillOpacity: 0.04 } }).addTo(map);
-      if (layer.getBounds().isValid()) map.fitBounds(layer.getBounds());
+      layer = L.geoJSON(data, { style: { color: "#0b3d91", weight: 1, fillOpacity: 0.04 } }).addTo(map);
+      showArea();
     });
+    teamSelect.addEventListener("change", showArea);
     map.on("click", (event) => {
-      const p = { name: `${words.point} ${points.length + 1}`, lat: event.latlng.lat, lon: event.latlng.lng, due_min: 0 };
+      const p = { name: "", lat: event.latlng.lat, lon: event.latlng.lng, due_min: 0 };
       p.marker = L.circleMarker(event.latlng, { radius: 7, color: "#b71c1c", className: "checkpoint" }).addTo(map);
       points.push(p);
       spread();

@@ -82,6 +82,9 @@
 
   function renderMe() {
     const me = state.me;
+    const served = (minutes) => (minutes >= 60
+      ? fmt(W.hours_n, { h: Math.floor(minutes / 60), m: minutes % 60 })
+      : fmt(W.minutes_n, { m: minutes }));
     const box = $("me");
     box.replaceChildren();
     if (!me) return;
@@ -89,7 +92,7 @@
     const dl = el("dl", { class: "me" });
     for (const t of me.teams) {
       dl.append(el("dt", {}, W[`team_${t.kind}`] || ""), el("dd", {}, t.team + (t.programme ? ` · ${t.programme}` : "")));
-      dl.append(el("dt", {}, W.hours), el("dd", { id: `hours-${t.member_id}` }, fmt(W.hours_n, { h: t.service_hours })));
+      dl.append(el("dt", {}, W.hours), el("dd", { id: `hours-${t.member_id}` }, served(t.service_minutes)));
     }
     if (me.shift_ends_at) dl.append(el("dt", {}, W.shift), el("dd", {}, hhmm(me.shift_ends_at)));
     box.append(dl);
