@@ -29,7 +29,7 @@ from pingan.patrol import api as patrol_api
 from pingan.runtime import Runtime
 from pingan.security import SecurityHeaders
 from pingan.territory import api as territory_api
-from pingan.web import mapdata, pages
+from pingan.web import pages
 from pingan.workers import Workers
 
 API_PREFIX = "/api/v1"
@@ -87,9 +87,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(alarms_api.router, prefix=API_PREFIX)
     app.include_router(ingest_http.router, prefix=API_PREFIX)
     app.include_router(figures_api.router, prefix=API_PREFIX)
-    app.include_router(mapdata.router, prefix=API_PREFIX)
     app.include_router(faces_api.router, prefix=API_PREFIX)
     app.include_router(patrol_api.router, prefix=API_PREFIX)
+    app.include_router(patrol_api.map_router, prefix=API_PREFIX)
     pages.install(app)
     declare_permissions(app)
     return app

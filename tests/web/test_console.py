@@ -134,7 +134,7 @@ def test_map_layers_inside_scope(client: TestClient, world: World, raised: dict[
     for f in devices:  # without a position of their own, around their site's point
         lon, lat = f["geometry"]["coordinates"]
         assert abs(lon - 103.805) < 0.001 and abs(lat - 30.685) < 0.001
-    assert client.get("/api/v1/map/people", headers=h).status_code == 422
+    assert client.get("/api/v1/map/people", headers=h).status_code == 404  # no such layer
     assert page(client, world, "gh_operator", "/map").status_code == 200
 
 

@@ -4,6 +4,7 @@ escalated when nobody acknowledges them. Flushes only; the caller commits."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, or_, select
@@ -24,6 +25,8 @@ from pingan.errors import Conflict, NotFound
 from pingan.events.models import Event
 from pingan.events.pipeline import Incoming, Stored
 from pingan.i18n import N_
+from pingan.territory import service as territory_service
+from pingan.territory.models import NodeKind, TerritoryNode, ancestor_path
 
 SYSTEM_ACTOR = "system"
 # Kinds that never raise anything: kept out of the rule loop on the hot path.
@@ -141,6 +144,49 @@ def open_alarm(
         session, alarm=alarm, entry=entry, event="alarm.raised", rules=rules, contacts=contacts
     )
     return alarm
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where an alarm is: its place from the street down, its site, its device, and its point
+    on the map (the device's surveyed position, else its site's)."""
+
+    trail: list[TerritoryNode]
+    site: TerritoryNode | None
+    device: Device | None
+    point: tuple[float, float] | None
+
+
+def place_of(session: Session, *, alarm: Alarm) -> Place:
+    node = territory_service.get(session, node_id=alarm.node_id)
+    trail = territory_service.ancestors(session, node=node) if node else []
+    site = next((n for n in trail if n.kind == NodeKind.site), None)
+    device = session.get(Device, alarm.device_id) if alarm.device_id else None
+    point = (
+        (device.lon, device.lat)
+        if device is not None and device.lon is not None and device.lat is not None
+        else (site.lon, site.lat)
+        if site is not None and site.lon is not None and site.lat is not None
+        else None
+    )
+    return Place(trail=trail, site=site, device=device, point=point)
+
+
+def open_by_site(session: Session, *, actor: Principal) -> dict[str, tuple[int, int]]:
+    """Open alarms in scope per site path: (how many, the highest priority among them)."""
+    found: dict[str, tuple[int, int]] = {}
+    for path, count, top in session.execute(
+        select(Alarm.path, func.count(), func.min(Alarm.priority))
+        .where(
+            Alarm.state.in_([s.value for s in OPEN_STATES]),
+            actor.filter(Alarm.path, Perm.alarms_read),
+        )
+        .group_by(Alarm.path)
+    ):
+        site = ancestor_path(path, NodeKind.site) or path
+        was_count, was_top = found.get(site, (0, 9))
+        found[site] = (was_count + count, min(was_top, top))
+    return found
 
 
 def alarm_snapshot(session: Session, alarm: Alarm) -> str | None:
@@ -513,8 +559,6 @@ def open_platform_alarm(
 ) -> Alarm | None:
     """An alarm the platform raises about itself, on the street's desk (the territory's root);
     None where the rules file has no rule for it or an alarm of that key is already open."""
-    from pingan.territory.models import NodeKind, TerritoryNode
-
     found = rules.match(kind=kind, code=code, device_kind="platform")
     if not found or _open_alarm(session, key) is not None:
         return None

@@ -21,11 +21,13 @@ from sqlalchemy.orm import Session
 from pingan.alarms.models import CATEGORY_LABEL, Alarm, AlarmEntry
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
-from pingan.devices.models import Device, DeviceKind, DeviceStatus
+from pingan.devices import service as device_service
+from pingan.devices.models import DeviceKind
 from pingan.errors import Invalid, NotFound
 from pingan.i18n import N_
 from pingan.patrol import service as patrol_service
-from pingan.patrol.models import Member, Shift, Task, Team
+from pingan.patrol.models import Member, Task, Team
+from pingan.territory import service as territory_service
 from pingan.territory.models import NodeKind, Person, TerritoryNode, ancestor_id, ancestor_path
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -214,23 +216,12 @@ class Figures:
 
     # --- devices (as of now, not of the period) --------------------------------------------------
 
-    def _devices(self) -> list[tuple[str, DeviceKind, DeviceStatus]]:
-        rows = self.session.execute(
-            select(TerritoryNode.path, Device.kind, Device.status)
-            .join(TerritoryNode, TerritoryNode.id == Device.node_id)
-            .where(Device.enabled, self.actor.filter(TerritoryNode.path, Perm.devices_read))
-        ).all()
-        return [(path, kind, status) for path, kind, status in rows]
-
     def device_online(self) -> Figure:
-        total: Counter[int | None] = Counter()
-        online: Counter[int | None] = Counter()
-        for path, _kind, status in self._devices():
-            community = ancestor_id(path, NodeKind.community)
-            total[community] += 1
-            online[community] += status == DeviceStatus.online
+        rates = device_service.online_rates(
+            self.session, actor=self.actor, level=NodeKind.community
+        )
         rows: list[list[Any]] = [
-            [self._name(c), n, online[c], round(online[c] / n, 3)] for c, n in total.items() if n
+            [self._name(r.node_id), r.devices, r.online, round(r.rate, 3)] for r in rates
         ]
         rows.sort(key=lambda r: r[3])
         return Figure(
@@ -242,19 +233,17 @@ class Figures:
 
     def defences(self) -> Figure:
         """The three defences at a glance; 人防 fills in once patrol teams are kept here."""
-        devices = self._devices()
-        online = sum(status == DeviceStatus.online for _p, _k, status in devices)
+        devices = device_service.kinds_by_path(self.session, actor=self.actor)
+        rates = device_service.online_rates(self.session, actor=self.actor, level=NodeKind.street)
+        online = sum(r.online for r in rates)
         sites = [
-            path
-            for (path,) in self.session.execute(
-                select(TerritoryNode.path).where(
-                    TerritoryNode.kind == NodeKind.site,
-                    self.actor.filter(TerritoryNode.path, Perm.territory_read),
-                )
+            n.path
+            for n in territory_service.get_all_of_kinds(
+                self.session, actor=self.actor, kinds=[NodeKind.site]
             )
         ]
         kinds_at: dict[str, set[DeviceKind]] = defaultdict(set)
-        for path, kind, _status in devices:
+        for path, kind in devices:
             site = ancestor_path(path, NodeKind.site)
             if site:
                 kinds_at[site].add(kind)
@@ -303,12 +292,7 @@ class Figures:
         members = self.session.scalar(
             select(func.count()).select_from(Member).where(Member.active, in_scope)
         )
-        now = datetime.now(SHANGHAI)
-        on_duty = self.session.scalar(
-            select(func.count(func.distinct(Shift.member_id)))
-            .join(Member, Member.id == Shift.member_id)
-            .where(Shift.starts_at <= now, Shift.ends_at > now, Member.active, in_scope)
-        )
+        on_duty = len({m.id for _s, m in patrol_service.on_duty(self.session, actor=self.actor)})
         routes = [r for r in self.patrol_coverage().rows if r[0] == N_("路线")]
         planned, on_time = sum(r[5] for r in routes), sum(r[6] for r in routes)
         return [

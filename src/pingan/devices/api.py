@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import AsyncIterator, Generator
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlparse
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from pingan import geojson
 from pingan.api_common import (
     DB,
     Actor,
@@ -22,14 +23,16 @@ from pingan.api_common import (
     client_ip,
     needs,
     page_of,
+    request_lang,
 )
 from pingan.auth import audit
 from pingan.auth.roles import Perm
 from pingan.db.engine import unit_of_work
 from pingan.devices import service
-from pingan.devices.models import Device, DeviceKind, DeviceStatus, Protocol
+from pingan.devices.models import KIND_LABEL, Device, DeviceKind, DeviceStatus, Protocol
 from pingan.devices.schemas import DeviceCreate, DeviceOut, DeviceToken, DeviceUpdate
 from pingan.errors import NotFound
+from pingan.i18n import gettext
 from pingan.ingest import video
 
 router = APIRouter(dependencies=[StrictQuery], tags=["devices"])
@@ -156,4 +159,24 @@ def live_view(device_id: int, request: Request, actor: DetachedActor) -> Streami
         body(),
         media_type="multipart/x-mixed-replace; boundary=frame",
         headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.get("/map/devices", tags=["map"], openapi_extra=needs(Perm.devices_read))
+def map_devices(request: Request, actor: Actor, session: DB) -> dict[str, Any]:
+    """Devices in service in your scope as GeoJSON points, with their status."""
+    lang = request_lang(request)
+    return geojson.collection(
+        [
+            geojson.feature(
+                geojson.point(lon, lat),
+                id=device.id,
+                name=device.name,
+                kind=gettext(KIND_LABEL[DeviceKind(device.kind)], lang),
+                status=device.status.value,
+                location=device.location,
+                site_id=site_id,
+            )
+            for device, lon, lat, site_id in service.positions(session, actor=actor)
+        ]
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,12 +17,12 @@ from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
 from pingan.db.base import secrets_ready, utcnow
 from pingan.db.paging import paginate
-from pingan.devices.models import Device, DeviceStatus, default_supervision_s
+from pingan.devices.models import Device, DeviceKind, DeviceStatus, default_supervision_s
 from pingan.devices.schemas import DeviceCreate, DeviceFields, DeviceUpdate
 from pingan.errors import Conflict, DataKeyMissing, Invalid, NotFound
 from pingan.territory import geo
 from pingan.territory import service as territory_service
-from pingan.territory.models import NodeKind, TerritoryNode
+from pingan.territory.models import NodeKind, TerritoryNode, ancestor_id, ancestor_path
 
 DEVICE_NODE_KINDS = {NodeKind.site, NodeKind.building}
 
@@ -354,3 +355,128 @@ def mark_offline(
         )
         .execution_options(synchronize_session="fetch")
     )
+
+
+# --- questions the pages and figures ask ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Devices in service under a node and how many of them are online now."""
+
+    node_id: int | None
+    devices: int
+    online: int
+
+    @property
+    def rate(self) -> float:
+        return self.online / self.devices if self.devices else 0.0
+
+
+def _in_scope(actor: Principal, within_path: str | None) -> list[Any]:
+    clauses = [Device.enabled, actor.filter(TerritoryNode.path, Perm.devices_read)]
+    if within_path:
+        clauses.append(TerritoryNode.path.startswith(within_path, autoescape=True))
+    return clauses
+
+
+def online_rates(
+    session: Session, *, actor: Principal, level: NodeKind, within_path: str | None = None
+) -> list[Rate]:
+    """The online rate of devices in service, per node of a level (each community, or each
+    site of one community), within the actor's scope; lowest rate first."""
+    totals: dict[int | None, list[int]] = {}
+    for path, status in session.execute(
+        select(TerritoryNode.path, Device.status)
+        .join(TerritoryNode, TerritoryNode.id == Device.node_id)
+        .where(*_in_scope(actor, within_path))
+    ):
+        entry = totals.setdefault(ancestor_id(path, level), [0, 0])
+        entry[0] += 1
+        entry[1] += status == DeviceStatus.online
+    rates = [Rate(key, n, up) for key, (n, up) in totals.items()]
+    return sorted(rates, key=lambda r: (r.rate, r.node_id or 0))
+
+
+def kinds_by_path(session: Session, *, actor: Principal) -> list[tuple[str, DeviceKind]]:
+    """Each device in service with the path of its place (what kinds a site is equipped with)."""
+    return [
+        (path, DeviceKind(kind))
+        for path, kind in session.execute(
+            select(TerritoryNode.path, Device.kind)
+            .join(TerritoryNode, TerritoryNode.id == Device.node_id)
+            .where(*_in_scope(actor, None))
+        )
+    ]
+
+
+def not_online(
+    session: Session, *, actor: Principal, within_path: str | None = None, limit: int = 200
+) -> list[tuple[Device, str, str]]:
+    """Devices in service that are not online, longest silent first, with their place's path
+    and name."""
+    return [
+        (device, path, place)
+        for device, path, place in session.execute(
+            select(Device, TerritoryNode.path, TerritoryNode.name)
+            .join(TerritoryNode, TerritoryNode.id == Device.node_id)
+            .where(Device.status != DeviceStatus.online, *_in_scope(actor, within_path))
+            .order_by(Device.last_seen_at.asc().nulls_first(), Device.id)
+            .limit(limit)
+        )
+    ]
+
+
+def nearest(
+    session: Session,
+    *,
+    actor: Principal,
+    kind: DeviceKind,
+    within_path: str,
+    point: tuple[float, float],
+    limit: int,
+) -> list[tuple[Device, str, float]]:
+    """Devices of a kind in service within a subtree, nearest a point first: (device, its
+    place's name, metres). A device without its own position stands at its place's."""
+    found: list[tuple[Device, str, float]] = []
+    for device, lon, lat, place in session.execute(
+        select(Device, TerritoryNode.lon, TerritoryNode.lat, TerritoryNode.name)
+        .join(TerritoryNode, TerritoryNode.id == Device.node_id)
+        .where(Device.kind == kind, *_in_scope(actor, within_path))
+    ):
+        at = (device.lon or lon, device.lat or lat)
+        if at[0] is None or at[1] is None:
+            continue
+        found.append(
+            (device, place, geo.distance_m(point[0], point[1], float(at[0]), float(at[1])))
+        )
+    found.sort(key=lambda f: f[2])
+    return found[:limit]
+
+
+def positions(
+    session: Session, *, actor: Principal
+) -> list[tuple[Device, float, float, int | None]]:
+    """Devices in service in scope with a point on the map and their site's id. A device with no
+    surveyed position is set around its site's point (on a small ring, so none hides another)."""
+    site_points = {
+        n.path: (n.lon, n.lat)
+        for n in territory_service.get_all_of_kinds(
+            session, actor=actor, kinds=[NodeKind.site], perm=Perm.devices_read
+        )
+    }
+    out: list[tuple[Device, float, float, int | None]] = []
+    for device, path in session.execute(
+        select(Device, TerritoryNode.path)
+        .join(TerritoryNode, TerritoryNode.id == Device.node_id)
+        .where(*_in_scope(actor, None))
+    ):
+        lon, lat = device.lon, device.lat
+        if lon is None or lat is None:
+            site = site_points.get(ancestor_path(path, NodeKind.site) or path)
+            if site is None or site[0] is None or site[1] is None:
+                continue
+            angle = math.radians((device.id * 137.5) % 360)
+            lon, lat = site[0] + 0.0002 * math.cos(angle), site[1] + 0.0002 * math.sin(angle)
+        out.append((device, lon, lat, ancestor_id(path, NodeKind.site)))
+    return out

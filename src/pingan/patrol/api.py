@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
+from pingan import geojson
 from pingan.alarms import service as alarm_service
 from pingan.alarms.notify import feed
 from pingan.alarms.rules import RuleBook
@@ -48,6 +49,7 @@ from pingan.patrol.schemas import (
 )
 
 router = APIRouter(prefix="/patrol", dependencies=[StrictQuery], tags=["patrol"])
+map_router = APIRouter(dependencies=[StrictQuery], tags=["map"])
 
 
 def _rules(request: Request) -> RuleBook:
@@ -563,3 +565,22 @@ def my_position(data: PositionIn, actor: Actor, session: DB) -> Response:
     """The phone's position, for dispatch to the nearest responder."""
     dispatch.update_position(session, actor=actor, lon=data.lon, lat=data.lat)
     return Response(status_code=204)
+
+
+@map_router.get("/map/responders", openapi_extra=needs(Perm.alarms_handle))
+def map_responders(actor: Actor, session: DB) -> dict[str, Any]:
+    """Responders on duty now whose phone sent a position in the last half hour, where you may
+    dispatch: those the centre can send. Nobody off duty is shown, nor anyone's track."""
+    return geojson.collection(
+        [
+            geojson.feature(
+                geojson.point(float(m.last_lon or 0), float(m.last_lat or 0)),
+                id=m.id,
+                name=name,
+                team=team,
+                seen_at=m.last_position_at.isoformat() if m.last_position_at else None,
+                busy=engaged,
+            )
+            for m, name, team, engaged in dispatch.on_the_map(session, actor=actor)
+        ]
+    )

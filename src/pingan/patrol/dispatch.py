@@ -19,16 +19,16 @@ from pingan.alarms.rules import RuleBook
 from pingan.auth.principal import SYSTEM, Principal
 from pingan.auth.roles import Perm
 from pingan.db.base import utcnow
-from pingan.devices.models import Device
 from pingan.errors import Conflict, NotFound
 from pingan.i18n import N_
-from pingan.patrol.models import OPEN_TASKS, Member, Shift, Task, TaskState, Team
-from pingan.territory import service as territory_service
+from pingan.patrol import service as patrol_service
+from pingan.patrol.models import OPEN_TASKS, Member, Task, TaskState, Team
 from pingan.territory.geo import distance_m
 from pingan.territory.models import NodeKind, Person, ancestor_path
 
 ACCEPT_S = 60  # without rules: a responder who does not accept within this passes the task on
 PRESENCE_S = 45  # a phone page that has not been seen for this long is closed
+RESPONDER_FRESH = timedelta(minutes=30)  # an older position says nothing of where they are
 AUTO_WINDOW = timedelta(minutes=10)  # a rule's alarm older than this is not dispatched by itself
 
 STEPS: dict[str, tuple[set[TaskState], TaskState, Action | None]] = {
@@ -60,17 +60,6 @@ STEP_LABEL = {
 }
 
 
-def _point(session: Session, alarm: Alarm) -> tuple[float, float] | None:
-    if alarm.device_id:
-        device = session.get(Device, alarm.device_id)
-        if device is not None and device.lon is not None and device.lat is not None:
-            return device.lon, device.lat
-    site = territory_service.enclosing(session, path=alarm.path, kind=NodeKind.site)
-    if site is not None and site.lon is not None and site.lat is not None:
-        return site.lon, site.lat
-    return None
-
-
 def serves(team_path: str, alarm_path: str) -> bool:
     """Whether a team answers alarms of a place: a team of the place's community (or below it),
     or one above it (the street's)."""
@@ -83,19 +72,9 @@ def candidates(
 ) -> list[tuple[Member, float | None]]:
     """On-duty members of teams serving the alarm's place: nearest by their last position first,
     then those without one, closest team first (the site's guards before the street's patrol)."""
-    rows = session.execute(
-        select(Member, Team.path)
-        .join(Team, Team.id == Member.team_id)
-        .join(Shift, Shift.member_id == Member.id)
-        .where(
-            Member.active,
-            Member.user_id.is_not(None),
-            Shift.starts_at <= now,
-            Shift.ends_at > now,
-        )
-        .distinct()
-    ).all()
-    point = _point(session, alarm)
+    on_duty = {m.id: m for _s, m in patrol_service.on_duty(session, actor=SYSTEM, at=now)}
+    rows = [(m, m.path) for m in on_duty.values() if m.user_id is not None]
+    point = alarm_service.place_of(session, alarm=alarm).point
     found: list[tuple[Member, float | None, int]] = []
     for member, team_path in rows:
         if not serves(team_path, alarm.path):
@@ -410,7 +389,7 @@ def task_view(session: Session, task: Task) -> dict[str, Any]:
     picture that came with it."""
     alarm = session.get(Alarm, task.alarm_id)
     assert alarm is not None
-    point = _point(session, alarm)
+    point = alarm_service.place_of(session, alarm=alarm).point
     return {
         "id": task.id,
         "alarm_id": alarm.id,
@@ -444,3 +423,23 @@ def update_position(session: Session, *, actor: Principal, lon: float, lat: floa
     for member in session.scalars(select(Member).where(Member.user_id == actor.user_id)):
         member.last_lon, member.last_lat, member.last_position_at = lon, lat, now
     session.flush()
+
+
+def on_the_map(
+    session: Session, *, actor: Principal, fresh: timedelta = RESPONDER_FRESH
+) -> list[tuple[Member, str, str, bool]]:
+    """Responders on duty now, where the actor may dispatch, whose phone sent a position lately:
+    (member, name, team, busy). Nobody off duty is shown, nor anyone's track."""
+    now = utcnow()
+    engaged = busy(session)
+    members = {
+        m.id: m
+        for _s, m in patrol_service.on_duty(session, actor=actor, at=now, perm=Perm.alarms_handle)
+        if m.last_position_at is not None and m.last_position_at >= now - fresh
+    }
+    names = patrol_service.member_names(session, member_ids=members)
+    teams = patrol_service.team_names(session, team_ids=[m.team_id for m in members.values()])
+    return [
+        (m, names.get(m.id, ""), teams.get(m.team_id, ""), m.id in engaged)
+        for m in members.values()
+    ]

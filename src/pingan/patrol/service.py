@@ -127,6 +127,12 @@ def member_names(session: Session, *, member_ids: Iterable[int]) -> dict[int, st
     )
 
 
+def team_names(session: Session, *, team_ids: Iterable[int]) -> dict[int, str]:
+    return dict(
+        session.execute(select(Team.id, Team.name).where(Team.id.in_(list(set(team_ids))))).all()
+    )
+
+
 def team_rows(session: Session, *, actor: Principal, now: datetime | None = None) -> list[TeamRow]:
     """The teams in scope with their place, their active members and how many are on duty."""
     found = teams(session, actor=actor)
@@ -232,24 +238,31 @@ def add_shift(session: Session, *, actor: Principal, team_id: int, data: ShiftIn
 
 
 def on_duty(
-    session: Session, *, actor: Principal, at: datetime | None = None
+    session: Session,
+    *,
+    actor: Principal,
+    at: datetime | None = None,
+    perm: Perm = Perm.patrol_read,
+    member_ids: Iterable[int] | None = None,
 ) -> Sequence[tuple[Shift, Member]]:
-    """Who is on duty now: the roster's shifts covering this moment, within scope."""
+    """Who is on duty now (or at `at`): the roster's shifts covering the moment, of active
+    members, where the actor holds `perm`. The one answer to this question, for the roster, the
+    phone page, dispatch, the map and the figures."""
     now = at or utcnow()
-    return [
-        (shift, member)
-        for shift, member in session.execute(
-            select(Shift, Member)
-            .join(Member, Member.id == Shift.member_id)
-            .where(
-                Shift.starts_at <= now,
-                Shift.ends_at > now,
-                Member.active,
-                actor.filter(Shift.path, Perm.patrol_read),
-            )
-            .order_by(Shift.starts_at)
+    stmt = (
+        select(Shift, Member)
+        .join(Member, Member.id == Shift.member_id)
+        .where(
+            Shift.starts_at <= now,
+            Shift.ends_at > now,
+            Member.active,
+            actor.filter(Shift.path, perm),
         )
-    ]
+        .order_by(Shift.starts_at, Shift.id)
+    )
+    if member_ids is not None:
+        stmt = stmt.where(Member.id.in_(list(member_ids)))
+    return [(shift, member) for shift, member in session.execute(stmt)]
 
 
 def swap(
@@ -687,11 +700,8 @@ def mine(session: Session, *, actor: Principal, now: datetime | None = None) -> 
         .where(Run.member_id.in_(member_ids), Run.state == RunState.running)
         .order_by(Run.id.desc())
     ).first()
-    shift = session.scalars(
-        select(Shift)
-        .where(Shift.member_id.in_(member_ids), Shift.starts_at <= now, Shift.ends_at > now)
-        .order_by(Shift.ends_at.desc())
-    ).first()
+    shifts = [s for s, _m in on_duty(session, actor=SYSTEM, at=now, member_ids=member_ids)]
+    shift = max(shifts, key=lambda s: s.ends_at) if shifts else None
     led = [t.id for m, t in rows if m.leader]
     exceptions = []
     if led:

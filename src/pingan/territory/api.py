@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from sqlalchemy.orm import Session
 
-from pingan.api_common import DB, Actor, Page, Paging, StrictQuery, needs, page_of
+from pingan import geojson
+from pingan.alarms import service as alarm_service
+from pingan.api_common import DB, Actor, Page, Paging, StrictQuery, needs, page_of, request_lang
 from pingan.auth import audit
 from pingan.auth.roles import Perm
+from pingan.i18n import gettext
 from pingan.masking import NumberOut
 from pingan.territory import service
 from pingan.territory.geo import CRS
-from pingan.territory.models import NodeKind, PersonKind, SiteType, TerritoryNode
+from pingan.territory.models import SITE_TYPE_LABEL, NodeKind, PersonKind, SiteType, TerritoryNode
 from pingan.territory.schemas import (
     GroupCreate,
     GroupOut,
@@ -351,3 +355,40 @@ def delete_group(group_id: int, actor: Actor, session: DB) -> None:
         session, actor=actor, group_id=group_id, perm=Perm.people_write
     )
     service.delete_group(session, group=group)
+
+
+# --- the map's layers of the territory ------------------------------------------------------------
+
+
+@router.get("/map/boundaries", tags=["map"], openapi_extra=needs(Perm.territory_read))
+def map_boundaries(actor: Actor, session: DB) -> dict[str, Any]:
+    """Community and grid boundaries in your scope, as GeoJSON (WGS-84)."""
+    return geojson.collection(
+        [
+            geojson.feature(
+                json.loads(n.boundary or "null"), id=n.id, kind=n.kind.value, name=n.name
+            )
+            for n in service.with_boundaries(session, actor=actor)
+        ]
+    )
+
+
+@router.get("/map/sites", tags=["map"], openapi_extra=needs(Perm.territory_read))
+def map_sites(request: Request, actor: Actor, session: DB) -> dict[str, Any]:
+    """Sites in your scope as GeoJSON points, with their open alarms (how many, top priority)."""
+    lang = request_lang(request)
+    open_alarms = alarm_service.open_by_site(session, actor=actor)
+    features = []
+    for n in service.sites_on_the_map(session, actor=actor):
+        count, top = open_alarms.get(n.path, (0, 0))
+        features.append(
+            geojson.feature(
+                geojson.point(float(n.lon or 0), float(n.lat or 0)),
+                id=n.id,
+                name=n.name,
+                site_type=gettext(SITE_TYPE_LABEL[n.site_type], lang) if n.site_type else None,
+                open_alarms=count,
+                top_priority=top or None,
+            )
+        )
+    return geojson.collection(features)

@@ -144,6 +144,24 @@ def get_all_of_kinds(
     )
 
 
+def with_boundaries(session: Session, *, actor: Principal) -> list[TerritoryNode]:
+    """Communities and grids in scope that have a boundary (the map's areas)."""
+    return [
+        n
+        for n in get_all_of_kinds(session, actor=actor, kinds=[NodeKind.community, NodeKind.grid])
+        if n.boundary
+    ]
+
+
+def sites_on_the_map(session: Session, *, actor: Principal) -> list[TerritoryNode]:
+    """Sites in scope that have a point on the map."""
+    return [
+        n
+        for n in get_all_of_kinds(session, actor=actor, kinds=[NodeKind.site])
+        if n.lon is not None and n.lat is not None
+    ]
+
+
 def tops(session: Session, *, actor: Principal) -> list[TerritoryNode]:
     """The outermost nodes a user may read: the roots of their scope."""
     if actor.system:

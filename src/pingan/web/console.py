@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from pingan.alarms import service as alarm_service
@@ -23,7 +22,7 @@ from pingan.auth.roles import Perm
 from pingan.db.base import utcnow
 from pingan.db.engine import unit_of_work
 from pingan.devices import service as device_service
-from pingan.devices.models import KIND_LABEL, Device, DeviceKind, DeviceStatus
+from pingan.devices.models import KIND_LABEL, DeviceKind
 from pingan.errors import PinganError
 from pingan.events import service as event_service
 from pingan.faces import service as face_service
@@ -31,7 +30,6 @@ from pingan.faces.models import METHOD_LABEL
 from pingan.masking import mask
 from pingan.patrol import dispatch
 from pingan.territory import service as territory_service
-from pingan.territory.geo import distance_m
 from pingan.territory.models import (
     KIND_LABEL as NODE_KIND_LABEL,
 )
@@ -52,50 +50,45 @@ if TYPE_CHECKING:
 NEAREST_CAMERAS = 4
 
 
-def _names(session: Session, principal: Principal, kinds: list[NodeKind]) -> dict[int, str]:
+def _places(session: Session, principal: Principal) -> dict[str, Any]:
+    """Communities and sites in scope, for the desk's filters and its place column."""
+    nodes = territory_service.get_all_of_kinds(
+        session, actor=principal, kinds=[NodeKind.community, NodeKind.site], perm=Perm.alarms_read
+    )
     return {
-        node_id: name
-        for node_id, name in session.execute(
-            select(TerritoryNode.id, TerritoryNode.name).where(
-                TerritoryNode.kind.in_(kinds),
-                principal.filter(TerritoryNode.path, Perm.territory_read),
-            )
-        )
+        "communities": [
+            {"id": n.id, "name": n.name} for n in nodes if n.kind == NodeKind.community
+        ],
+        "sites": [
+            {"id": n.id, "name": n.name, "community": ancestor_id(n.path, NodeKind.community)}
+            for n in nodes
+            if n.kind == NodeKind.site
+        ],
     }
 
 
-def _places(session: Session, principal: Principal) -> dict[str, Any]:
-    """Communities and sites in scope, for the desk's filters and its place column."""
-    rows = session.execute(
-        select(TerritoryNode.id, TerritoryNode.kind, TerritoryNode.name, TerritoryNode.path)
-        .where(
-            TerritoryNode.kind.in_([NodeKind.community, NodeKind.site]),
-            principal.filter(TerritoryNode.path, Perm.alarms_read),
-        )
-        .order_by(TerritoryNode.path)
-    )
-    communities: list[dict[str, Any]] = []
-    sites: list[dict[str, Any]] = []
-    for node_id, kind, name, path in rows:
-        if kind == NodeKind.community:
-            communities.append({"id": node_id, "name": name})
-        else:
-            sites.append(
-                {"id": node_id, "name": name, "community": ancestor_id(path, NodeKind.community)}
-            )
-    return {"communities": communities, "sites": sites}
-
-
 @dataclass(frozen=True)
-class Rate:
-    id: int | None
+class NamedRate:
+    """An online rate on the device wall, with the name of its community or site."""
+
+    rate_of: device_service.Rate
     name: str
-    devices: int
-    online: int
+
+    @property
+    def id(self) -> int | None:
+        return self.rate_of.node_id
+
+    @property
+    def devices(self) -> int:
+        return self.rate_of.devices
+
+    @property
+    def online(self) -> int:
+        return self.rate_of.online
 
     @property
     def rate(self) -> float:
-        return self.online / self.devices if self.devices else 0.0
+        return self.rate_of.rate
 
 
 def partial(request: Request) -> bool:
@@ -114,10 +107,9 @@ def install(app: FastAPI, pages: Pages) -> None:
     # --- the desk ---------------------------------------------------------------------------------
 
     @app.get("/desk", include_in_schema=False)
-    def desk(request: Request) -> Response:
-        principal = pages.require(request, Perm.alarms_read)
-        if isinstance(principal, Response):
-            return principal
+    def desk(
+        request: Request, principal: Principal = Depends(pages.viewer(Perm.alarms_read))
+    ) -> Response:
         with session_for(principal, request) as session:
             rows, _total = alarm_service.get_all(session, actor=principal, desk=True, limit=500)
             initial = [change_alarm(a) for a in rows]
@@ -135,10 +127,11 @@ def install(app: FastAPI, pages: Pages) -> None:
     # --- one alarm --------------------------------------------------------------------------------
 
     @app.get("/alarms/{alarm_id}", include_in_schema=False)
-    def alarm_page(request: Request, alarm_id: int) -> Response:
-        principal = pages.require(request, Perm.alarms_read)
-        if isinstance(principal, Response):
-            return principal
+    def alarm_page(
+        request: Request,
+        alarm_id: int,
+        principal: Principal = Depends(pages.viewer(Perm.alarms_read)),
+    ) -> Response:
         with session_for(principal, request) as session:
             try:
                 alarm = alarm_service.get_visible_or_raise(
@@ -146,19 +139,9 @@ def install(app: FastAPI, pages: Pages) -> None:
                 )
             except PinganError:
                 return pages.not_found(request, principal, f"#{alarm_id}")
-            node = session.get(TerritoryNode, alarm.node_id)
-            assert node is not None
-            trail = territory_service.ancestors(session, node=node)
-            site = next((n for n in trail if n.kind == NodeKind.site), None)
-            device = session.get(Device, alarm.device_id) if alarm.device_id else None
+            place = alarm_service.place_of(session, alarm=alarm)
+            trail, site, device, point = place.trail, place.site, place.device, place.point
             snapshot = alarm_service.alarm_snapshot(session, alarm)
-            point = (
-                (device.lon, device.lat)
-                if device and device.lon is not None and device.lat is not None
-                else (site.lon, site.lat)
-                if site and site.lon is not None and site.lat is not None
-                else None
-            )
             cameras = _nearest_cameras(session, principal, alarm, point)
             timeline = alarm_service.timeline(session, alarm=alarm)
             tasks = [
@@ -204,38 +187,25 @@ def install(app: FastAPI, pages: Pages) -> None:
         community = ancestor_path(alarm.path, NodeKind.community)
         if point is None or community is None:
             return []
-        rows = session.execute(
-            select(Device, TerritoryNode.lon, TerritoryNode.lat, TerritoryNode.name)
-            .join(TerritoryNode, TerritoryNode.id == Device.node_id)
-            .where(
-                Device.kind == DeviceKind.camera,
-                Device.enabled,
-                TerritoryNode.path.startswith(community, autoescape=True),
-                principal.filter(TerritoryNode.path, Perm.devices_read),
+        return [
+            {"device": camera, "place": place, "distance_m": round(far)}
+            for camera, place, far in device_service.nearest(
+                session,
+                actor=principal,
+                kind=DeviceKind.camera,
+                within_path=community,
+                point=point,
+                limit=NEAREST_CAMERAS,
             )
-        ).all()
-        found: list[dict[str, Any]] = []
-        for camera, lon, lat, place in rows:
-            at = (camera.lon or lon, camera.lat or lat)
-            if at[0] is None or at[1] is None:
-                continue
-            found.append(
-                {
-                    "device": camera,
-                    "place": place,
-                    "distance_m": round(distance_m(point[0], point[1], float(at[0]), float(at[1]))),
-                }
-            )
-        found.sort(key=lambda c: c["distance_m"])
-        return found[:NEAREST_CAMERAS]
+        ]
 
     # --- map --------------------------------------------------------------------------------------
 
     @app.get("/map", include_in_schema=False)
-    def map_page(request: Request) -> Response:
-        principal = pages.require(request, Perm.territory_read)
-        if isinstance(principal, Response):
-            return principal
+    def map_page(
+        request: Request,
+        principal: Principal = Depends(pages.viewer(Perm.territory_read)),
+    ) -> Response:
         return pages.render(
             request,
             "map.html",
@@ -250,7 +220,6 @@ def install(app: FastAPI, pages: Pages) -> None:
     def wall(request: Request, principal: Principal, community_id: int | None) -> dict[str, Any]:
         now = utcnow()
         with session_for(principal, request) as session:
-            scope = principal.filter(TerritoryNode.path, Perm.devices_read)
             within = (
                 territory_service.get_visible_or_raise(
                     session, actor=principal, node_id=community_id
@@ -258,39 +227,18 @@ def install(app: FastAPI, pages: Pages) -> None:
                 if community_id
                 else None
             )
-            rows = session.execute(
-                select(TerritoryNode.path, Device.status)
-                .join(TerritoryNode, TerritoryNode.id == Device.node_id)
-                .where(Device.enabled, scope)
-            ).all()
-            names = _names(session, principal, [NodeKind.community, NodeKind.site])
             level = NodeKind.site if community_id else NodeKind.community
-            totals: dict[int | None, list[int]] = {}
-            for path, status in rows:
-                if within and not path.startswith(within):
-                    continue
-                key = ancestor_id(path, level)
-                entry = totals.setdefault(key, [0, 0])
-                entry[0] += 1
-                entry[1] += status == DeviceStatus.online
-            rates = sorted(
-                (
-                    Rate(key, names.get(key, "—") if key else "—", n, up)
-                    for key, (n, up) in totals.items()
-                ),
-                key=lambda r: (r.rate, r.name),
+            found = device_service.online_rates(
+                session, actor=principal, level=level, within_path=within
             )
-            offline_stmt = (
-                select(Device, TerritoryNode.path, TerritoryNode.name)
-                .join(TerritoryNode, TerritoryNode.id == Device.node_id)
-                .where(Device.enabled, Device.status != DeviceStatus.online, scope)
-                .order_by(Device.last_seen_at.asc().nulls_first(), Device.id)
-                .limit(200)
+            offline_rows = device_service.not_online(session, actor=principal, within_path=within)
+            names = territory_service.names(
+                session,
+                node_ids=[r.node_id for r in found if r.node_id]
+                + [ancestor_id(path, NodeKind.community) or 0 for _d, path, _p in offline_rows]
+                + ([community_id] if community_id else []),
             )
-            if within:
-                offline_stmt = offline_stmt.where(
-                    TerritoryNode.path.startswith(within, autoescape=True)
-                )
+            rates = [NamedRate(r, names.get(r.node_id, "—") if r.node_id else "—") for r in found]
             offline = [
                 {
                     "device": d,
@@ -300,7 +248,7 @@ def install(app: FastAPI, pages: Pages) -> None:
                     "silent_s": _silent_for(d.last_seen_at, now),
                     "never": d.last_seen_at is None,
                 }
-                for d, path, place in session.execute(offline_stmt)
+                for d, path, place in offline_rows
             ]
             total_offline = sum(r.devices - r.online for r in rates)
             letters, letters_total = event_service.dead_letters(
@@ -325,10 +273,11 @@ def install(app: FastAPI, pages: Pages) -> None:
             }
 
     @app.get("/devices", include_in_schema=False)
-    def devices_page(request: Request, community: int | None = None) -> Response:
-        principal = pages.require(request, Perm.devices_read)
-        if isinstance(principal, Response):
-            return principal
+    def devices_page(
+        request: Request,
+        principal: Principal = Depends(pages.viewer(Perm.devices_read)),
+        community: int | None = None,
+    ) -> Response:
         try:
             figures_of_wall = wall(request, principal, community)
         except PinganError:
@@ -366,11 +315,11 @@ def install(app: FastAPI, pages: Pages) -> None:
 
     @app.get("/stats", include_in_schema=False)
     def stats_page(
-        request: Request, start: date | None = None, end: date | None = None
+        request: Request,
+        principal: Principal = Depends(pages.viewer(Perm.alarms_read)),
+        start: date | None = None,
+        end: date | None = None,
     ) -> Response:
-        principal = pages.require(request, Perm.alarms_read)
-        if isinstance(principal, Response):
-            return principal
         error = None
         try:
             span = figures.period(start, end)
@@ -389,10 +338,12 @@ def install(app: FastAPI, pages: Pages) -> None:
     # --- territory --------------------------------------------------------------------------------
 
     @app.get("/territory", include_in_schema=False)
-    def territory_page(request: Request, node: int | None = None, q: str = "") -> Response:
-        principal = pages.require(request, Perm.territory_read)
-        if isinstance(principal, Response):
-            return principal
+    def territory_page(
+        request: Request,
+        principal: Principal = Depends(pages.viewer(Perm.territory_read)),
+        node: int | None = None,
+        q: str = "",
+    ) -> Response:
         with session_for(principal, request) as session:
             current = None
             if node is not None:
@@ -403,7 +354,7 @@ def install(app: FastAPI, pages: Pages) -> None:
                 except PinganError:
                     return pages.not_found(request, principal, f"#{node}")
             if current is None:
-                children, _n = _tops(session, principal)
+                children = territory_service.tops(session, actor=principal)
                 trail: list[TerritoryNode] = []
             else:
                 trail = territory_service.ancestors(session, node=current)
@@ -472,25 +423,14 @@ def install(app: FastAPI, pages: Pages) -> None:
                 device_kind_label=KIND_LABEL,
             )
 
-    def _tops(session: Session, principal: Principal) -> tuple[list[TerritoryNode], int]:
-        """The outermost nodes a user may read: the roots of their scope."""
-        paths = principal.paths(Perm.territory_read)
-        if principal.system:
-            nodes = list(
-                session.scalars(select(TerritoryNode).where(TerritoryNode.parent_id.is_(None)))
-            )
-            return nodes, len(nodes)
-        outer = [p for p in paths if not any(p != o and p.startswith(o) for o in paths)]
-        nodes = list(session.scalars(select(TerritoryNode).where(TerritoryNode.path.in_(outer))))
-        return nodes, len(nodes)
-
     # --- people and their faces -------------------------------------------------------------------
 
     @app.get("/people/{person_id}", include_in_schema=False)
-    def person_page(request: Request, person_id: int) -> Response:
-        principal = pages.require(request, Perm.people_read)
-        if isinstance(principal, Response):
-            return principal
+    def person_page(
+        request: Request,
+        person_id: int,
+        principal: Principal = Depends(pages.viewer(Perm.people_read)),
+    ) -> Response:
         with session_for(principal, request) as session:
             try:
                 person = territory_service.get_person_visible_or_raise(
@@ -498,7 +438,7 @@ def install(app: FastAPI, pages: Pages) -> None:
                 )
             except PinganError:
                 return pages.not_found(request, principal, f"#{person_id}")
-            home = session.get(TerritoryNode, person.node_id)
+            home = territory_service.get(session, node_id=person.node_id)
             assert home is not None
             audit.record(
                 session,
@@ -535,12 +475,9 @@ def install(app: FastAPI, pages: Pages) -> None:
             )
 
     @app.get("/me", include_in_schema=False)
-    def own_page(request: Request) -> Response:
+    def own_page(request: Request, principal: Principal = Depends(pages.viewer())) -> Response:
         """A resident's own page: their record, their household, and their consent to face
         access (given or withdrawn) with their photos."""
-        principal = pages.signed_in(request)
-        if principal is None:
-            return RedirectResponse("/login?next=/me", status_code=303)
         if principal.person_id is None:
             return pages.not_found(request, principal, "/me")
         with session_for(principal, request) as session:

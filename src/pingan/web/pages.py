@@ -6,6 +6,7 @@ from /static/vendor; no page loads anything from another host.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,22 @@ def vendor_dir(configured: Path | None) -> Path | None:
         if candidate is not None and candidate.is_dir():
             return candidate
     return None
+
+
+class LogInFirst(Exception):
+    """A page asked for without a session: the log-in page, then back to `target`."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.target = target
+
+
+class PageMissing(Exception):
+    """A page (or a record on it) that is not the viewer's: a 404, as the API's scope answers."""
+
+    def __init__(self, principal: Principal, what: str) -> None:
+        super().__init__(what)
+        self.principal, self.what = principal, what
 
 
 class Pages:
@@ -132,15 +149,23 @@ class Pages:
         except PinganError:
             return None
 
-    def require(self, request: Request, perm: Perm) -> Principal | Response:
-        """The signed-in user, or the login page; a page the role has no part of is a 404."""
-        principal = self.signed_in(request)
-        if principal is None:
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse(f"/login?next={target}", status_code=303)
-        if not principal.system and not principal.paths(perm):
-            return self.not_found(request, principal, request.url.path)
-        return principal
+    def viewer(self, perm: Perm | None = None) -> Callable[[Request], Principal]:
+        """The one way a page requires its user: a dependency giving the signed-in principal
+        who holds `perm` somewhere (any signed-in user when None). Without a session the answer
+        is the log-in page, coming back here after; a page the role has no part of is a 404."""
+
+        def signed_in_viewer(request: Request) -> Principal:
+            principal = self.signed_in(request)
+            if principal is None:
+                raise LogInFirst(
+                    request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                )
+            if perm is not None and not principal.system and not principal.paths(perm):
+                raise PageMissing(principal, request.url.path)
+            return principal
+
+        signed_in_viewer.perm = perm  # type: ignore[attr-defined]  # read by the page tests
+        return signed_in_viewer
 
     def not_found(self, request: Request, principal: Principal, what: str) -> HTMLResponse:
         return self.render(request, "missing.html", principal=principal, status=404, what=what)
@@ -154,6 +179,15 @@ def install(app: FastAPI) -> None:
     # After the vendor mounts: /static would otherwise answer for /static/vendor/… too.
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     pages = Pages(app)
+
+    @app.exception_handler(LogInFirst)
+    def log_in_first(request: Request, exc: LogInFirst) -> Response:
+        return RedirectResponse(f"/login?next={exc.target}", status_code=303)
+
+    @app.exception_handler(PageMissing)
+    def page_missing(request: Request, exc: PageMissing) -> Response:
+        return pages.not_found(request, exc.principal, exc.what)
+
     swagger = vendor / VENDOR["swagger"] if vendor else None
 
     @app.get("/docs", include_in_schema=False)

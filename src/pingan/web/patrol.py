@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import segno
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
 from pingan.api_common import client_ip
 from pingan.assessment import figures
+from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
 from pingan.db.engine import unit_of_work
 from pingan.errors import PinganError
@@ -44,10 +45,9 @@ def install(app: FastAPI, pages: Pages) -> None:
         return unit_of_work(app.state.sessionmaker, actor=actor, ip=client_ip(request))
 
     @app.get("/patrol", include_in_schema=False)
-    def overview(request: Request) -> Response:
-        principal = pages.require(request, Perm.patrol_manage)
-        if isinstance(principal, Response):
-            return principal
+    def overview(
+        request: Request, principal: Principal = Depends(pages.viewer(Perm.patrol_manage))
+    ) -> Response:
         span = figures.period(None, None)
         with session_for(request, principal.actor) as session:
             rows = patrol_service.team_rows(session, actor=principal)
@@ -108,11 +108,12 @@ def install(app: FastAPI, pages: Pages) -> None:
             )
 
     @app.get("/patrol/routes/{route_id}/print", include_in_schema=False)
-    def print_codes(request: Request, route_id: int) -> Response:
+    def print_codes(
+        request: Request,
+        route_id: int,
+        principal: Principal = Depends(pages.viewer(Perm.patrol_manage)),
+    ) -> Response:
         """A route's checkpoint codes on A4, six to a sheet, to print and put up."""
-        principal = pages.require(request, Perm.patrol_manage)
-        if isinstance(principal, Response):
-            return principal
         public_url = app.state.settings.public_url
         with session_for(request, principal.actor) as session:
             try:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
+from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
 from pingan.i18n import N_, gettext
 from pingan.patrol.models import TEAM_LABEL
@@ -83,10 +84,9 @@ def install(app: FastAPI, pages: Pages) -> None:
         return RedirectResponse(PHONE, status_code=308)
 
     @app.get(PHONE, include_in_schema=False)
-    def phone(request: Request) -> Response:
-        principal = pages.require(request, Perm.patrol_run)
-        if isinstance(principal, Response):
-            return principal
+    def phone(
+        request: Request, principal: Principal = Depends(pages.viewer(Perm.patrol_run))
+    ) -> Response:
         lang = lang_of(request)
         words = {k: gettext(v, lang) for k, v in WORDS.items()}
         words.update({f"team_{k.value}": gettext(v, lang) for k, v in TEAM_LABEL.items()})
