@@ -95,6 +95,8 @@ def _allowed(request: Request, principal: Principal) -> Principal:
         raise Forbidden(action="undeclared")
     if SIGNED_IN in wanted or principal.system:
         return principal
+    if principal.must_change_password:  # a generated password opens nothing but its own change
+        raise Forbidden("password_change_required")
     if not any(principal.paths(Perm(p)) for p in wanted if p not in ACCESS_KINDS):
         raise Forbidden(action=" | ".join(wanted))
     return principal

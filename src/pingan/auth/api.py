@@ -30,10 +30,13 @@ from pingan.auth.schemas import (
     BindingOut,
     LoginIn,
     LoginOut,
+    PasswordChange,
+    PasswordOut,
     TokenCreate,
     TokenIssued,
     TokenOut,
     UserCreate,
+    UserCreated,
     UserOut,
     UserUpdate,
 )
@@ -119,6 +122,16 @@ def revoke_token(token_id: int, actor: Actor, session: DB) -> None:
     service.revoke(session, token=token)
 
 
+@router.post("/auth/password", status_code=204, tags=["auth"], openapi_extra=needs(SIGNED_IN))
+def change_password(data: PasswordChange, actor: Actor, session: DB) -> None:
+    """Choose your own password (the current one proves it is you); a generated first
+    password must be changed so before anything else is allowed."""
+    user = service.get_visible_or_raise(session, actor=actor, user_id=actor.user_id or 0)
+    service.change_own_password(
+        session, user=user, current=data.current_password, new=data.new_password
+    )
+
+
 @router.get(
     "/users", response_model=Page[UserOut], tags=["users"], openapi_extra=needs(Perm.users_read)
 )
@@ -139,13 +152,31 @@ def list_users(
 
 @router.post(
     "/users",
-    response_model=UserOut,
+    response_model=UserCreated,
     status_code=201,
     tags=["users"],
     openapi_extra=needs(Perm.users_write),
 )
-def create_user(data: UserCreate, actor: Actor, session: DB) -> UserOut:
-    return UserOut.model_validate(service.create(session, actor=actor, data=data))
+def create_user(data: UserCreate, actor: Actor, session: DB) -> UserCreated:
+    """A new account. Without `password`, one is generated and answered this once
+    (`first_password`), and its holder must choose their own at first log-in."""
+    if data.password is not None:
+        return UserCreated.model_validate(service.create(session, actor=actor, data=data))
+    user, first = service.invite(session, actor=actor, data=data)
+    return UserCreated.model_validate(user).model_copy(update={"first_password": first})
+
+
+@router.post(
+    "/users/{user_id}/password-reset",
+    response_model=PasswordOut,
+    tags=["users"],
+    openapi_extra=needs(Perm.users_write),
+)
+def reset_password(user_id: int, actor: Actor, session: DB) -> PasswordOut:
+    """A new generated password for the account, answered this once; its sessions end and its
+    holder chooses their own at the next log-in."""
+    user = service.get_visible_or_raise(session, actor=actor, user_id=user_id)
+    return PasswordOut(password=service.reset_password(session, actor=actor, user=user))
 
 
 @router.get(
@@ -167,7 +198,11 @@ def user_phone(user_id: int, actor: Actor, session: DB) -> NumberOut:
     """An account's whole phone number, for those who manage the account. Audited."""
     user = service.get_visible_or_raise(session, actor=actor, user_id=user_id)
     audit.record_number_read(
-        session, entity="users", entity_id=user.id, field="phone", scope_path=None
+        session,
+        entity="users",
+        entity_id=user.id,
+        field="phone",
+        scope_path=service.scope_of(session, user=user),
     )
     return NumberOut(field="phone", value=user.phone)
 
@@ -223,6 +258,11 @@ def audit_log(
         str | None, Query(max_length=16, description="create, update, delete, read, login")
     ] = None,
     actor_user_id: int | None = None,
+    who: Annotated[str | None, Query(max_length=64, description="Part of the actor's name")] = None,
+    reads: Annotated[
+        bool | None,
+        Query(description="Only the looks at personal data (true), or only the rest (false)"),
+    ] = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Page[AuditOut]:
@@ -234,6 +274,8 @@ def audit_log(
         entity_id=entity_id,
         action=action,
         actor_user_id=actor_user_id,
+        who=who,
+        reads=reads,
         since=since,
         until=until,
         limit=paging.limit,

@@ -20,6 +20,11 @@ from pingan.db.base import Base, utcnow
 from pingan.masking import mask
 from pingan.territory.models import TerritoryNode
 
+# Entries that record a look at personal data (a resident's record or list, a whole phone or ID
+# number, a face search, a recognition's snapshot, a camera's live picture): the audit page
+# lists them apart, as PIPL asks of who saw or searched what.
+READS = ("read", "search", "reveal", "face_search", "view")
+
 
 def _plain(value: Any) -> Any:
     if isinstance(value, enum.Enum):

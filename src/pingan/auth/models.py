@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pingan.db.base import Base, TimestampMixin, UTCDateTime, utcnow
@@ -24,13 +24,20 @@ class User(TimestampMixin, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A generated first (or reset) password: the holder chooses their own before anything else.
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
     bindings: Mapped[list[RoleBinding]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
     )
 
     def audit_scope_node_id(self) -> int | None:
-        return None
+        """An account's entries lie where its first role is bound, so the admins of that place
+        see them (read without loading: this runs inside a flush)."""
+        bindings = self.__dict__.get("bindings") or []
+        return min(bindings, key=lambda b: b.id or 0).node_id if bindings else None
 
 
 class RoleBinding(Base):

@@ -24,6 +24,7 @@ class Principal:
     grants: tuple[Grant, ...] = field(default=())
     system: bool = False  # the CLI and workers act everywhere
     person_id: int | None = None  # the resident this account is, for their own pages
+    must_change_password: bool = False  # a generated password: nothing else until it is changed
 
     @property
     def actor(self) -> str:

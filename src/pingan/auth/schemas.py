@@ -32,7 +32,13 @@ class BindingOut(BaseModel):
 class UserCreate(Strict):
     username: str = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     display_name: str = Field(min_length=1, max_length=100)
-    password: str = Field(min_length=10, max_length=256)
+    password: str | None = Field(
+        None,
+        min_length=10,
+        max_length=256,
+        description="Leave out for a generated first password, shown once in the answer; the "
+        "holder then chooses their own at first log-in",
+    )
     phone: str | None = Field(None, max_length=20)
     person_id: int | None = None
     roles: list[BindingIn] = Field(min_length=1)
@@ -54,7 +60,23 @@ class UserOut(BaseModel):
     is_active: bool
     person_id: int | None
     last_login_at: datetime | None
+    must_change_password: bool = False
     bindings: list[BindingOut]
+
+
+class UserCreated(UserOut):
+    first_password: str | None = Field(
+        None, description="The generated first password: shown this once, to hand over"
+    )
+
+
+class PasswordOut(BaseModel):
+    password: str = Field(description="The generated password: shown this once, to hand over")
+
+
+class PasswordChange(Strict):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=10, max_length=256)
 
 
 class TokenCreate(Strict):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pingan.auth import audit
 from pingan.auth.models import ApiToken, AuditEntry, LoginAttempt, RoleBinding, User
-from pingan.auth.passwords import hash_password, verify_password
+from pingan.auth.passwords import generate_password, hash_password, verify_password
 from pingan.auth.principal import Grant, Principal
 from pingan.auth.roles import RANK, Perm, Role
 from pingan.auth.schemas import BindingIn, UserCreate, UserUpdate
@@ -21,7 +21,7 @@ from pingan.config import get_settings
 from pingan.db.base import utcnow
 from pingan.db.engine import READONLY, unit_of_work
 from pingan.db.paging import paginate
-from pingan.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthenticated
+from pingan.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited, Unauthenticated
 from pingan.territory import service as territory_service
 from pingan.territory.models import TerritoryNode
 
@@ -48,7 +48,13 @@ def principal_for(session: Session, *, user: User) -> Principal:
         .where(RoleBinding.user_id == user.id)
     )
     grants = tuple(Grant(role=Role(r.role), path=r.path) for r in rows)
-    return Principal(user_id=user.id, name=user.username, grants=grants, person_id=user.person_id)
+    return Principal(
+        user_id=user.id,
+        name=user.username,
+        grants=grants,
+        person_id=user.person_id,
+        must_change_password=user.must_change_password,
+    )
 
 
 def _visible_clause(actor: Principal, perm: Perm) -> ColumnElement[bool]:
@@ -132,7 +138,7 @@ def create(session: Session, *, actor: Principal, data: UserCreate) -> User:
     user = User(
         username=data.username,
         display_name=data.display_name,
-        password_hash=hash_password(data.password),
+        password_hash=hash_password(data.password or generate_password()),
         phone=data.phone,
         person_id=data.person_id,
         is_active=True,
@@ -141,6 +147,53 @@ def create(session: Session, *, actor: Principal, data: UserCreate) -> User:
     session.add(user)
     session.flush()
     return user
+
+
+def invite(session: Session, *, actor: Principal, data: UserCreate) -> tuple[User, str]:
+    """A new account with a generated first password, returned once to be handed over; its
+    holder must choose their own at first log-in."""
+    first = generate_password()
+    user = create(session, actor=actor, data=data.model_copy(update={"password": first}))
+    user.must_change_password = True
+    session.flush()
+    return user, first
+
+
+def _set_password(
+    session: Session, *, user: User, password: str, must_change: bool, end_sessions: bool = True
+) -> None:
+    """A new password, written to the audit log (not its value); the account's sessions end
+    unless the holder changed it themselves."""
+    user.password_hash = hash_password(password)
+    user.must_change_password = must_change
+    if end_sessions:
+        revoke_all(session, user_id=user.id)
+    audit.record(
+        session,
+        action="password",
+        entity="users",
+        entity_id=str(user.id),
+        scope_path=scope_of(session, user=user),
+    )
+    session.flush()
+
+
+def reset_password(session: Session, *, actor: Principal, user: User) -> str:
+    """A new generated password for someone who lost theirs, returned once; their sessions end
+    and they choose their own at the next log-in."""
+    _require_manage(session, actor=actor, user=user)
+    password = generate_password()
+    _set_password(session, user=user, password=password, must_change=True)
+    return password
+
+
+def change_own_password(session: Session, *, user: User, current: str, new: str) -> None:
+    """The holder sets their own password (the current one proves it is them)."""
+    if not verify_password(current, user.password_hash):
+        raise Invalid("bad_current_password", field="current_password")
+    if new == current:
+        raise Invalid("same_password", field="new_password")
+    _set_password(session, user=user, password=new, must_change=False, end_sessions=False)
 
 
 def update(session: Session, *, actor: Principal, user: User, data: UserUpdate) -> User:
@@ -154,11 +207,16 @@ def update(session: Session, *, actor: Principal, user: User, data: UserUpdate) 
         if not data.is_active:
             revoke_all(session, user_id=user.id)
     if data.password is not None:
-        user.password_hash = hash_password(data.password)
-        revoke_all(session, user_id=user.id)
-        audit.record(session, action="password", entity="users", entity_id=str(user.id))
+        _set_password(session, user=user, password=data.password, must_change=False)
     session.flush()
     return user
+
+
+def scope_of(session: Session, *, user: User) -> str | None:
+    """Where an account's audit entries lie: the place of its first role."""
+    node_id = user.audit_scope_node_id()
+    node = territory_service.get(session, node_id=node_id) if node_id is not None else None
+    return node.path if node else None
 
 
 def _require_manage(session: Session, *, actor: Principal, user: User) -> None:
@@ -314,7 +372,13 @@ def login(factory: sessionmaker[Session], *, username: str, password: str, ip: s
             )
             session.info["actor"] = f"user:{user.id}:{user.username}"
             session.info["actor_user_id"] = user.id
-            audit.record(session, action="login", entity="users", entity_id=str(user.id))
+            audit.record(
+                session,
+                action="login",
+                entity="users",
+                entity_id=str(user.id),
+                scope_path=scope_of(session, user=user),
+            )
             logged_in = LoggedIn(raw, token, user, principal_for(session, user=user))
     if disabled:
         raise Unauthenticated("user_disabled")
@@ -339,11 +403,15 @@ def audit_entries(
     entity_id: str | None = None,
     action: str | None = None,
     actor_user_id: int | None = None,
+    who: str | None = None,
+    reads: bool | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[Sequence[AuditEntry], int]:
+    """Entries within the actor's audit scope, newest first. `who`: part of the actor's name;
+    `reads`: only the looks at personal data (True), or only the rest (False)."""
     stmt = select(AuditEntry)
     if not actor.system:
         clause = actor.filter(AuditEntry.scope_path, Perm.audit_read)
@@ -358,6 +426,11 @@ def audit_entries(
         stmt = stmt.where(AuditEntry.action == action)
     if actor_user_id is not None:
         stmt = stmt.where(AuditEntry.actor_user_id == actor_user_id)
+    if who:
+        stmt = stmt.where(AuditEntry.actor.ilike(f"%{who}%"))
+    if reads is not None:
+        kinds = AuditEntry.action.in_(audit.READS)
+        stmt = stmt.where(kinds if reads else ~kinds)
     if since:
         stmt = stmt.where(AuditEntry.at >= since)
     if until:

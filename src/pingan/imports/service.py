@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from pingan.auth.principal import Principal
 from pingan.errors import Invalid, PinganError
-from pingan.i18n import t
+from pingan.i18n import N_, t
 from pingan.territory import service as territory_service
 from pingan.territory.geo import CRS
 from pingan.territory.models import (
@@ -44,6 +44,14 @@ class ImportKind(StrEnum):
     buildings = "buildings"
     households = "households"
     residents = "residents"
+
+
+IMPORT_LABEL: dict[ImportKind, str] = {
+    ImportKind.sites: N_("小区与单位"),
+    ImportKind.buildings: N_("楼栋"),
+    ImportKind.households: N_("房屋"),
+    ImportKind.residents: N_("居民"),
+}
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -33,7 +34,7 @@ from pingan.db.engine import unit_of_work
 from pingan.errors import PinganError
 from pingan.i18n import N_, gettext, t
 from pingan.security import same_origin
-from pingan.web import console, patrol, phone
+from pingan.web import admin, console, patrol, phone
 from pingan.web.text import home_of, lang_of, menu
 
 HERE = Path(__file__).parent
@@ -57,12 +58,16 @@ def vendor_dir(configured: Path | None) -> Path | None:
     return None
 
 
-class LogInFirst(Exception):
-    """A page asked for without a session: the log-in page, then back to `target`."""
+PASSWORD_PAGE = "/account/password"
 
-    def __init__(self, target: str) -> None:
+
+class LogInFirst(Exception):
+    """A page asked for without a session (the log-in page), or with a generated password not
+    yet changed (the password page); then back to `target`."""
+
+    def __init__(self, target: str, page: str = "/login") -> None:
         super().__init__(target)
-        self.target = target
+        self.target, self.page = target, page
 
 
 class PageMissing(Exception):
@@ -160,6 +165,8 @@ class Pages:
                 raise LogInFirst(
                     request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 )
+            if principal.must_change_password and request.url.path != PASSWORD_PAGE:
+                raise LogInFirst(request.url.path, page=PASSWORD_PAGE)
             if perm is not None and not principal.system and not principal.paths(perm):
                 raise PageMissing(principal, request.url.path)
             return principal
@@ -182,7 +189,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(LogInFirst)
     def log_in_first(request: Request, exc: LogInFirst) -> Response:
-        return RedirectResponse(f"/login?next={exc.target}", status_code=303)
+        return RedirectResponse(f"{exc.page}?next={quote(exc.target)}", status_code=303)
 
     @app.exception_handler(PageMissing)
     def page_missing(request: Request, exc: PageMissing) -> Response:
@@ -239,7 +246,10 @@ def install(app: FastAPI) -> None:
                 next=target,
             )
         raw, principal = done.raw, done.principal
-        response = RedirectResponse(target or home_of(principal), status_code=303)
+        home = target or home_of(principal)
+        if principal.must_change_password:
+            home = f"{PASSWORD_PAGE}?next={quote(home)}"
+        response = RedirectResponse(home, status_code=303)
         set_session_cookie(response, request, raw)
         return response
 
@@ -268,5 +278,6 @@ def install(app: FastAPI) -> None:
         return pages.render(request, "home.html", principal=pages.signed_in(request))
 
     console.install(app, pages)
+    admin.install(app, pages)
     patrol.install(app, pages)
     phone.install(app, pages)

@@ -38,6 +38,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem("/territory", N_("辖区"), Perm.territory_read, "5"),
     MenuItem("/patrol", N_("群防群治"), Perm.patrol_manage, "7"),
     MenuItem(PHONE, N_("巡逻手机页"), Perm.patrol_run, "8"),
+    MenuItem("/admin", N_("管理"), Perm.users_read, "9"),
 )
 
 
