@@ -41,7 +41,12 @@ def wait_port(port: int, timeout: float = 10) -> None:
 
 class LocalBroker:
     def __init__(
-        self, folder: Path, *, passwords: dict[str, str] | None = None, acl: str | None = None
+        self,
+        folder: Path,
+        *,
+        passwords: dict[str, str] | None = None,
+        password_lines: list[str] | None = None,
+        acl: str | None = None,
     ) -> None:
         if shutil.which("mosquitto") is None:
             raise RuntimeError("mosquitto is not installed: apt-get install mosquitto")
@@ -57,10 +62,10 @@ class LocalBroker:
         ]
         if os.geteuid() == 0:  # otherwise it drops to the mosquitto user, who cannot read our files
             lines.append("user root")
-        if passwords:
+        if passwords or password_lines:
             pw = folder / "passwd"
-            pw.write_text("")
-            for user, password in passwords.items():
+            pw.write_text("".join(f"{line}\n" for line in password_lines or []))
+            for user, password in (passwords or {}).items():
                 subprocess.run(["mosquitto_passwd", "-b", str(pw), user, password], check=True)
             lines += ["allow_anonymous false", f"password_file {pw}"]
         else:

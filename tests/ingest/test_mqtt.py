@@ -7,8 +7,12 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import paho.mqtt.client as mqtt
 import pytest
+from fastapi.testclient import TestClient
+from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,7 +23,14 @@ from pingan.events.models import DeadLetter, Event
 from pingan.ingest import topics
 from pingan.ingest.mqtt import MqttAdapter
 from pingan.runtime import Runtime
-from tests.conftest import BACKENDS, drop_pg_schema, require_pg, settings_for
+from tests.conftest import (
+    BACKENDS,
+    World,
+    add_device,
+    drop_pg_schema,
+    require_pg,
+    settings_for,
+)
 from tests.live import Broker, Live, client, make_live, publish_all
 
 
@@ -224,12 +235,7 @@ def test_platform_starts_without_a_broker(live: Live) -> None:
     assert live.get("/api/v1/territory/nodes", live.token())["total"] == 3  # and HTTP serves
 
 
-ACL = """user pingan
-topic read pingan/v1/#
-pattern write pingan/v1/%u/event
-pattern write pingan/v1/%u/heartbeat
-pattern write pingan/v1/%u/status
-"""
+ACL = topics.broker_acl()  # what the console hands out, as docs/devices.md shows
 
 
 def test_each_device_may_publish_only_to_its_own_topics(live: Live, tmp_path: Path) -> None:
@@ -285,6 +291,47 @@ def test_each_device_may_publish_only_to_its_own_topics(live: Live, tmp_path: Pa
         bad.stop()
     finally:
         secure.stop()
+
+
+def test_the_console_s_password_line_lets_the_device_in_and_no_one_else(
+    client: TestClient, world: World, tmp_path: Path
+) -> None:
+    """The MQTT password the console hands out, in the line it gives for the password file,
+    against a real Mosquitto: the device logs in with its code; a wrong password is refused."""
+    device = add_device(world, "gh-smoke-mqtt", node="gh_site", protocol="mqtt")
+    device_id = world.devices["gh-smoke-mqtt"]
+    r = client.post(f"/api/v1/devices/{device_id}/mqtt-password", headers=world.auth("gh_admin"))
+    assert r.status_code == 201, r.text
+    given = r.json()
+    assert given["username"] == "gh-smoke-mqtt" and device == ""
+    assert given["password_line"].startswith("gh-smoke-mqtt:$7$101$")
+    assert "pattern write pingan/v1/%u/event" in given["acl"]
+    broker = Broker(tmp_path, password_lines=[given["password_line"]], acl=given["acl"])
+    broker.start()
+    try:
+        results: dict[str, Any] = {}
+        for name, password in (("right", given["password"]), ("wrong", "not-the-password")):
+            c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=name, protocol=mqtt.MQTTv5)
+            c.username_pw_set("gh-smoke-mqtt", password)
+            c.on_connect = lambda _c, _u, _f, code, _p, name=name: results.__setitem__(name, code)
+            c.connect("127.0.0.1", broker.port, keepalive=5)
+            c.loop_start()
+            until(lambda name=name: name in results, what=f"the {name} password's answer")
+            c.loop_stop()
+            c.disconnect()
+        assert not results["right"].is_failure
+        assert results["wrong"].is_failure
+    finally:
+        broker.stop()
+    # Only for MQTT devices, and only for those who manage devices.
+    add_device(world, "gh-smoke-http", node="gh_site")
+    http = world.devices["gh-smoke-http"]
+    operator = client.post(
+        f"/api/v1/devices/{device_id}/mqtt-password", headers=world.auth("gh_operator")
+    )
+    assert operator.status_code == 403
+    not_mqtt = client.post(f"/api/v1/devices/{http}/mqtt-password", headers=world.auth("gh_admin"))
+    assert not_mqtt.status_code == 422 and "MQTT" in not_mqtt.json()["detail"]
 
 
 def test_a_message_the_pipeline_cannot_take_does_not_block_the_rest(live: Live) -> None:

@@ -160,3 +160,26 @@ def test_the_audit_log_filters_and_lists_the_reads_of_personal_data_apart(
     # Another community's admin does not see these entries.
     theirs = client.get("/api/v1/audit", params={"reads": True}, headers=world.auth("hg_admin"))
     assert all(e["entity_id"] != str(world.people["gh"]) for e in theirs.json()["items"])
+
+
+def test_a_device_s_page_shows_its_health_events_and_alarms_within_scope(
+    client: TestClient, world: World
+) -> None:
+    from tests.alarms.test_alarms import send
+    from tests.conftest import add_device
+
+    token = add_device(world, "gh-smoke-page", node="gh_site", name="5栋烟感")
+    device_id = world.devices["gh-smoke-page"]
+    send(client, token, kind="fire", code="smoke", zone="3")
+    shown = page(client, world, "gh_operator", f"/devices/{device_id}")
+    assert shown.status_code == 200
+    assert "5栋烟感" in shown.text and "smoke" in shown.text and "光华苑" in shown.text
+    assert "/alarms/" in shown.text  # the alarm it raised, linked
+    assert "生成 HTTP 令牌" not in shown.text  # the operator reads; managing is the admin's
+    managed = page(client, world, "gh_admin", f"/devices/{device_id}")
+    assert "生成 HTTP 令牌" in managed.text and "停用设备" in managed.text
+    assert page(client, world, "hg_admin", f"/devices/{device_id}").status_code == 404
+    listing = page(client, world, "gh_admin", "/devices/registry", q="5栋")
+    assert "5栋烟感" in listing.text and "共 1 台设备" in listing.text
+    assert page(client, world, "gh_operator", "/devices/new").status_code == 404
+    assert page(client, world, "gh_admin", "/devices/new").status_code == 200

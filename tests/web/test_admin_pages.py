@@ -148,3 +148,42 @@ def test_an_import_shows_its_row_by_row_report_and_keeps_nothing_half_done(
         headers={"Authorization": f"Bearer {token}"},
     ).json()
     assert sites["total"] == 1
+
+
+def test_a_device_is_registered_on_the_map_and_handed_its_credentials_once(
+    live: Live, browser: Browser
+) -> None:
+    base = f"http://127.0.0.1:{live.port}"
+    page = admin_page(browser, live, "/devices/registry")
+    expect(page.locator("#devices")).to_contain_text("lxy-smoke-1")
+    page.get_by_role("link", name="登记设备").click()
+    form = page.locator("#new-device")
+    form.locator("[name=name]").fill("3栋1单元烟感")
+    form.locator("[name=code]").fill("lxy-smoke-31")
+    form.locator("[name=kind]").select_option("smoke_detector")
+    form.locator("[name=protocol]").select_option("mqtt")
+    form.locator("[name=location]").fill("3栋1单元大堂")
+    box = page.locator("#device-map")
+    expect(box.locator(".leaflet-interactive").first).to_be_visible()
+    size = box.bounding_box()
+    assert size is not None
+    box.click(position={"x": size["width"] / 2 + 10, "y": size["height"] / 2})
+    expect(page.locator("#position")).to_contain_text("103.")
+    shot(page, live, "device-new")
+    form.locator("button[type=submit]").click()
+    expect(page.locator("h1")).to_contain_text("3栋1单元烟感")
+    expect(page.locator("#status")).to_contain_text("从未上线")
+    page.get_by_role("button", name="生成 MQTT 密码").click()
+    secret = page.locator("#secret-value")
+    expect(secret).to_contain_text("lxy-smoke-31:$7$101$")
+    shot(page, live, "device")
+    device_id = int(page.url.rsplit("/", 1)[1])
+    got = httpx.get(
+        f"{base}/api/v1/devices/{device_id}", headers={"Authorization": f"Bearer {live.token()}"}
+    ).json()
+    assert got["lon"] is not None and got["location"] == "3栋1单元大堂"
+    page.get_by_role("button", name="停用设备").click()
+    expect(page.locator("#status")).to_contain_text("已停用")
+    page.goto(f"{base}/devices/registry?q=lxy-smoke-31")
+    expect(page.locator("#devices tbody tr")).to_have_count(1)
+    expect(page.locator("#devices")).to_contain_text("已停用")

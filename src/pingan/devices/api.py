@@ -30,10 +30,16 @@ from pingan.auth.roles import Perm
 from pingan.db.engine import unit_of_work
 from pingan.devices import service
 from pingan.devices.models import KIND_LABEL, Device, DeviceKind, DeviceStatus, Protocol
-from pingan.devices.schemas import DeviceCreate, DeviceOut, DeviceToken, DeviceUpdate
+from pingan.devices.schemas import (
+    DeviceCreate,
+    DeviceOut,
+    DeviceToken,
+    DeviceUpdate,
+    MqttCredentials,
+)
 from pingan.errors import NotFound
 from pingan.i18n import gettext
-from pingan.ingest import video
+from pingan.ingest import topics, video
 
 router = APIRouter(dependencies=[StrictQuery], tags=["devices"])
 
@@ -159,6 +165,28 @@ def live_view(device_id: int, request: Request, actor: DetachedActor) -> Streami
         body(),
         media_type="multipart/x-mixed-replace; boundary=frame",
         headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.post(
+    "/devices/{device_id}/mqtt-password",
+    response_model=MqttCredentials,
+    status_code=201,
+    openapi_extra=needs(Perm.devices_write),
+)
+def mqtt_password(device_id: int, actor: Actor, session: DB) -> MqttCredentials:
+    """A new MQTT password for the device and the line for the broker's password file; the
+    platform keeps neither (the broker checks the password), so it is shown once."""
+    device = service.get_visible_or_raise(
+        session, actor=actor, device_id=device_id, perm=Perm.devices_write
+    )
+    password, line = service.mqtt_credentials(session, device=device)
+    return MqttCredentials(
+        device_id=device.id,
+        username=device.code,
+        password=password,
+        password_line=line,
+        acl=topics.broker_acl(),
     )
 
 

@@ -110,3 +110,13 @@ class DeviceOut(BaseModel):
 class DeviceToken(BaseModel):
     device_id: int
     token: str = Field(description="Shown once: the device sends it as `Authorization: Bearer …`")
+
+
+class MqttCredentials(BaseModel):
+    device_id: int
+    username: str = Field(description="The device's code: its MQTT user name")
+    password: str = Field(description="Shown once: the platform keeps it nowhere")
+    password_line: str = Field(
+        description="The line for Mosquitto's password_file (PBKDF2-SHA512), then reload it"
+    )
+    acl: str = Field(description="The acl_file lines that keep every device to its own topics")

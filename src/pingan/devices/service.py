@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import math
 import secrets
@@ -13,11 +14,12 @@ from typing import Any
 from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import Session
 
+from pingan.auth import audit
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
 from pingan.db.base import secrets_ready, utcnow
 from pingan.db.paging import paginate
-from pingan.devices.models import Device, DeviceKind, DeviceStatus, default_supervision_s
+from pingan.devices.models import Device, DeviceKind, DeviceStatus, Protocol, default_supervision_s
 from pingan.devices.schemas import DeviceCreate, DeviceFields, DeviceUpdate
 from pingan.errors import Conflict, DataKeyMissing, Invalid, NotFound
 from pingan.territory import geo
@@ -277,6 +279,38 @@ def issue_http_token(session: Session, *, device: Device) -> str:
 
 
 SEEN_GRANULARITY = timedelta(seconds=5)  # supervision windows are ≥ 10 s: no need to be finer
+
+
+MOSQUITTO_ITERATIONS = 101  # mosquitto_passwd's PBKDF2-SHA512 ($7$) defaults
+MOSQUITTO_SALT_BYTES = 12
+
+
+def mosquitto_hash(password: str, salt: bytes | None = None) -> str:
+    """A password in Mosquitto 2's password-file form ($7$: PBKDF2-HMAC-SHA512)."""
+    salt = salt if salt is not None else secrets.token_bytes(MOSQUITTO_SALT_BYTES)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, MOSQUITTO_ITERATIONS)
+    return (
+        f"$7${MOSQUITTO_ITERATIONS}$"
+        f"{base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+    )
+
+
+def mqtt_credentials(session: Session, *, device: Device) -> tuple[str, str]:
+    """A new MQTT password for a device, and the line for the broker's password file (the
+    device logs in with its code as user name). The broker checks it; the platform keeps
+    neither, so the answer is shown once."""
+    if device.protocol != Protocol.mqtt:
+        raise Invalid("not_mqtt", field="protocol")
+    password = secrets.token_urlsafe(18)
+    audit.record(
+        session,
+        action="credentials",
+        entity="devices",
+        entity_id=str(device.id),
+        scope_path=territory_service.get_or_raise(session, node_id=device.node_id).path,
+        note="mqtt",
+    )
+    return password, f"{device.code}:{mosquitto_hash(password)}"
 
 
 def mark_seen(session: Session, *, seen: dict[int, datetime]) -> list[int]:

@@ -37,3 +37,18 @@ def parse(topic: str) -> Parsed | None:
     if len(parts) != 4 or "/".join(parts[:2]) != PREFIX or parts[3] not in KINDS or not parts[2]:
         return None
     return Parsed(code=parts[2], kind=parts[3])
+
+
+def broker_acl(platform_user: str = "pingan") -> str:
+    """Mosquitto's acl_file for these topics: the platform reads every device's topics and
+    answers doors; each device (its code is its user name) writes only its own and reads only
+    the answers to it."""
+    lines = [
+        f"user {platform_user}",
+        f"topic read {PREFIX}/#",
+        f"topic write {PREFIX}/+/decision",
+        "",
+        *(f"pattern write {PREFIX}/%u/{kind}" for kind in KINDS),
+        f"pattern read {PREFIX}/%u/decision",
+    ]
+    return "\n".join(lines) + "\n"

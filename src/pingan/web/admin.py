@@ -5,18 +5,16 @@ so scope, rank and audit apply as they do to every caller."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 
-from pingan.api_common import client_ip
 from pingan.auth import service as auth_service
 from pingan.auth.principal import Principal
 from pingan.auth.roles import LABEL as ROLE_LABEL
 from pingan.auth.roles import RANK, Perm, Role
-from pingan.db.engine import unit_of_work
 from pingan.errors import PinganError
 from pingan.imports import service as import_service
 from pingan.imports.service import IMPORT_LABEL
@@ -39,9 +37,6 @@ def _day_start(day: date | None) -> datetime | None:
 
 
 def install(app: FastAPI, pages: Pages) -> None:
-    def session_for(principal: Principal, request: Request) -> Any:
-        return unit_of_work(app.state.sessionmaker, actor=principal.actor, ip=client_ip(request))
-
     def grantable(principal: Principal) -> list[Role]:
         """Roles the admin may hand out (below their own rank; the top rank hands out all)."""
         top = max(RANK.values())
@@ -69,7 +64,7 @@ def install(app: FastAPI, pages: Pages) -> None:
         page: int = 1,
     ) -> Response:
         page = max(page, 1)
-        with session_for(principal, request) as session:
+        with pages.session(principal, request) as session:
             users, total = auth_service.get_all(
                 session,
                 actor=principal,
@@ -110,7 +105,7 @@ def install(app: FastAPI, pages: Pages) -> None:
         user_id: int,
         principal: Principal = Depends(pages.viewer(Perm.users_read)),
     ) -> Response:
-        with session_for(principal, request) as session:
+        with pages.session(principal, request) as session:
             try:
                 user = auth_service.get_visible_or_raise(session, actor=principal, user_id=user_id)
             except PinganError:
@@ -152,7 +147,7 @@ def install(app: FastAPI, pages: Pages) -> None:
     ) -> Response:
         page = max(page, 1)
         until = _day_start(end + timedelta(days=1)) if end else None
-        with session_for(principal, request) as session:
+        with pages.session(principal, request) as session:
             entries, total = auth_service.audit_entries(
                 session,
                 actor=principal,

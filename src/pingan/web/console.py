@@ -14,13 +14,11 @@ from sqlalchemy.orm import Session
 from pingan.alarms import service as alarm_service
 from pingan.alarms.models import CATEGORY_LABEL, Alarm
 from pingan.alarms.notify.feed import change_alarm
-from pingan.api_common import client_ip
 from pingan.assessment import figures
 from pingan.auth import audit
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
 from pingan.db.base import utcnow
-from pingan.db.engine import unit_of_work
 from pingan.devices import service as device_service
 from pingan.devices.models import KIND_LABEL, DeviceKind
 from pingan.errors import PinganError
@@ -101,16 +99,13 @@ def _silent_for(since: datetime | None, now: datetime) -> int | None:
 
 
 def install(app: FastAPI, pages: Pages) -> None:
-    def session_for(principal: Principal, request: Request) -> Any:
-        return unit_of_work(app.state.sessionmaker, actor=principal.actor, ip=client_ip(request))
-
     # --- the desk ---------------------------------------------------------------------------------
 
     @app.get("/desk", include_in_schema=False)
     def desk(
         request: Request, principal: Principal = Depends(pages.viewer(Perm.alarms_read))
     ) -> Response:
-        with session_for(principal, request) as session:
+        with pages.session(principal, request) as session:
             rows, _total = alarm_service.get_all(session, actor=principal, desk=True, limit=500)
             initial = [change_alarm(a) for a in rows]
             places = _places(session, principal)
@@ -132,7 +127,7 @@ def install(app: FastAPI, pages: Pages) -> None:
         alarm_id: int,
         principal: Principal = Depends(pages.viewer(Perm.alarms_read)),
     ) -> Response:
-        with session_for(principal, request) as session:
+        with pages.session(principal, request) as session:
             try:
                 alarm = alarm_service.get_visible_or_raise(
                     session, actor=principal, alarm_id=alarm_id
@@ -219,7 +214,7 @@ def install(app: FastAPI, pages: Pages) -> None:
 
     def wall(request: Request, principal: Principal, community_id: int | None) -> dict[str, Any]:
         now = utcnow()
-        with session_for(principal, request) as session:
+        with pages.session(principal, request) as session:
             within = (
                 territory_service.get_visible_or_raise(
                     session, actor=principal, node_id=community_id
@@ -302,7 +297,7 @@ def install(app: FastAPI, pages: Pages) -> None:
             engine_id = faces.engine_id()
         except Exception:  # no face engine here: the page says so instead of the table
             return []
-        with session_for(principal, request) as session:
+        with pages.session(principal, request) as session:
             return face_service.doors_figures(
                 session,
                 actor=principal,
@@ -344,7 +339,7 @@ def install(app: FastAPI, pages: Pages) -> None:
         node: int | None = None,
         q: str = "",
     ) -> Response:
-        with session_for(principal, request) as session:
+        with pages.session(principal, request) as session:
             current = None
             if node is not None:
                 try:
@@ -431,7 +426,7 @@ def install(app: FastAPI, pages: Pages) -> None:
         person_id: int,
         principal: Principal = Depends(pages.viewer(Perm.people_read)),
     ) -> Response:
-        with session_for(principal, request) as session:
+        with pages.session(principal, request) as session:
             try:
                 person = territory_service.get_person_visible_or_raise(
                     session, actor=principal, person_id=person_id
@@ -480,7 +475,7 @@ def install(app: FastAPI, pages: Pages) -> None:
         access (given or withdrawn) with their photos."""
         if principal.person_id is None:
             return pages.not_found(request, principal, "/me")
-        with session_for(principal, request) as session:
+        with pages.session(principal, request) as session:
             person = territory_service.get_person(session, person_id=principal.person_id)
             if person is None:
                 return pages.not_found(request, principal, "/me")

@@ -34,7 +34,7 @@ from pingan.db.engine import unit_of_work
 from pingan.errors import PinganError
 from pingan.i18n import N_, gettext, t
 from pingan.security import same_origin
-from pingan.web import admin, console, patrol, phone
+from pingan.web import admin, console, device_pages, patrol, phone
 from pingan.web.text import home_of, lang_of, menu
 
 HERE = Path(__file__).parent
@@ -153,6 +153,12 @@ class Pages:
             return signed_in_principal(request)
         except PinganError:
             return None
+
+    def session(self, principal: Principal, request: Request) -> Any:
+        """A unit of work in the viewer's name (the audit log's who and where from)."""
+        return unit_of_work(
+            self.app.state.sessionmaker, actor=principal.actor, ip=client_ip(request)
+        )
 
     def viewer(self, perm: Perm | None = None) -> Callable[[Request], Principal]:
         """The one way a page requires its user: a dependency giving the signed-in principal
@@ -277,6 +283,7 @@ def install(app: FastAPI) -> None:
     def home(request: Request) -> HTMLResponse:
         return pages.render(request, "home.html", principal=pages.signed_in(request))
 
+    device_pages.install(app, pages)  # before the console's /devices/{…} pages
     console.install(app, pages)
     admin.install(app, pages)
     patrol.install(app, pages)

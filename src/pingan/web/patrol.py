@@ -3,18 +3,16 @@ open dispatch tasks, coverage and joint meetings; and the A4 sheet of a route's 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import segno
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
-from pingan.api_common import client_ip
 from pingan.assessment import figures
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
-from pingan.db.engine import unit_of_work
 from pingan.errors import PinganError
 from pingan.i18n import t
 from pingan.patrol import dispatch
@@ -41,15 +39,12 @@ def checkpoint_url(public_url: str, token: str) -> str:
 
 
 def install(app: FastAPI, pages: Pages) -> None:
-    def session_for(request: Request, actor: str) -> Any:
-        return unit_of_work(app.state.sessionmaker, actor=actor, ip=client_ip(request))
-
     @app.get("/patrol", include_in_schema=False)
     def overview(
         request: Request, principal: Principal = Depends(pages.viewer(Perm.patrol_manage))
     ) -> Response:
         span = figures.period(None, None)
-        with session_for(request, principal.actor) as session:
+        with pages.session(principal, request) as session:
             rows = patrol_service.team_rows(session, actor=principal)
             duty = patrol_service.on_duty(session, actor=principal)
             team_names = {r.team.id: r.team.name for r in rows}
@@ -115,7 +110,7 @@ def install(app: FastAPI, pages: Pages) -> None:
     ) -> Response:
         """A route's checkpoint codes on A4, six to a sheet, to print and put up."""
         public_url = app.state.settings.public_url
-        with session_for(request, principal.actor) as session:
+        with pages.session(principal, request) as session:
             try:
                 route = patrol_service.route_visible_or_raise(
                     session, actor=principal, route_id=route_id
