@@ -26,7 +26,7 @@ run: install
 	$(DEMO) $(BIN)/pingan init
 	$(DEMO) $(BIN)/pingan demo-data
 	@echo "模拟设备在平台启动后开始发送，日志 var/simulate.log (simulated devices: var/simulate.log)"
-	$(DEMO) $(BIN)/pingan simulate --devices 60 --rate 3 > var/simulate.log 2>&1 &
+	$(DEMO) $(BIN)/pingan simulate --fleet demo > var/simulate.log 2>&1 &
 	$(DEMO) $(BIN)/pingan serve
 
 lint: install

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -12,6 +13,7 @@ from pingan.auth import service as auth_service
 from pingan.auth.principal import SYSTEM
 from pingan.auth.roles import Role
 from pingan.db import meta
+from pingan.db.base import utcnow
 from pingan.patrol import service as patrol_service
 from pingan.territory import service as territory_service
 from pingan.territory.models import NodeKind, Person, SiteType, TerritoryNode
@@ -92,3 +94,58 @@ def test_demo_territory(db: Session) -> None:
     assert [r["name"] for r in mine["routes"]] == ["柳欣苑夜巡"] and mine["shift_ends_at"]
     demo.reset_accounts(db, actor=SYSTEM)  # again: the same team, a fresh shift
     assert len(patrol_service.teams(db, actor=SYSTEM)) == 1
+    _three_months(db)
+
+
+def _three_months(db: Session) -> None:
+    """Devices in every compound and ninety days of history, made through the services: every
+    figure of the statistics page has rows, and the README's own accounts see devices and
+    alarms of their place."""
+    from pingan import demo_history
+    from pingan.alarms.models import Alarm, AlarmState
+    from pingan.alarms.rules import RuleBook
+    from pingan.assessment import figures
+    from pingan.devices.models import Device, DeviceKind, DeviceStatus
+    from pingan.faces.vault import Vault
+    from pingan.patrol.models import CheckIn, Run, Task
+    from tests.conftest import TEST_DATA_KEY
+
+    counts = demo_history.history(
+        db, actor=SYSTEM, rules=RuleBook.load(None), vault=Vault.from_setting(TEST_DATA_KEY)
+    )
+    assert counts["devices"] > 1000 and counts["alarms"] > 1500 and counts["runs"] > 200
+    assert (
+        demo_history.history(
+            db, actor=SYSTEM, rules=RuleBook.load(None), vault=Vault.from_setting(TEST_DATA_KEY)
+        )
+        == {}
+    )
+    kinds = Counter(db.scalars(select(Device.kind)).all())
+    assert set(kinds) >= {k for k in DeviceKind if k != DeviceKind.guard_console}
+    assert kinds[DeviceKind.camera] > kinds[DeviceKind.panic_button]  # a compound's proportions
+    statuses = Counter(db.scalars(select(Device.status)).all())
+    assert 0 < statuses[DeviceStatus.offline] < 0.06 * sum(statuses.values())
+    # Acknowledged by people, in seconds to minutes; some false; some dispatched and resolved
+    # by their responder; the oldest three months back.
+    alarms = db.scalars(select(Alarm)).all()
+    acked = [a.ack_seconds for a in alarms if a.ack_seconds is not None]
+    assert acked and 5 < sorted(acked)[len(acked) // 2] < 600
+    states = Counter(a.state for a in alarms)
+    assert states[AlarmState.false_alarm] + states[AlarmState.closed] > 0.5 * len(alarms)
+    assert min(a.raised_at for a in alarms) < utcnow() - timedelta(days=85)
+    assert any(a.is_open and "柳欣苑" in a.title for a in alarms)
+    assert db.scalar(select(func.count(Task.id)).where(Task.finished_at.is_not(None))) > 10
+    assert db.scalar(select(func.count(CheckIn.id))) > 500
+    assert db.scalar(select(func.count(Run.id))) == counts["runs"]
+    for role_user, place in (("yfl_operator", "鱼凫路社区"), ("lxy_manager", "柳欣苑")):
+        user = auth_service.get_by_username(db, username=role_user)
+        assert user is not None
+        who = auth_service.principal_for(db, user=user)
+        from pingan.alarms import service as alarm_service
+        from pingan.devices import service as device_service
+
+        assert device_service.get_all(db, actor=who, limit=1)[1] > 10, role_user
+        assert alarm_service.get_all(db, actor=who, limit=1)[1] > 10, (role_user, place)
+    everything = figures.Figures(db, actor=SYSTEM, period=figures.period(None, None))
+    for name, make in figures.FIGURES.items():
+        assert make(everything).rows, name

@@ -8,13 +8,16 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from pingan.config import UnknownSetting, get_settings
 from pingan.errors import PinganError
 from pingan.i18n import t
+
+if TYPE_CHECKING:
+    from pingan.auth.principal import Principal
 
 app = typer.Typer(
     help="平安社区智能化监管平台 pingan — 命令行工具 (CLI)",
@@ -173,6 +176,38 @@ def demo_data() -> None:
     for account, password in accounts:
         typer.echo(
             f"  {account.username:<14} {password:<16} {account.role.value:<16} {'/'.join(account.scope[1:]) or account.scope[0]}"
+        )
+    _demo_history(actor)
+
+
+def _demo_history(actor: Principal) -> None:
+    """Devices in every compound and ninety days of history, once per demo database."""
+    from pingan import demo_history
+    from pingan.alarms.rules import RuleBook
+    from pingan.db.engine import session_scope
+    from pingan.faces.vault import KeyMissing, Vault
+
+    settings = get_settings()
+    try:
+        vault = Vault.from_setting(settings.data_key)
+    except KeyMissing:
+        typer.echo("未设置 PINGAN_DATA_KEY：跳过演示历史 no data key: demo history skipped")
+        return
+    started = time.monotonic()
+    with session_scope(actor=actor.name) as session:
+        counts = demo_history.history(
+            session,
+            actor=actor,
+            rules=RuleBook.load(settings.rules_file),
+            vault=vault,
+            progress=lambda step: typer.echo(f"  生成 making {step} …"),
+        )
+    if counts:
+        typer.echo(
+            f"演示设备与 {demo_history.DAYS} 天历史已生成 devices and {demo_history.DAYS} days of"
+            f" history made: {counts['devices']} 台设备 devices, {counts['alarms']} 条报警 alarms"
+            f"（误报 false {counts['false']}，派单 dispatched {counts['dispatched']}），"
+            f"{counts['runs']} 次巡逻 patrol runs ({time.monotonic() - started:.0f} s)"
         )
 
 
@@ -396,6 +431,17 @@ def simulate(
     within: Annotated[
         str | None, typer.Option(help="Only sites under this node: 柳城街道/鱼凫路社区")
     ] = None,
+    fleet_name: Annotated[
+        str | None,
+        typer.Option(
+            "--fleet",
+            help="`demo`: keep the demo's registered devices alive instead of making --devices "
+            "new ones (each heard from every 60 s; --rate is then worked out)",
+        ),
+    ] = None,
+    alarms_per_hour: Annotated[
+        float, typer.Option("--alarms-per-hour", min=0, help="With --fleet: alarms an hour")
+    ] = 20,
 ) -> None:
     """Simulated devices sending realistic traffic to a running platform. 模拟设备流量。"""
     import httpx
@@ -419,7 +465,15 @@ def simulate(
                 return
             path = node.path
         try:
-            fleet = sim.register(session, actor=actor, count=devices, within=path)
+            if fleet_name == "demo":
+                from pingan.demo_history import CODE_PREFIX
+
+                fleet = sim.existing(session, prefix=CODE_PREFIX, within=path)
+            elif fleet_name is not None:
+                _fail(f"未知的 --fleet unknown fleet: {fleet_name}", "用 --fleet demo")
+                return
+            else:
+                fleet = sim.register(session, actor=actor, count=devices, within=path)
         except LookupError as exc:
             _fail(str(exc), "先运行 pingan demo-data (load a territory first)")
             return
@@ -437,8 +491,13 @@ def simulate(
             "检查 --mqtt，或不用 MQTT: --mqtt ''",
         )
         return
+    mix: sim.Mix = sim.Mix(fleet)
+    if fleet_name is not None:
+        rate = sim.rounds_rate(len(fleet), every_s=60)
+        alarm_share = alarms_per_hour / 3600 / rate
+        mix = sim.Rounds(fleet, alarm_share=alarm_share, state_share=alarm_share * 5)
     by_protocol = {p: sum(1 for d in fleet if d.protocol == p) for p in ("mqtt", "http", "dc09")}
-    typer.echo(f"模拟 {len(fleet)} 台设备 simulating devices {by_protocol}, {rate}/s → {url}")
+    typer.echo(f"模拟 {len(fleet)} 台设备 simulating devices {by_protocol}, {rate:.1f}/s → {url}")
 
     def alive() -> bool:
         try:
@@ -468,7 +527,7 @@ def simulate(
     try:
         counts = sim.run(
             channels,
-            sim.Mix(fleet),
+            mix,
             rate=rate,
             duration=duration,
             progress=report,

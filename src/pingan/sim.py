@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +34,7 @@ from pingan.ingest.sia import frame, timestamp
 from pingan.territory.models import NodeKind, TerritoryNode
 
 PREFIX = "sim-"
+HTTP_AT_ONCE = 6  # HTTP devices posting at the same moment
 MQTT_KINDS = [
     DeviceKind.smoke_detector,
     DeviceKind.access_controller,
@@ -155,22 +157,50 @@ def register(
                     sia_account=f"F{i:05X}" if protocol == Protocol.dc09 else None,
                 ),
             )
-        token = (
-            device_service.issue_http_token(session, device=device)
-            if device.protocol == Protocol.http
-            else None
-        )
-        out.append(
-            SimDevice(
-                device.id,
-                device.code,
-                device.kind.value,
-                device.protocol.value,
-                token,
-                device.sia_account,
-            )
-        )
+        out.append(_simulated(session, device))
     session.flush()
+    return out
+
+
+def _simulated(session: Session, device: Device) -> SimDevice:
+    """A registered device as the simulator drives it (an HTTP one with a fresh token)."""
+    token = (
+        device_service.issue_http_token(session, device=device)
+        if device.protocol == Protocol.http
+        else None
+    )
+    return SimDevice(
+        device.id, device.code, device.kind.value, device.protocol.value, token, device.sia_account
+    )
+
+
+def silent(device_id: int, share: float = 0.03) -> bool:
+    """Whether a device is one of the few that have gone quiet (the same ones every run)."""
+    return (device_id * 2654435761) % 1000 < share * 1000
+
+
+def existing(
+    session: Session, *, prefix: str, within: str | None = None, silent_share: float = 0.03
+) -> list[SimDevice]:
+    """The devices already registered under a code prefix (the demo's), to be kept alive; fresh
+    HTTP tokens. A few of them (`silent_share`, the same ones every time) stay silent, as some
+    devices of a real sub-district do."""
+    stmt = (
+        select(Device)
+        .join(TerritoryNode, TerritoryNode.id == Device.node_id)
+        .where(Device.code.startswith(prefix), Device.enabled)
+        .order_by(Device.id)
+    )
+    if within:
+        stmt = stmt.where(TerritoryNode.path.startswith(within))
+    out = []
+    for device in session.scalars(stmt):
+        if silent(device.id, silent_share):
+            continue
+        out.append(_simulated(session, device))
+    session.flush()
+    if not out:
+        raise LookupError(f"no devices with codes {prefix}…: run pingan demo-data first")
     return out
 
 
@@ -222,20 +252,55 @@ class Mix:
         device = self.rng.choice(self.devices)
         roll = self.rng.random()
         if roll < self.alarm_share:
-            kind, code = ALARM[device.kind]
-            self.zone += 1
-            zone = str(self.zone)
-            if kind != "door":
-                restore_code = "BA" if device.protocol == "dc09" else code
-                self.restores.append(
-                    (now + self.rng.uniform(5, 20), Message(device, "restore", restore_code, zone))
-                )
-                self.restores.sort(key=lambda r: r[0])
-            return Message(device, kind, code, zone)
+            return self.alarm(device, now)
         if roll < self.alarm_share + self.state_share:
-            kind, code = STATE.get(device.kind, ("status", "ok"))
-            return Message(device, kind, code)
+            return self.state(device)
         return Message(device, "heartbeat")
+
+    def alarm(self, device: SimDevice, now: float) -> Message:
+        """An alarm of the device, restored a little later (a forced door stays as it is)."""
+        kind, code = ALARM[device.kind]
+        self.zone += 1
+        zone = str(self.zone)
+        if kind != "door":
+            restore_code = "BA" if device.protocol == "dc09" else code
+            self.restores.append(
+                (now + self.rng.uniform(5, 20), Message(device, "restore", restore_code, zone))
+            )
+            self.restores.sort(key=lambda r: r[0])
+        return Message(device, kind, code, zone)
+
+    def state(self, device: SimDevice) -> Message:
+        kind, code = STATE.get(device.kind, ("status", "ok"))
+        return Message(device, kind, code)
+
+
+class Rounds(Mix):
+    """Every device heard from once a round, as real devices keep their heartbeat; between
+    them now and then a state event or an alarm (each restored a little later)."""
+
+    def __init__(self, devices: list[SimDevice], **kwargs: Any) -> None:
+        super().__init__(devices, **kwargs)
+        self.turn = 0
+        self.alarmable = [d for d in devices if d.kind in ALARM]
+
+    def next(self) -> Message:
+        now = time.monotonic()
+        if self.restores and self.restores[0][0] <= now:
+            return self.restores.pop(0)[1]
+        roll = self.rng.random()
+        if roll < self.alarm_share and self.alarmable:
+            return self.alarm(self.rng.choice(self.alarmable), now)
+        if roll < self.alarm_share + self.state_share:
+            return self.state(self.rng.choice(self.devices))
+        device = self.devices[self.turn % len(self.devices)]
+        self.turn += 1
+        return Message(device, "heartbeat")
+
+
+def rounds_rate(devices: int, every_s: float) -> float:
+    """Messages a second that hear from each device once every `every_s` seconds."""
+    return max(0.5, devices / every_s)
 
 
 def sia_frame(message: Message, sequence: int) -> bytes:
@@ -286,8 +351,11 @@ class Channels:
             self.sia_addr = (host or "127.0.0.1", int(port))
         self._seq = 0
         self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=HTTP_AT_ONCE, thread_name_prefix="sim-http")
+        self._in_flight = threading.BoundedSemaphore(HTTP_AT_ONCE * 4)
 
     def close(self) -> None:
+        self._pool.shutdown(wait=True)
         if self.mqtt is not None:
             self.mqtt.loop_stop()
             self.mqtt.disconnect()
@@ -310,21 +378,36 @@ class Channels:
             elif protocol in ("mqtt", "dc09"):
                 self.counts.skipped += 1
             elif message.device.token:
-                self.http.post(
-                    f"{self.url}/api/v1/ingest/events",
-                    content=message.json(),
-                    headers={
-                        "Authorization": f"Bearer {message.device.token}",
-                        "Content-Type": "application/json",
-                    },
-                ).raise_for_status()
-                self.counts.http += 1
+                # Devices post on their own, side by side: a few at once, never a backlog.
+                self._in_flight.acquire()
+                self._pool.submit(self._post, message)
         except (OSError, httpx.HTTPError) as exc:
-            self.counts.errors += 1
-            self.counts.last_error = f"{type(exc).__name__}: {exc}"
+            self._failed(exc)
             if self.sia is not None and message.device.protocol == "dc09":
                 self.sia.close()
                 self.sia = None
+
+    def _failed(self, exc: Exception) -> None:
+        with self._lock:
+            self.counts.errors += 1
+            self.counts.last_error = f"{type(exc).__name__}: {exc}"
+
+    def _post(self, message: Message) -> None:
+        try:
+            self.http.post(
+                f"{self.url}/api/v1/ingest/events",
+                content=message.json(),
+                headers={
+                    "Authorization": f"Bearer {message.device.token}",
+                    "Content-Type": "application/json",
+                },
+            ).raise_for_status()
+            with self._lock:
+                self.counts.http += 1
+        except httpx.HTTPError as exc:
+            self._failed(exc)
+        finally:
+            self._in_flight.release()
 
     def _send_sia(self, message: Message) -> None:
         with self._lock:

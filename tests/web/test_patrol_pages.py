@@ -74,6 +74,19 @@ def test_the_console_patrol_page_and_the_printed_codes(
     assert sheet.text.count('class="code"') == 2 and sheet.text.count('class="segno"') == 2
     assert "东门" in sheet.text and "北侧围墙" in sheet.text and "print.css" in sheet.text
     assert page(client, world, "hg_admin", f"/patrol/routes/{route}/print").status_code == 404
+    # Codes that point at this computer are useless on a phone: the sheet says so, on paper too.
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    saved = settings.public_url
+    try:
+        settings.public_url = "http://127.0.0.1:8000"
+        local = page(client, world, "gh_admin", f"/patrol/routes/{route}/print").text
+        assert 'id="local-address"' in local and "PINGAN_PUBLIC_URL" in local
+        assert local.count('class="warn-print"') == 2
+        settings.public_url = "https://pingan.example.gov.cn"
+        public = page(client, world, "gh_admin", f"/patrol/routes/{route}/print").text
+        assert 'id="local-address"' not in public and "warn-print" not in public
+    finally:
+        settings.public_url = saved
 
 
 def test_the_map_shows_responders_on_duty_to_those_who_dispatch(

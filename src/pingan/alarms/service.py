@@ -67,7 +67,13 @@ def _entry(
 
 
 def record(
-    session: Session, *, alarm: Alarm, action: str, actor: Principal, note: str | None = None
+    session: Session,
+    *,
+    alarm: Alarm,
+    action: str,
+    actor: Principal,
+    note: str | None = None,
+    at: datetime | None = None,
 ) -> AlarmEntry:
     """A step taken elsewhere (a responder accepting a task …) on the alarm's timeline."""
     entry = _entry(
@@ -78,6 +84,7 @@ def record(
         actor_user_id=actor.user_id,
         from_state=alarm.state,
         note=note,
+        at=at,
     )
     session.flush()
     return entry
@@ -410,6 +417,7 @@ def act(
     note: str | None = None,
     expected_version: int | None = None,
     by_own_task: bool = False,
+    at: datetime | None = None,
 ) -> Alarm:
     """Move an alarm by a person's action; a stale view or a move not allowed now is a 409.
     `by_own_task`: a responder's step on the task they were given (on scene, resolved) moves
@@ -423,7 +431,7 @@ def act(
     target = flows.next_state(alarm.state, action, acknowledged=alarm.acknowledged)
     if target is None:
         raise Conflict("alarm_move", field="action", action=action.value, state=alarm.state.value)
-    now = utcnow()
+    now = at or utcnow()  # `at`: a move recorded after the fact (the demo's history)
     before = alarm.state
     alarm.state = target
     # A person's move at the desk acknowledges the alarm and stops its escalation; the platform's

@@ -138,12 +138,19 @@ def _move(
     note: str | None,
     *,
     by_own_task: bool = True,
+    at: datetime | None = None,
 ) -> None:
     """The alarm follows its responder, when its state allows that move: by their own task,
     not by a permission of the desk (and then it is no acknowledgement by the desk)."""
     if action in flows.allowed(alarm.state):
         alarm_service.act(
-            session, actor=actor, alarm=alarm, action=action, note=note, by_own_task=by_own_task
+            session,
+            actor=actor,
+            alarm=alarm,
+            action=action,
+            note=note,
+            by_own_task=by_own_task,
+            at=at,
         )
 
 
@@ -180,7 +187,7 @@ def offer(
         return None
     member, far = pool[0]
     # An operator's dispatch acknowledges the alarm; the platform's own leaves that to a person.
-    _move(session, alarm, Action.dispatch, actor, _name(session, member), by_own_task=False)
+    _move(session, alarm, Action.dispatch, actor, _name(session, member), by_own_task=False, at=now)
     task = Task(
         alarm_id=alarm.id,
         member_id=member.id,
@@ -198,6 +205,7 @@ def offer(
         action="dispatch_offer",
         actor=actor,
         note=f"{_name(session, member)}" + (f" · {far:.0f} m" if far is not None else ""),
+        at=now,
     )
     if rules is not None and not reachable(member, now=now):
         person = session.get(Person, member.person_id)
@@ -308,8 +316,10 @@ def step(
     note: str | None = None,
     photo: bytes | None = None,
     rules: RuleBook | None = None,
+    now: datetime | None = None,
 ) -> Task:
-    """The responder's move on their task; the alarm and its timeline follow."""
+    """The responder's move on their task; the alarm and its timeline follow. `now`: a step
+    recorded after the fact (the demo's history)."""
     if name not in STEPS:
         raise NotFound(what=f"步骤 {name}")
     allowed, target, action = STEPS[name]
@@ -317,7 +327,7 @@ def step(
         raise Conflict("dispatch_step", field="step", step=name, state=task.state.value)
     alarm = session.get(Alarm, task.alarm_id)
     assert alarm is not None
-    now = utcnow()
+    now = now or utcnow()
     task.state = target
     if target == TaskState.accepted:
         task.accepted_at = now
@@ -330,9 +340,14 @@ def step(
         task.photo = photo
     # The responder acts on the alarm as themselves, within their own scope.
     if action is not None:
-        _move(session, alarm, action, actor, note)
+        _move(session, alarm, action, actor, note, at=now)
     alarm_service.record(
-        session, alarm=alarm, action=f"dispatch_{name}", actor=actor, note=note or STEP_LABEL[name]
+        session,
+        alarm=alarm,
+        action=f"dispatch_{name}",
+        actor=actor,
+        note=note or STEP_LABEL[name],
+        at=now,
     )
     session.flush()
     if target == TaskState.declined:

@@ -439,10 +439,12 @@ def _my_member(session: Session, *, actor: Principal, team_id: int) -> Member:
     return member
 
 
-def start_run(session: Session, *, actor: Principal, route: Route) -> Run:
+def start_run(
+    session: Session, *, actor: Principal, route: Route, now: datetime | None = None
+) -> Run:
     actor.require(Perm.patrol_run, route.path, route.name)
     member = _my_member(session, actor=actor, team_id=route.team_id)
-    now = utcnow()
+    now = now or utcnow()
     run = Run(
         route_id=route.id,
         member_id=member.id,

@@ -4,6 +4,7 @@ open dispatch tasks, coverage and joint meetings; and the A4 sheet of a route's 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlparse
 
 import segno
 from fastapi import Depends, FastAPI, Request
@@ -30,6 +31,12 @@ def qr_svg(text: str, scale: int = 6) -> Markup:
     """A QR code as inline SVG (error correction M: a sheet outdoors gets scuffed)."""
     code = segno.make(text, error="m", micro=False)
     return Markup(code.svg_inline(scale=scale, border=2, dark="#000"))
+
+
+def is_local_address(url: str) -> bool:
+    """An address only this computer can open (a phone scanning the code cannot)."""
+    host = (urlparse(url).hostname or "").lower()
+    return host in ("localhost", "0.0.0.0", "::1") or host.startswith("127.")
 
 
 def checkpoint_url(public_url: str, token: str) -> str:
@@ -138,5 +145,11 @@ def install(app: FastAPI, pages: Pages) -> None:
                 for c in patrol_service.checkpoints(session, route=route)
             ]
             return pages.render(
-                request, "route_print.html", principal=principal, route=route, codes=codes
+                request,
+                "route_print.html",
+                principal=principal,
+                route=route,
+                codes=codes,
+                public_url=public_url,
+                local_address=is_local_address(public_url),
             )

@@ -22,6 +22,17 @@
         return { ...base, xAxis: { type: "value", max: 1, axisLabel: { formatter: percent } },
           yAxis: { type: "category", data: cats },
           series: [{ type: "bar", name: words.rate, data: rows.map((r) => r[3]), color: "#2b8a3e" }] };
+      case "patrol_coverage": {
+        // One bar per route, team and community: its share of checkpoints reached on time.
+        const names = rows.map((r) => [r[3], r[2], r[1]].find((v) => v) || r[0]);
+        return { ...base, xAxis: { type: "value", max: 1, axisLabel: { formatter: percent } },
+          yAxis: { type: "category", data: names.slice(0, 15).reverse() },
+          series: [{ type: "bar", name: words.rate, data: rows.slice(0, 15).map((r) => r[7]).reverse(), color: "#1971c2" }] };
+      }
+      case "volunteer_hours":
+        return { ...base, xAxis: { type: "value" },
+          yAxis: { type: "category", data: rows.slice(0, 15).map((r) => r[3]).reverse() },
+          series: [{ type: "bar", name: words.hours, data: rows.slice(0, 15).map((r) => r[4]).reverse(), color: "#5f3dc4" }] };
       case "by_category":
         return { tooltip: { trigger: "item" },
           series: [{ type: "pie", radius: ["35%", "70%"], data: rows.map((r) => ({ name: r[1], value: r[2] })) }] };
