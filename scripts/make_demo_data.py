@@ -8,9 +8,13 @@ non-existent region code 990000 and phone numbers the unassigned prefix 100.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import random
 from pathlib import Path
+
+from shapely.geometry import Point, mapping, shape
+from shapely.ops import unary_union
 
 from pingan.territory.idcard import check_char
 
@@ -41,6 +45,7 @@ COMMUNITIES = [
 WEST, NORTH = 103.800, 30.715  # north-west corner of the plan
 CELL_LON, CELL_LAT = 0.014, 0.012
 COLS = 5
+AMP = 0.6  # how far boundaries wander from the plan's straight lines
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何罗高林郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程魏苏吕丁任沈姚卢"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国志文斌鹏辉宇浩然欣怡梓涵子轩雨桐俊熙婷雪梅德兴海燕晓东春林"
@@ -55,6 +60,49 @@ def ring(w: float, s: float, e: float, n: float) -> list[list[float]]:
         [round(w, 6), round(n, 6)],
         [round(w, 6), round(s, 6)],
     ]
+
+
+STRIPS = 6  # horizontal subdivisions of a community's cell: its grids are 2 or 3 strips of them
+
+
+def _jitter(key: str) -> random.Random:
+    """A random stream of its own per lattice point or edge, so neighbours share their line."""
+    return random.Random(f"liucheng:{key}")
+
+
+def organic(col: int, row: int, first: int, last: int, amp: float) -> list[list[float]]:
+    """The ring of a cell of the plan (columns `first`..`last` of its row, in sixths of a
+    community) drawn as a town's boundaries are: corners off the square, edges that bend like
+    the streets they follow. Cells that touch share the very same line, so none overlap and no
+    gap opens between them."""
+
+    def vertex(k: int, r: int) -> tuple[float, float]:
+        g = _jitter(f"v{k},{r}")
+        x = WEST + k * CELL_LON / STRIPS + g.uniform(-1, 1) * amp * 0.35 * CELL_LON / STRIPS
+        y = NORTH - r * CELL_LAT + g.uniform(-1, 1) * amp * 0.1 * CELL_LAT
+        return x, y
+
+    def edge(a: tuple[int, int], b: tuple[int, int]) -> list[tuple[float, float]]:
+        lo, hi = sorted((a, b))
+        p, q = vertex(*lo), vertex(*hi)
+        g = _jitter(f"e{lo}{hi}")
+        dx, dy = q[0] - p[0], q[1] - p[1]
+        length = (dx * dx + dy * dy) ** 0.5
+        nx, ny = -dy / length, dx / length
+        points = [p]
+        for t in (0.25, 0.5, 0.75):
+            off = g.uniform(-1, 1) * amp * 0.07 * length
+            points.append((p[0] + t * dx + off * nx, p[1] + t * dy + off * ny))
+        points.append(q)
+        return points if (a, b) == (lo, hi) else points[::-1]
+
+    k0, k1 = col * STRIPS + first, col * STRIPS + last
+    path = [(k, row) for k in range(k0, k1 + 1)]
+    path += [(k1, row + 1)] + [(k, row + 1) for k in range(k1 - 1, k0 - 1, -1)] + [(k0, row)]
+    ring: list[list[float]] = []
+    for a, b in itertools.pairwise(path):
+        ring += [[round(x, 6), round(y, 6)] for x, y in edge(a, b)[:-1]]
+    return [*ring, ring[0]]
 
 
 def person_name() -> str:
@@ -97,7 +145,7 @@ def main() -> None:
     for index, short in enumerate(COMMUNITIES):
         col, row = index % COLS, index // COLS
         w, n = WEST + col * CELL_LON, NORTH - row * CELL_LAT
-        e, s = w + CELL_LON, n - CELL_LAT
+        s = n - CELL_LAT
         community = f"{short}社区"
         features.append(
             {
@@ -108,7 +156,10 @@ def main() -> None:
                     "parent": "柳城街道",
                     "code": f"510115001{index + 1:03d}",
                 },
-                "geometry": {"type": "Polygon", "coordinates": [ring(w, s, e, n)]},
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [organic(col, row, 0, STRIPS, AMP)],
+                },
             }
         )
         grid_count = 3 if short in ("鱼凫路", "光华", "大学城") else 2
@@ -122,7 +173,18 @@ def main() -> None:
                 {
                     "type": "Feature",
                     "properties": {"kind": "grid", "name": gname, "parent": community},
-                    "geometry": {"type": "Polygon", "coordinates": [ring(gw, s, gw + width, n)]},
+                    "geometry": {
+                        "type": "Polygon",
+                        "coordinates": [
+                            organic(
+                                col,
+                                row,
+                                g * STRIPS // grid_count,
+                                (g + 1) * STRIPS // grid_count,
+                                AMP,
+                            )
+                        ],
+                    },
                 }
             )
         plan = [
@@ -219,6 +281,12 @@ def main() -> None:
                             ]
                         )
 
+    # The street is what its communities cover; every compound lies inside its own grid.
+    areas = {f["properties"]["name"]: shape(f["geometry"]) for f in features[1:]}
+    street["geometry"] = mapping(unary_union([a for n, a in areas.items() if n.endswith("社区")]))
+    for site in sites:
+        if not areas[site[1]].contains(Point(site[5], site[6])):
+            raise SystemExit(f"{site[2]} lies outside {site[1]}: lower AMP")
     (OUT / "territory.geojson").write_text(
         json.dumps(
             {"type": "FeatureCollection", "features": features}, ensure_ascii=False, indent=1

@@ -197,6 +197,9 @@ def test_alarm_arrives_live_and_is_handled(live: Live, browser: Browser) -> None
     expect(page.locator("#map .area-label")).to_have_text("鱼凫路社区")
     expect(page.locator("#map canvas")).to_have_count(1)
     expect(page.locator(".leaflet-control-layers")).to_contain_text("小区/单位")
+    # An operator watches devices: their layer is on from the start.
+    devices_layer = page.locator(".leaflet-control-layers label", has_text="设备").locator("input")
+    expect(devices_layer).to_be_checked()
     shot(page, live, "map")
     page.goto(f"{base}/stats")
     for name in ("by_category", "by_day", "tta", "defences"):

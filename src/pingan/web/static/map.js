@@ -53,7 +53,10 @@
         `${f.properties.location ? " · " + esc(f.properties.location) : ""}<br>${esc(words[f.properties.status] || "")}` +
         (f.properties.site_id ? `<br><a href="/territory?node=${f.properties.site_id}">${words.details}</a>` : "")),
     });
-    control.addOverlay(layer, words.devices);  // off at first: hundreds of dots hide the sites
+    // On at first for those who watch devices; small dots under the sites' markers.
+    layer.addTo(map);
+    layer.bringToBack();
+    control.addOverlay(layer, words.devices);
     box.dataset.loaded = "devices";
   }).then(() => (box.dataset.responders ? get("responders") : null)).then((data) => {
     if (!data) return;
