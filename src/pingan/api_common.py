@@ -19,6 +19,7 @@ from pingan.auth.roles import Perm
 from pingan.db.engine import unit_of_work
 from pingan.errors import Forbidden, Invalid, PinganError, TooLarge, Unauthenticated
 from pingan.i18n import DEFAULT_LANG, LANGS, pick_lang
+from pingan.territory.geo import CRS
 
 SESSION_COOKIE = "pingan_session"
 LANG_COOKIE = "pingan_lang"
@@ -274,3 +275,7 @@ def api_routes(app: FastAPI) -> Iterator[Any]:
                 yield route
 
     yield from walk(app.router.routes)
+
+
+# The `crs` of a map layer's answer: the system of the base map it is drawn on.
+MapCRS = Annotated[CRS, Query(description="Coordinates of the answer (the base map's system)")]

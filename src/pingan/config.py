@@ -102,6 +102,23 @@ class Settings(BaseSettings):
         description="Optional map tile URL template ({z}/{x}/{y}); without it the map draws "
         "only our own GeoJSON layers, which works with no internet",
     )
+    map_tiles: Path | None = Field(
+        None,
+        description="An MBTiles file of base-map tiles the platform serves itself at "
+        "/tiles/{z}/{x}/{y}: a base map with no internet",
+    )
+    map_tianditu_key: str | None = Field(
+        None,
+        max_length=64,
+        description="A key of the national Tianditu service (tianditu.gov.cn): its map and "
+        "labels under ours",
+    )
+    map_tile_crs: Literal["wgs84", "gcj02"] = Field(
+        "wgs84",
+        description="The coordinates of the base map's tiles: gcj02 for AMap's or Tencent's, "
+        "whose positions are shifted (our layers are then drawn shifted to match)",
+    )
+    map_attribution: str | None = Field(None, max_length=200, description="The base map's credit")
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     run_workers: bool = Field(
         True, description="Run ingestion (MQTT, DC-09), supervision and escalation in this process"

@@ -4,7 +4,6 @@ who may read /metrics and the detailed /healthz."""
 from __future__ import annotations
 
 import hmac
-from urllib.parse import urlparse
 
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,10 +16,9 @@ LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 def content_security_policy(settings: Settings) -> str:
     """No inline script anywhere: every page's scripts are files of /static (JSON data blocks
     are not run). Styles may be inline (Leaflet and ECharts set them)."""
-    images = ["'self'", "data:", "blob:"]
-    if settings.map_tile_url:  # an optional tile server: https://{s}.tiles.example/{z}/{x}/{y}
-        tile = urlparse(settings.map_tile_url)
-        images.append(f"{tile.scheme}://{tile.netloc.replace('{s}', '*')}")
+    from pingan.web.basemap import image_sources
+
+    images = ["'self'", "data:", "blob:", *image_sources(settings)]  # and a base map's server
     return "; ".join(
         [
             "default-src 'self'",

@@ -17,6 +17,7 @@ from pingan.api_common import (
     DB,
     Actor,
     DetachedActor,
+    MapCRS,
     Page,
     Paging,
     StrictQuery,
@@ -40,6 +41,8 @@ from pingan.devices.schemas import (
 from pingan.errors import NotFound
 from pingan.i18n import gettext
 from pingan.ingest import topics, video
+from pingan.territory import geo
+from pingan.territory.geo import CRS
 
 router = APIRouter(dependencies=[StrictQuery], tags=["devices"])
 
@@ -191,13 +194,15 @@ def mqtt_password(device_id: int, actor: Actor, session: DB) -> MqttCredentials:
 
 
 @router.get("/map/devices", tags=["map"], openapi_extra=needs(Perm.devices_read))
-def map_devices(request: Request, actor: Actor, session: DB) -> dict[str, Any]:
+def map_devices(
+    request: Request, actor: Actor, session: DB, crs: MapCRS = CRS.wgs84
+) -> dict[str, Any]:
     """Devices in service in your scope as GeoJSON points, with their status."""
     lang = request_lang(request)
     return geojson.collection(
         [
             geojson.feature(
-                geojson.point(lon, lat),
+                geojson.point(*geo.from_wgs84(lon, lat, crs)),
                 id=device.id,
                 name=device.name,
                 kind=gettext(KIND_LABEL[DeviceKind(device.kind)], lang),

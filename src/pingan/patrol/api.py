@@ -21,7 +21,7 @@ from pingan import geojson
 from pingan.alarms import service as alarm_service
 from pingan.alarms.notify import feed
 from pingan.alarms.rules import RuleBook
-from pingan.api_common import DB, Actor, DetachedActor, StrictQuery, needs
+from pingan.api_common import DB, Actor, DetachedActor, MapCRS, StrictQuery, needs
 from pingan.assessment import figures
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
@@ -47,6 +47,8 @@ from pingan.patrol.schemas import (
     TeamIn,
     TeamOut,
 )
+from pingan.territory import geo
+from pingan.territory.geo import CRS
 
 router = APIRouter(prefix="/patrol", dependencies=[StrictQuery], tags=["patrol"])
 map_router = APIRouter(dependencies=[StrictQuery], tags=["map"])
@@ -568,13 +570,13 @@ def my_position(data: PositionIn, actor: Actor, session: DB) -> Response:
 
 
 @map_router.get("/map/responders", openapi_extra=needs(Perm.alarms_handle))
-def map_responders(actor: Actor, session: DB) -> dict[str, Any]:
+def map_responders(actor: Actor, session: DB, crs: MapCRS = CRS.wgs84) -> dict[str, Any]:
     """Responders on duty now whose phone sent a position in the last half hour, where you may
     dispatch: those the centre can send. Nobody off duty is shown, nor anyone's track."""
     return geojson.collection(
         [
             geojson.feature(
-                geojson.point(float(m.last_lon or 0), float(m.last_lat or 0)),
+                geojson.point(*geo.from_wgs84(float(m.last_lon or 0), float(m.last_lat or 0), crs)),
                 id=m.id,
                 name=name,
                 team=team,

@@ -6,6 +6,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from pingan.patrol.models import RunState, TeamKind
+from pingan.territory.geo import CRS
 
 
 class Strict(BaseModel):
@@ -97,6 +98,7 @@ class RouteIn(Strict):
     name: str = Field(min_length=1, max_length=100)
     duration_min: int = Field(ge=5, le=24 * 60)
     checkpoints: list[CheckpointIn] = Field(min_length=1, max_length=100)
+    crs: CRS = Field(CRS.wgs84, description="Coordinates of the checkpoints (stored in WGS-84)")
 
 
 class CheckpointOut(BaseModel):

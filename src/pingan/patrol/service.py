@@ -42,6 +42,7 @@ from pingan.patrol.models import (
     Team,
 )
 from pingan.patrol.schemas import CheckInIn, MeetingIn, MemberIn, RouteIn, ShiftIn, TeamIn
+from pingan.territory import geo
 from pingan.territory import service as territory_service
 from pingan.territory.geo import distance_m
 from pingan.territory.models import NodeKind, Person
@@ -352,11 +353,12 @@ def create_route(session: Session, *, actor: Principal, data: RouteIn) -> Route:
     place = territory_service.get_or_raise(session, node_id=team.node_id)
     area = territory_service.area_of(session, node=place)
     names: set[str] = set()
+    points = [geo.to_wgs84(cp.lon, cp.lat, data.crs) for cp in data.checkpoints]
     for index, cp in enumerate(data.checkpoints):
         if cp.due_min > data.duration_min:
             raise Invalid("patrol_due", field=f"checkpoints.{index}.due_min")
         # A checkpoint lies on the team's own ground (a few metres of the line allowed for GPS).
-        if area is not None and not area.buffer(EDGE_DEG).covers(Point(cp.lon, cp.lat)):
+        if area is not None and not area.buffer(EDGE_DEG).covers(Point(*points[index])):
             raise Invalid(
                 "patrol_outside", field=f"checkpoints.{index}.lon", place=place.name, name=cp.name
             )
@@ -372,8 +374,8 @@ def create_route(session: Session, *, actor: Principal, data: RouteIn) -> Route:
                 route_id=route.id,
                 seq=seq,
                 name=cp.name,
-                lon=cp.lon,
-                lat=cp.lat,
+                lon=points[seq - 1][0],
+                lat=points[seq - 1][1],
                 radius_m=cp.radius_m,
                 due_min=cp.due_min,
             )

@@ -10,12 +10,22 @@ from sqlalchemy.orm import Session
 
 from pingan import geojson
 from pingan.alarms import service as alarm_service
-from pingan.api_common import DB, Actor, Page, Paging, StrictQuery, needs, page_of, request_lang
+from pingan.api_common import (
+    DB,
+    Actor,
+    MapCRS,
+    Page,
+    Paging,
+    StrictQuery,
+    needs,
+    page_of,
+    request_lang,
+)
 from pingan.auth import audit
 from pingan.auth.roles import Perm
 from pingan.i18n import gettext
 from pingan.masking import NumberOut
-from pingan.territory import service
+from pingan.territory import geo, service
 from pingan.territory.geo import CRS
 from pingan.territory.models import SITE_TYPE_LABEL, NodeKind, PersonKind, SiteType, TerritoryNode
 from pingan.territory.schemas import (
@@ -361,12 +371,15 @@ def delete_group(group_id: int, actor: Actor, session: DB) -> None:
 
 
 @router.get("/map/boundaries", tags=["map"], openapi_extra=needs(Perm.territory_read))
-def map_boundaries(actor: Actor, session: DB) -> dict[str, Any]:
-    """Community and grid boundaries in your scope, as GeoJSON (WGS-84)."""
+def map_boundaries(actor: Actor, session: DB, crs: MapCRS = CRS.wgs84) -> dict[str, Any]:
+    """Community and grid boundaries in your scope, as GeoJSON (WGS-84, or `crs`)."""
     return geojson.collection(
         [
             geojson.feature(
-                json.loads(n.boundary or "null"), id=n.id, kind=n.kind.value, name=n.name
+                geo.geometry_in(json.loads(n.boundary or "null"), crs),
+                id=n.id,
+                kind=n.kind.value,
+                name=n.name,
             )
             for n in service.with_boundaries(session, actor=actor)
         ]
@@ -374,7 +387,9 @@ def map_boundaries(actor: Actor, session: DB) -> dict[str, Any]:
 
 
 @router.get("/map/sites", tags=["map"], openapi_extra=needs(Perm.territory_read))
-def map_sites(request: Request, actor: Actor, session: DB) -> dict[str, Any]:
+def map_sites(
+    request: Request, actor: Actor, session: DB, crs: MapCRS = CRS.wgs84
+) -> dict[str, Any]:
     """Sites in your scope as GeoJSON points, with their open alarms (how many, top priority)."""
     lang = request_lang(request)
     open_alarms = alarm_service.open_by_site(session, actor=actor)
@@ -383,7 +398,7 @@ def map_sites(request: Request, actor: Actor, session: DB) -> dict[str, Any]:
         count, top = open_alarms.get(n.path, (0, 0))
         features.append(
             geojson.feature(
-                geojson.point(float(n.lon or 0), float(n.lat or 0)),
+                geojson.point(*geo.from_wgs84(float(n.lon or 0), float(n.lat or 0), crs)),
                 id=n.id,
                 name=n.name,
                 site_type=gettext(SITE_TYPE_LABEL[n.site_type], lang) if n.site_type else None,

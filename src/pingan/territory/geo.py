@@ -100,6 +100,29 @@ def to_wgs84(lon: float, lat: float, crs: CRS) -> tuple[float, float]:
     return lon, lat
 
 
+def from_wgs84(lon: float, lat: float, crs: CRS) -> tuple[float, float]:
+    """A WGS-84 point in another system (to draw on a base map that uses it)."""
+    if crs is CRS.gcj02:
+        return wgs84_to_gcj02(lon, lat)
+    if crs is CRS.bd09:
+        return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
+    return lon, lat
+
+
+def geometry_in(geometry: dict[str, Any], crs: CRS) -> dict[str, Any]:
+    """A WGS-84 GeoJSON geometry in another system (points, lines and polygons alike)."""
+    if crs is CRS.wgs84:
+        return geometry
+
+    def convert(coords: Any) -> Any:
+        if coords and isinstance(coords[0], int | float):
+            lon, lat = from_wgs84(float(coords[0]), float(coords[1]), crs)
+            return [round(lon, 7), round(lat, 7)]
+        return [convert(c) for c in coords]
+
+    return {**geometry, "coordinates": convert(geometry["coordinates"])}
+
+
 def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     """Equirectangular distance between two WGS-84 points: good to a metre across a district."""
     lat = math.radians((lat1 + lat2) / 2)

@@ -27,7 +27,9 @@ from pingan.faces import service as face_service
 from pingan.faces.models import METHOD_LABEL
 from pingan.masking import mask
 from pingan.patrol import dispatch
+from pingan.territory import geo
 from pingan.territory import service as territory_service
+from pingan.territory.geo import CRS
 from pingan.territory.models import (
     KIND_LABEL as NODE_KIND_LABEL,
 )
@@ -136,6 +138,8 @@ def install(app: FastAPI, pages: Pages) -> None:
                 return pages.not_found(request, principal, f"#{alarm_id}")
             place = alarm_service.place_of(session, alarm=alarm)
             trail, site, device, point = place.trail, place.site, place.device, place.point
+            # The nearest cameras are measured in WGS-84; the minimap draws on the base map's.
+            shown = geo.from_wgs84(*point, CRS(app.state.settings.map_tile_crs)) if point else None
             snapshot = alarm_service.alarm_snapshot(session, alarm)
             cameras = _nearest_cameras(session, principal, alarm, point)
             timeline = alarm_service.timeline(session, alarm=alarm)
@@ -162,7 +166,7 @@ def install(app: FastAPI, pages: Pages) -> None:
                 device=device,
                 device_kind=KIND_LABEL[DeviceKind(device.kind)] if device else None,
                 snapshot=snapshot,
-                point=point,
+                point=shown,
                 cameras=cameras,
                 timeline=timeline,
                 tasks=tasks,
@@ -170,7 +174,6 @@ def install(app: FastAPI, pages: Pages) -> None:
                 can_handle=can_handle,
                 category=CATEGORY_LABEL.get(alarm.category, alarm.category),
                 labels=alarm_words(lang_of(request)),
-                tile_url=app.state.settings.map_tile_url,
             )
 
     def _nearest_cameras(
@@ -205,7 +208,6 @@ def install(app: FastAPI, pages: Pages) -> None:
             request,
             "map.html",
             principal=principal,
-            tile_url=app.state.settings.map_tile_url,
             show_devices=principal.system or bool(principal.paths(Perm.devices_read)),
             show_responders=principal.system or bool(principal.paths(Perm.alarms_handle)),
         )

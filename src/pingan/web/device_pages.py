@@ -111,7 +111,6 @@ def install(app: FastAPI, pages: Pages) -> None:
                 kinds=list(DeviceKind),
                 kind_label=KIND_LABEL,
                 protocols=list(Protocol),
-                tile_url=app.state.settings.map_tile_url,
             )
 
     @app.get("/devices/{device_id}", include_in_schema=False)

@@ -34,7 +34,7 @@ from pingan.db.engine import unit_of_work
 from pingan.errors import PinganError
 from pingan.i18n import N_, gettext, t
 from pingan.security import same_origin
-from pingan.web import admin, console, device_pages, patrol, phone
+from pingan.web import admin, basemap, console, device_pages, patrol, phone
 from pingan.web.text import home_of, lang_of, menu
 
 HERE = Path(__file__).parent
@@ -127,7 +127,9 @@ class Pages:
                 return translate(N_("{h} 小时 {m} 分钟"), h=hours, m=rest)
             return translate(N_("{m} 分钟"), m=rest)
 
+        settings = self.app.state.settings
         context = {
+            "basemap": {"layers": basemap.layers(settings), "crs": settings.map_tile_crs},
             "lang": lang,
             "_": translate,
             "since": since,
@@ -192,6 +194,7 @@ def install(app: FastAPI) -> None:
     # After the vendor mounts: /static would otherwise answer for /static/vendor/… too.
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     pages = Pages(app)
+    basemap.install(app, app.state.settings)
 
     @app.exception_handler(LogInFirst)
     def log_in_first(request: Request, exc: LogInFirst) -> Response:

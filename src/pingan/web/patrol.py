@@ -106,7 +106,6 @@ def install(app: FastAPI, pages: Pages) -> None:
                     **{m["member"].id: m["name"] for ms in manage["members"].values() for m in ms},
                 },
                 team_kinds=TEAM_LABEL,
-                tile_url=app.state.settings.map_tile_url,
             )
 
     @app.get("/patrol/routes/{route_id}/print", include_in_schema=False)

@@ -107,8 +107,8 @@
   if (box && window.L) {
     const point = [Number(box.dataset.lat), Number(box.dataset.lon)];
     const map = L.map(box, { attributionControl: false }).setView(point, 17);
-    if (box.dataset.tiles) L.tileLayer(box.dataset.tiles, { maxZoom: 19 }).addTo(map);
-    fetch("/api/v1/map/boundaries").then((r) => r.json()).then((data) => {
+    pingan.baseMap(map);
+    fetch(pingan.layerUrl("/api/v1/map/boundaries")).then((r) => r.json()).then((data) => {
       L.geoJSON(data, { style: { color: "#0b3d91", weight: 1, fillOpacity: 0.04 } }).addTo(map);
     });
     L.circleMarker(point, { radius: 10, color: "#c92a2a", fillOpacity: 0.8, className: "alarm-marker" }).addTo(map);

@@ -26,7 +26,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const box = document.getElementById("device-map");
     if (box && window.L) {
       const map = L.map(box, { attributionControl: false });
-      if (box.dataset.tiles) L.tileLayer(box.dataset.tiles, { maxZoom: 19 }).addTo(map);
+      pingan.baseMap(map);
       let marker = null;
       const place = (latlng) => {
         if (marker) marker.setLatLng(latlng); else marker = L.marker(latlng).addTo(map);
@@ -38,11 +38,11 @@ document.addEventListener("DOMContentLoaded", () => {
         const option = f.node_id.selectedOptions[0];
         if (option && option.dataset.lat) map.setView([Number(option.dataset.lat), Number(option.dataset.lon)], 18);
       };
-      fetch("/api/v1/map/boundaries").then((r) => r.json()).then((data) => {
+      fetch(pingan.layerUrl("/api/v1/map/boundaries")).then((r) => r.json()).then((data) => {
         const layer = L.geoJSON(data, { style: { color: "#0b3d91", weight: 1, fillOpacity: 0.04 } }).addTo(map);
         if (layer.getBounds().isValid()) map.fitBounds(layer.getBounds()); else map.setView([30.68, 103.8], 15);
         centre();
-        return fetch("/api/v1/map/sites").then((r) => r.json());
+        return fetch(pingan.layerUrl("/api/v1/map/sites")).then((r) => r.json());
       }).then((sites) => {
         // The compounds as dots with their names: where a device goes is seen at a glance.
         L.geoJSON(sites, {
@@ -59,6 +59,7 @@ document.addEventListener("DOMContentLoaded", () => {
         name: f.name.value.trim(), code: f.code.value.trim(), kind: f.kind.value, protocol: f.protocol.value,
         node_id: Number(f.node_id.value), location: f.location.value.trim() || null, vendor: f.vendor.value.trim() || null,
         lon: f.lon.value ? Number(f.lon.value) : null, lat: f.lat.value ? Number(f.lat.value) : null,
+        crs: pingan.crs,  // clicked on the base map, in its coordinates
       };
       if (f.protocol.value === "dc09") {
         data.sia_account = f.sia_account.value.trim();

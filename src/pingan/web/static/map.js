@@ -4,12 +4,12 @@
   const box = document.getElementById("map");
   const words = JSON.parse(document.getElementById("words").textContent);
   const map = L.map(box, { attributionControl: false, preferCanvas: true });
-  if (box.dataset.tiles) L.tileLayer(box.dataset.tiles, { maxZoom: 19 }).addTo(map);
+  pingan.baseMap(map);
   const control = L.control.layers(null, null, { collapsed: false }).addTo(map);
   const COLOURS = { 1: "#c92a2a", 2: "#e8590c", 3: "#f08c00", 4: "#f08c00" };
   const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-  const get = (layer) => fetch(`/api/v1/map/${layer}`).then((r) => r.json());
+  const get = (layer) => fetch(pingan.layerUrl(`/api/v1/map/${layer}`)).then((r) => r.json());
 
   get("boundaries").then((data) => {
     const layer = L.geoJSON(data, {

@@ -32,6 +32,7 @@
         return {
           team_id: Number(f.team_id.value), name: f.name.value.trim(), duration_min: Number(f.duration_min.value),
           checkpoints: points.map((p) => ({ name: p.name, lon: p.lon, lat: p.lat, due_min: p.due_min })),
+          crs: pingan.crs,  // clicked on the base map, in its coordinates
         };
       default:
         return {};
@@ -106,7 +107,7 @@
   document.getElementById("new-route-box").addEventListener("toggle", () => {
     if (map) return;
     map = L.map(box, { attributionControl: false }).setView([30.68, 103.8], 15);
-    if (box.dataset.tiles) L.tileLayer(box.dataset.tiles, { maxZoom: 19 }).addTo(map);
+    pingan.baseMap(map);
     // The chosen team's community is drawn stronger and shown whole: its checkpoints lie there.
     const teamSelect = document.querySelector("#new-route [name=team_id]");
     let layer = null;
@@ -123,7 +124,7 @@
       const target = bounds || layer.getBounds();
       if (target.isValid()) map.fitBounds(target);
     }
-    fetch("/api/v1/map/boundaries").then((r) => r.json()).then((data) => {
+    fetch(pingan.layerUrl("/api/v1/map/boundaries")).then((r) => r.json()).then((data) => {
       layer = L.geoJSON(data, { style: { color: "#0b3d91", weight: 1, fillOpacity: 0.04 } }).addTo(map);
       showArea();
     });

@@ -34,6 +34,19 @@ window.pingan = (() => {
     return stream;
   }
 
+  // The base map under our layers, when the deployment has one (see pingan.web.basemap); our
+  // layers are asked in its coordinates (GCJ-02 for AMap's or Tencent's tiles).
+  const basemap = JSON.parse((document.getElementById("basemap") || {}).textContent || '{"layers": [], "crs": "wgs84"}');
+  function baseMap(map) {
+    for (const layer of basemap.layers) {
+      const { url, ...options } = layer;
+      L.tileLayer(url, options).addTo(map);
+    }
+  }
+  function layerUrl(path) {
+    return basemap.crs === "wgs84" ? path : `${path}${path.includes("?") ? "&" : "?"}crs=${basemap.crs}`;
+  }
+
   // Wall mode: full screen and larger type for a screen read from across the room; remembered.
   function setWall(on) {
     document.documentElement.classList.toggle("wall", on);
@@ -67,5 +80,5 @@ window.pingan = (() => {
   });
   document.addEventListener("fullscreenchange", () => { if (!document.fullscreenElement) setWall(false); });
 
-  return { time, localiseTimes, act, alarmStream, setWall };
+  return { time, localiseTimes, act, alarmStream, setWall, baseMap, layerUrl, crs: basemap.crs };
 })();
