@@ -50,6 +50,6 @@ i18n: install
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ --no-location --sort-output -o var/messages.pot .
 	$(BIN)/pybabel update -i var/messages.pot -d src/pingan/locale -D messages -l en --no-fuzzy-matching --ignore-obsolete
 
-# The README's pictures of the console, taken by the browser tests.
+# The README's pictures, taken in Chromium of the demo as `make run` builds it.
 screenshots: install
-	SCREENSHOT_DIR=docs/img $(BIN)/pytest -q tests/web/test_desk.py tests/web/test_phone.py -k "arrives or volunteer"
+	$(BIN)/python scripts/screenshots.py

@@ -444,10 +444,10 @@ def _open_now(session: Session, *, rules: RuleBook, placed: list[Placed], now: d
             title=f"{rule.title} · {target.device.name}",
             node_id=target.device.node_id,
             path=target.path,
-            key=alarm_service.dedupe_key(target.device.id, rule.id, f"now{n}"),
+            key=alarm_service.dedupe_key(target.device.id, rule.id, str(n + 1)),
             at=at,
             device_id=target.device.id,
-            zone=f"now{n}",
+            zone=str(n + 1),
         )
         count += 1
         if acknowledged and operator is not None and site_name is not None:

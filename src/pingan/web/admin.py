@@ -4,6 +4,7 @@ so scope, rank and audit apply as they do to every caller."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -16,6 +17,7 @@ from pingan.auth.principal import Principal
 from pingan.auth.roles import LABEL as ROLE_LABEL
 from pingan.auth.roles import RANK, Perm, Role
 from pingan.errors import PinganError
+from pingan.i18n import N_
 from pingan.imports import service as import_service
 from pingan.imports.service import IMPORT_LABEL
 from pingan.masking import mask
@@ -27,6 +29,23 @@ if TYPE_CHECKING:
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PAGE = 50
+# What an audit entry's action means, in words (the stored key is shown beside it).
+ACTION_WORDS = {
+    "create": N_("新建"),
+    "update": N_("修改"),
+    "delete": N_("删除"),
+    "read": N_("查看档案"),
+    "search": N_("查询名单"),
+    "reveal": N_("查看完整号码"),
+    "face_search": N_("以脸搜人"),
+    "view": N_("查看画面"),
+    "login": N_("登录"),
+    "password": N_("设置密码"),
+    "refused": N_("被拒绝"),
+    "credentials": N_("发放凭据"),
+    "backup": N_("备份"),
+    "restore": N_("恢复备份"),
+}
 # Where roles are bound: the levels an account's work is done at.
 BINDABLE = [NodeKind.street, NodeKind.community, NodeKind.grid, NodeKind.site]
 
@@ -169,6 +188,8 @@ def install(app: FastAPI, pages: Pages) -> None:
                 total=total,
                 page=page,
                 pages_total=max(1, -(-total // PAGE)),
+                action_words=ACTION_WORDS,
+                as_text=lambda data: json.dumps(data, ensure_ascii=False)[:300],
                 filters={
                     "who": who,
                     "action": action,
