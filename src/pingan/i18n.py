@@ -78,6 +78,7 @@ MESSAGES: dict[str, str] = {
     "dispatch_open": N_("此报警已派给队员，尚未完成"),
     "dispatch_closed": N_("此报警已结束，不能再派单"),
     "dispatch_step": N_("任务当前为 {state}，不能执行 {step}"),
+    "channel_needs": N_("这种渠道须填写 {what}"),
     "not_mqtt": N_("这台设备不走 MQTT：它没有 MQTT 账号"),
     "bad_current_password": N_("当前密码不对"),
     "same_password": N_("新密码不能与当前密码相同"),

@@ -6,19 +6,45 @@ import json
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from sse_starlette.sse import EventSourceResponse
 
 from pingan.alarms import flows, service
-from pingan.alarms.models import Alarm, AlarmState
-from pingan.alarms.notify import feed, outbox
-from pingan.alarms.schemas import ActIn, AlarmDetail, AlarmOut, EntryOut, NotificationOut
-from pingan.api_common import DB, Actor, DetachedActor, Page, Paging, StrictQuery, needs, page_of
+from pingan.alarms.models import Alarm, AlarmState, ChannelRecord
+from pingan.alarms.notify import feed, outbox, store
+from pingan.alarms.notify.channels import AlarmMessage, DeliveryError, Sender
+from pingan.alarms.schemas import (
+    ActIn,
+    AlarmDetail,
+    AlarmOut,
+    ChannelIn,
+    ChannelOut,
+    ChannelTested,
+    ChannelUpdate,
+    EntryOut,
+    NotificationOut,
+)
+from pingan.api_common import (
+    DB,
+    Actor,
+    DetachedActor,
+    Page,
+    Paging,
+    StrictQuery,
+    client_ip,
+    needs,
+    page_of,
+)
 from pingan.auth.roles import Perm
+from pingan.db.engine import unit_of_work
+from pingan.masking import mask
 from pingan.territory import service as territory_service
 
 router = APIRouter(dependencies=[StrictQuery], tags=["alarms"])
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def _out(alarm: Alarm) -> AlarmOut:
@@ -152,3 +178,110 @@ def act(alarm_id: int, data: ActIn, actor: Actor, session: DB) -> AlarmOut:
             expected_version=data.version,
         )
     )
+
+
+# --- notification channels, kept in the console -------------------------------------------------
+
+
+def channel_out(record: ChannelRecord) -> ChannelOut:
+    return ChannelOut(
+        id=record.id,
+        key=record.key,
+        name=record.name,
+        type=record.type,
+        host=urlparse(record.url).hostname if record.url else None,
+        has_secret=bool(record.secret),
+        to=[mask(t) if record.type == "sms" else t for t in record.to or []],
+        every_alarm=record.every_alarm,
+        responders=record.responders,
+        enabled=record.enabled,
+        last_test_at=record.last_test_at,
+        last_test_result=record.last_test_result,
+    )
+
+
+@router.get(
+    "/notification-channels",
+    response_model=list[ChannelOut],
+    tags=["notifications"],
+    openapi_extra=needs(Perm.channels_manage),
+)
+def list_channels(actor: Actor, session: DB) -> list[ChannelOut]:
+    """The channels kept in the console (the rules file may define more)."""
+    return [channel_out(r) for r in store.get_all(session)]
+
+
+@router.post(
+    "/notification-channels",
+    response_model=ChannelOut,
+    status_code=201,
+    tags=["notifications"],
+    openapi_extra=needs(Perm.channels_manage),
+)
+def create_channel(data: ChannelIn, actor: Actor, session: DB) -> ChannelOut:
+    """A robot, webhook, mail or SMS channel; its address and key are sealed and never shown."""
+    record = store.save(session, actor=actor, record=ChannelRecord(), fields=data.model_dump())
+    return channel_out(record)
+
+
+@router.patch(
+    "/notification-channels/{channel_id}",
+    response_model=ChannelOut,
+    tags=["notifications"],
+    openapi_extra=needs(Perm.channels_manage),
+)
+def update_channel(channel_id: int, data: ChannelUpdate, actor: Actor, session: DB) -> ChannelOut:
+    """Change a channel; an address or key left out stays as it is."""
+    record = store.get_or_raise(session, channel_id=channel_id)
+    fields = data.model_dump(exclude_unset=True)
+    return channel_out(store.save(session, actor=actor, record=record, fields=fields))
+
+
+@router.delete(
+    "/notification-channels/{channel_id}",
+    status_code=204,
+    tags=["notifications"],
+    openapi_extra=needs(Perm.channels_manage),
+)
+def delete_channel(channel_id: int, actor: Actor, session: DB) -> None:
+    store.delete(session, actor=actor, record=store.get_or_raise(session, channel_id=channel_id))
+
+
+@router.post(
+    "/notification-channels/{channel_id}/test",
+    response_model=ChannelTested,
+    tags=["notifications"],
+    openapi_extra=needs(Perm.channels_manage),
+)
+def test_channel(channel_id: int, request: Request, actor: DetachedActor) -> ChannelTested:
+    """Send a test message through the channel now, and say what came back (no database
+    transaction is held while the robot or the mail server answers)."""
+    factory = request.app.state.sessionmaker
+    settings = request.app.state.settings
+    with unit_of_work(factory, actor=actor.actor, ip=client_ip(request)) as session:
+        record = store.get_or_raise(session, channel_id=channel_id)
+        channel = store.as_channel(record)
+    message = AlarmMessage(
+        event="channel.test",
+        alarm_id=0,
+        priority=4,
+        category="test",
+        title="测试消息 test message · 平安社区智能化监管平台",
+        state="—",
+        level=0,
+        place="—",
+        raised_at=datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
+        link=settings.public_url,
+    )
+    sender = Sender(settings)
+    try:
+        result, ok = sender.send(channel, message), True
+    except DeliveryError as exc:
+        result, ok = str(exc), False
+    finally:
+        sender.close()
+    with unit_of_work(factory, actor=actor.actor, ip=client_ip(request)) as session:
+        store.tested(
+            session, record=store.get_or_raise(session, channel_id=channel_id), result=result
+        )
+    return ChannelTested(ok=ok, result=result)

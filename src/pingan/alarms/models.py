@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pingan.db.base import Base, UTCDateTime, utcnow
+from pingan.db.base import Base, Sealed, TimestampMixin, UTCDateTime, utcnow
 from pingan.i18n import N_
 
 
@@ -162,3 +162,26 @@ class Notification(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ChannelRecord(TimestampMixin, Base):
+    """A notification channel kept in the console (a robot's address, a webhook's key, mail or
+    SMS recipients): its secrets sealed at rest, never in the audit log, never shown again."""
+
+    __tablename__ = "notification_channels"
+    __audited__ = True
+    __audit_exclude__ = frozenset({"url", "secret", "updated_at"})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)  # what rules and notifications name
+    name: Mapped[str] = mapped_column(String(100))
+    type: Mapped[str] = mapped_column(String(16))  # webhook | wecom | dingtalk | email | sms
+    url: Mapped[str | None] = mapped_column(Sealed)  # a robot's URL carries its key
+    secret: Mapped[str | None] = mapped_column(Sealed)
+    to: Mapped[list[str]] = mapped_column(JSON, default=list)
+    mention: Mapped[list[str]] = mapped_column(JSON, default=list)
+    every_alarm: Mapped[bool] = mapped_column(Boolean, default=False)
+    responders: Mapped[bool] = mapped_column(Boolean, default=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_test_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_test_result: Mapped[str | None] = mapped_column(Text)

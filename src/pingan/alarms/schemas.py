@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -73,3 +74,54 @@ class NotificationOut(BaseModel):
     next_attempt_at: datetime
     sent_at: datetime | None
     last_error: str | None
+
+
+ChannelType = Literal["webhook", "wecom", "dingtalk", "email", "sms"]
+
+
+class ChannelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key: str = Field(pattern=r"^[a-z0-9_]{1,64}$", description="What rules name it by")
+    name: str = Field(min_length=1, max_length=100)
+    type: ChannelType
+    url: str | None = Field(None, max_length=500, pattern=r"^https?://", description="Secret")
+    secret: str | None = Field(None, max_length=200, description="Signing key (secret)")
+    to: list[str] = Field(default_factory=list, max_length=50)
+    mention: list[str] = Field(default_factory=list, max_length=50)
+    every_alarm: bool = Field(False, description="Told of every alarm")
+    responders: bool = Field(False, description="Reaches a responder whose phone page is closed")
+    enabled: bool = True
+
+
+class ChannelUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, min_length=1, max_length=100)
+    url: str | None = Field(None, max_length=500, pattern=r"^https?://", description="Secret")
+    secret: str | None = Field(None, max_length=200)
+    to: list[str] | None = Field(None, max_length=50)
+    mention: list[str] | None = Field(None, max_length=50)
+    every_alarm: bool | None = None
+    responders: bool | None = None
+    enabled: bool | None = None
+
+
+class ChannelOut(BaseModel):
+    """A channel as the console shows it: where it goes, never its secrets."""
+
+    id: int
+    key: str
+    name: str
+    type: ChannelType
+    host: str | None = Field(None, description="The address's host, without its key or path")
+    has_secret: bool
+    to: list[str] = Field(description="Recipients, numbers masked")
+    every_alarm: bool
+    responders: bool
+    enabled: bool
+    last_test_at: datetime | None
+    last_test_result: str | None
+
+
+class ChannelTested(BaseModel):
+    ok: bool
+    result: str

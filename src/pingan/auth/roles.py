@@ -40,6 +40,7 @@ class Perm(enum.StrEnum):
     patrol_read = "patrol:read"  # teams, members, who is on duty, routes, runs, coverage
     patrol_manage = "patrol:manage"  # teams, members, rosters, routes, meetings
     patrol_run = "patrol:run"  # walk a route and check in; take dispatched tasks
+    channels_manage = "channels:manage"  # notification channels: robots, webhooks, mail, SMS
 
 
 # Admins may do everything but enter people on the blocked list: that is the police's.

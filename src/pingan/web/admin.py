@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 
+from pingan.alarms.api import channel_out
+from pingan.alarms.notify import store
 from pingan.auth import service as auth_service
 from pingan.auth.principal import Principal
 from pingan.auth.roles import LABEL as ROLE_LABEL
@@ -72,6 +74,7 @@ def install(app: FastAPI, pages: Pages) -> None:
             principal=principal,
             can_audit=principal.system or bool(principal.paths(Perm.audit_read)),
             can_import=principal.system or bool(principal.paths(Perm.territory_write)),
+            can_channels=principal.system or bool(principal.paths(Perm.channels_manage)),
         )
 
     @app.get("/admin/users", include_in_schema=False)
@@ -217,6 +220,23 @@ def install(app: FastAPI, pages: Pages) -> None:
             if kind != import_service.ImportKind.residents or may_people
         ]
         return pages.render(request, "admin_imports.html", principal=principal, kinds=kinds)
+
+    @app.get("/admin/channels", include_in_schema=False)
+    def channels_page(
+        request: Request, principal: Principal = Depends(pages.viewer(Perm.channels_manage))
+    ) -> Response:
+        rules = app.state.runtime.rules
+        with pages.session(principal, request) as session:
+            records = store.get_all(session)
+            return pages.render(
+                request,
+                "admin_channels.html",
+                principal=principal,
+                channels=[channel_out(r) for r in records],
+                from_file=rules.current.channels,
+                unknown=store.unknown_names(session, rules=rules),
+                types=["wecom", "dingtalk", "webhook", "email", "sms"],
+            )
 
     @app.get("/account/password", include_in_schema=False)
     def password_page(request: Request, principal: Principal = Depends(pages.viewer())) -> Response:

@@ -34,7 +34,7 @@ log = logging.getLogger("pingan.notify")
 TIMEOUT_S = 10
 
 
-VERBS = {"alarm.escalated": "升级", "task.offered": "派单，请接单"}
+VERBS = {"alarm.escalated": "升级", "task.offered": "派单，请接单", "channel.test": "测试"}
 
 
 @dataclass(frozen=True)

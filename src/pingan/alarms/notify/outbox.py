@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from pingan.alarms.models import STATE_LABEL, Alarm, AlarmEntry, AlarmState, Notification
+from pingan.alarms.notify import store
 from pingan.alarms.notify.channels import AlarmMessage, DeliveryError, Sender
 from pingan.alarms.rules import Channel, RuleBook
 from pingan.db.base import utcnow
@@ -72,7 +73,10 @@ def enqueue(
     sends: list[tuple[str, str, str | None]] = [
         (CONTACT_SMS, "sms", number) for number in contacts or []
     ]
-    sends += [(c.id, c.type, None) for c in rules.current.channels_for(alarm.rule_id)]
+    sends += [
+        (c.id, c.type, None)
+        for c in store.in_force(session, rules=rules).for_rule(rules, alarm.rule_id)
+    ]
     return _add(session, alarm=alarm, entry=entry, event=event, sends=sends)
 
 
@@ -87,9 +91,11 @@ def enqueue_for_responder(
     """A task offered to a responder whose phone page is closed: an SMS to their own number and
     the rules file's `responders` channels (WeCom and DingTalk @ the responder's number)."""
     sends: list[tuple[str, str, str | None]] = [(CONTACT_SMS, "sms", number)] if number else []
-    by_id = {c.id: c for c in rules.current.channels}
+    channels = store.in_force(session, rules=rules)
     sends += [
-        (name, by_id[name].type, number) for name in rules.current.responders if name in by_id
+        (name, channels.by_key[name].type, number)
+        for name in channels.responders
+        if name in channels.by_key
     ]
     return _add(session, alarm=alarm, entry=entry, event=TASK_OFFERED, sends=sends)
 
@@ -142,7 +148,7 @@ def claim(
         .limit(BATCH)
         .with_for_update(skip_locked=True)
     ).all()
-    by_id = {c.id: c for c in rules.current.channels}
+    by_id = store.in_force(session, rules=rules).by_key
     out = []
     for row in rows:
         alarm = session.get(Alarm, row.alarm_id)
