@@ -187,3 +187,18 @@ def test_a_device_is_registered_on_the_map_and_handed_its_credentials_once(
     page.goto(f"{base}/devices/registry?q=lxy-smoke-31")
     expect(page.locator("#devices tbody tr")).to_have_count(1)
     expect(page.locator("#devices")).to_contain_text("已停用")
+
+
+def test_the_top_bar_of_the_fullest_menu_fits_1366_px_in_both_languages(
+    live: Live, browser: Browser
+) -> None:
+    base = f"http://127.0.0.1:{live.port}"
+    page = admin_page(browser, live, "/desk")
+    for lang in ("zh", "en"):
+        page.goto(f"{base}/desk?lang={lang}")
+        links = page.locator("header.bar nav a")
+        assert links.count() >= 9  # the community admin's menu: every console page
+        height = page.evaluate(
+            "document.querySelector('header.bar').getBoundingClientRect().height"
+        )
+        assert height < 50, (lang, height)  # one line

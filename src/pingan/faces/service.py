@@ -647,6 +647,9 @@ def recognitions(
     actor: Principal,
     device_id: int | None = None,
     person_id: int | None = None,
+    decision: Decision | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[Sequence[Recognition], int]:
@@ -655,6 +658,12 @@ def recognitions(
         stmt = stmt.where(Recognition.device_id == device_id)
     if person_id is not None:
         stmt = stmt.where(Recognition.person_id == person_id)
+    if decision is not None:
+        stmt = stmt.where(Recognition.decision == decision)
+    if since is not None:
+        stmt = stmt.where(Recognition.at >= since)
+    if until is not None:
+        stmt = stmt.where(Recognition.at < until)
     return paginate(session, stmt, order_by=Recognition.id.desc(), limit=limit, offset=offset)
 
 

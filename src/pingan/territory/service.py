@@ -431,6 +431,15 @@ def get_person_visible_or_raise(
 NUMBER_PERMS: dict[str, Perm] = {"phone": Perm.people_phone, "id_number": Perm.people_id_number}
 
 
+def people_names(session: Session, *, person_ids: Iterable[int]) -> dict[int, str]:
+    """Names of people by id (labels beside records already in scope: a recognition, a
+    watchlist entry)."""
+    ids = list(set(person_ids))
+    if not ids:
+        return {}
+    return dict(session.execute(select(Person.id, Person.name).where(Person.id.in_(ids))).all())
+
+
 def get_person(session: Session, *, person_id: int) -> Person | None:
     return session.get(Person, person_id)
 

@@ -34,7 +34,7 @@ from pingan.db.engine import unit_of_work
 from pingan.errors import PinganError
 from pingan.i18n import N_, gettext, t
 from pingan.security import same_origin
-from pingan.web import admin, basemap, console, device_pages, patrol, phone
+from pingan.web import admin, basemap, console, device_pages, face_pages, patrol, phone
 from pingan.web.text import home_of, lang_of, menu
 
 HERE = Path(__file__).parent
@@ -289,5 +289,6 @@ def install(app: FastAPI) -> None:
     device_pages.install(app, pages)  # before the console's /devices/{…} pages
     console.install(app, pages)
     admin.install(app, pages)
+    face_pages.install(app, pages)
     patrol.install(app, pages)
     phone.install(app, pages)

@@ -24,8 +24,12 @@ def lang_of(request: Request) -> str:
 class MenuItem:
     href: str
     label: str
-    perm: Perm
+    perm: Perm | tuple[Perm, ...]  # any of them
     key: str  # Alt+key jumps there
+
+    def open_to(self, principal: Principal) -> bool:
+        perms = self.perm if isinstance(self.perm, tuple) else (self.perm,)
+        return principal.system or any(principal.paths(p) for p in perms)
 
 
 PHONE = "/m/"  # the patrol phone page, and the scope of its service worker
@@ -36,6 +40,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem("/devices", N_("设备监测"), Perm.devices_read, "3"),
     MenuItem("/stats", N_("统计分析"), Perm.alarms_read, "4"),
     MenuItem("/territory", N_("辖区"), Perm.territory_read, "5"),
+    MenuItem("/faces", N_("人脸"), (Perm.faces_search, Perm.faces_enrol, Perm.watch_care), "0"),
     MenuItem("/patrol", N_("群防群治"), Perm.patrol_manage, "7"),
     MenuItem(PHONE, N_("巡逻手机页"), Perm.patrol_run, "8"),
     MenuItem("/admin", N_("管理"), Perm.users_read, "9"),
@@ -46,7 +51,7 @@ OWN = MenuItem("/me", N_("我的信息"), Perm.territory_read, "6")
 
 
 def menu(principal: Principal) -> list[MenuItem]:
-    items = [m for m in MENU if principal.system or principal.paths(m.perm)]
+    items = [m for m in MENU if m.open_to(principal)]
     return [*items, OWN] if principal.person_id is not None else items
 
 
