@@ -68,6 +68,9 @@ def test_a_channel_is_entered_tried_and_never_shows_its_key(
     # Who may: admins; an operator may not even list them.
     operator = client.get("/api/v1/notification-channels", headers=world.auth("gh_operator"))
     assert operator.status_code == 403
+    # Nor a community's admin: a channel told of every alarm would tell of other communities'.
+    community = client.get("/api/v1/notification-channels", headers=world.auth("gh_admin"))
+    assert community.status_code == 403
     assert page(client, world, "gh_operator", "/admin/channels").status_code == 404
 
 

@@ -50,7 +50,8 @@ _DESK = frozenset({Perm.devices_read, Perm.alarms_read, Perm.alarms_handle, Perm
 
 PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.street_admin: _ADMIN,
-    Role.community_admin: _ADMIN,
+    # Channels are the whole platform's: one told of every alarm would tell of other communities'.
+    Role.community_admin: _ADMIN - {Perm.channels_manage},
     # The desk phones residents and responders; identity numbers are for the household
     # register (grid officers) and the police.
     Role.centre_operator: _READ | _DESK | {Perm.people_phone},
