@@ -108,3 +108,29 @@ def test_a_console_channel_is_told_of_alarms_and_rules_may_name_it(
         headers=world.auth("street_admin"),
     )
     assert twice.status_code == 409
+
+
+def test_odd_input_gets_a_clear_answer_and_changes_nothing(
+    client: TestClient, world: World
+) -> None:
+    """What the fuzzer found: flags sent as null, an address with a control character."""
+    made = _add(client, world, url="https://robot.example/send?key=1", every_alarm=True)
+    h = world.auth("street_admin")
+    r = client.patch(
+        f"/api/v1/notification-channels/{made['id']}",
+        json={"every_alarm": None, "enabled": None, "responders": None, "name": "值班群二"},
+        headers=h,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["every_alarm"] is True and r.json()["enabled"] is True
+    assert r.json()["name"] == "值班群二"
+    bad = client.patch(
+        f"/api/v1/notification-channels/{made['id']}",
+        json={"url": "https://\x12robot.example/"},
+        headers=h,
+    )
+    assert bad.status_code == 422 and bad.json()["field"] == "url"
+    blank = client.patch(
+        f"/api/v1/notification-channels/{made['id']}", json={"to": ["", " "]}, headers=h
+    )
+    assert blank.status_code == 200 and blank.json()["to"] == []

@@ -278,6 +278,8 @@ def test_channel(channel_id: int, request: Request, actor: DetachedActor) -> Cha
         result, ok = sender.send(channel, message), True
     except DeliveryError as exc:
         result, ok = str(exc), False
+    except (ValueError, TypeError, UnicodeError) as exc:  # an address the peer cannot take
+        result, ok = f"{channel.type} {channel.id}: {type(exc).__name__}: {exc}", False
     finally:
         sender.close()
     with unit_of_work(factory, actor=actor.actor, ip=client_ip(request)) as session:

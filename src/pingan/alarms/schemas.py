@@ -84,7 +84,9 @@ class ChannelIn(BaseModel):
     key: str = Field(pattern=r"^[a-z0-9_]{1,64}$", description="What rules name it by")
     name: str = Field(min_length=1, max_length=100)
     type: ChannelType
-    url: str | None = Field(None, max_length=500, pattern=r"^https?://", description="Secret")
+    url: str | None = Field(
+        None, max_length=500, pattern=r"^https?://[^\s\x00-\x1f]+$", description="Secret"
+    )
     secret: str | None = Field(None, max_length=200, description="Signing key (secret)")
     to: list[str] = Field(default_factory=list, max_length=50)
     mention: list[str] = Field(default_factory=list, max_length=50)
@@ -96,7 +98,9 @@ class ChannelIn(BaseModel):
 class ChannelUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, min_length=1, max_length=100)
-    url: str | None = Field(None, max_length=500, pattern=r"^https?://", description="Secret")
+    url: str | None = Field(
+        None, max_length=500, pattern=r"^https?://[^\s\x00-\x1f]+$", description="Secret"
+    )
     secret: str | None = Field(None, max_length=200)
     to: list[str] | None = Field(None, max_length=50)
     mention: list[str] | None = Field(None, max_length=50)

@@ -162,7 +162,7 @@ class Sender:
             return outcome or SENT
         except SmsError as exc:
             raise DeliveryError(f"sms {channel.id}: {exc}") from exc
-        except (httpx.HTTPError, OSError, smtplib.SMTPException) as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(
                 f"{channel.type} {channel.id}: {type(exc).__name__}: {exc}"
             ) from exc

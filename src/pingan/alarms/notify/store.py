@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -18,6 +19,8 @@ from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
 from pingan.db.base import utcnow
 from pingan.errors import Conflict, Invalid, NotFound
+
+NULLABLE = frozenset({"url", "secret"})
 
 
 @dataclass(frozen=True)
@@ -87,11 +90,19 @@ def get_or_raise(session: Session, *, channel_id: int) -> ChannelRecord:
 
 def _check(record: ChannelRecord) -> None:
     """What each type needs, checked as the rules file checks its own (rules.Channel)."""
+    record.to = [t.strip() for t in record.to or [] if t and t.strip()]
+    record.mention = [m.strip() for m in record.mention or [] if m and m.strip()]
     if record.type in ("webhook", "wecom", "dingtalk") and not record.url:
         raise Invalid("channel_needs", field="url", what="url")
     if record.type in ("email", "sms") and not record.to:
         raise Invalid("channel_needs", field="to", what="to")
-    as_channel(record)  # the same validation as a channel of the rules file
+    try:
+        as_channel(record)  # the same validation as a channel of the rules file
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise Invalid(
+            "channel_needs", field=".".join(map(str, err["loc"])) or "type", what=err["msg"]
+        ) from exc
 
 
 def save(
@@ -100,16 +111,17 @@ def save(
     """Create or change a channel; a secret left out keeps the one stored."""
     _require(actor)
     for name, value in fields.items():
-        if name in ("url", "secret") and value is None and record.id is not None:
-            continue
+        if value is None and (name not in NULLABLE or record.id is not None):
+            continue  # a secret left out stays; a flag given as null changes nothing
         setattr(record, name, value)
     _check(record)
     if record.id is None:
         session.add(record)
+    key = record.key  # read before a failed flush expires it
     try:
         session.flush()
     except IntegrityError as exc:
-        raise Conflict("conflict", field="key", reason=f"渠道标识 {record.key} 已存在") from exc
+        raise Conflict("conflict", field="key", reason=f"渠道标识 {key} 已存在") from exc
     return record
 
 
