@@ -44,6 +44,11 @@ BUCKETS: tuple[tuple[str, float], ...] = (
 )
 
 
+def day_start(day: date) -> datetime:
+    """The moment a day begins in Beijing (days are Beijing days wherever they are typed)."""
+    return datetime.combine(day, time(), SHANGHAI)
+
+
 @dataclass(frozen=True)
 class Period:
     start: date  # first day, inclusive
@@ -51,11 +56,11 @@ class Period:
 
     @property
     def since(self) -> datetime:
-        return datetime.combine(self.start, time(), SHANGHAI)
+        return day_start(self.start)
 
     @property
     def until(self) -> datetime:
-        return datetime.combine(self.end + timedelta(days=1), time(), SHANGHAI)
+        return day_start(self.end + timedelta(days=1))
 
     def days(self) -> list[date]:
         return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]

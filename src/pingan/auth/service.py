@@ -118,10 +118,20 @@ def _check_grant(session: Session, *, actor: Principal, binding: BindingIn) -> N
     node = territory_service.get_visible_or_raise(
         session, actor=actor, node_id=binding.node_id, perm=Perm.users_write
     )
-    rank = actor.max_rank_at(node.path)
-    role_rank = RANK[binding.role]
-    if not (actor.system or rank == max(RANK.values()) or rank > role_rank):
+    if not may_grant(actor, role=binding.role, rank=actor.max_rank_at(node.path)):
         raise Forbidden("role_too_high", role=binding.role.value)
+
+
+def may_grant(actor: Principal, *, role: Role, rank: int) -> bool:
+    """Whether an admin of this rank may hand out a role: one below their own; the top rank
+    hands out all."""
+    return actor.system or rank == max(RANK.values()) or rank > RANK[role]
+
+
+def grantable(actor: Principal) -> list[Role]:
+    """The roles an admin may hand out somewhere in their scope (the pages' pickers)."""
+    rank = max((actor.max_rank_at(p) for p in actor.paths(Perm.users_write)), default=-1)
+    return [r for r in Role if may_grant(actor, role=r, rank=rank)]
 
 
 def create(session: Session, *, actor: Principal, data: UserCreate) -> User:

@@ -24,3 +24,8 @@ def paginate(
     ordered = stmt.order_by(*order_by) if isinstance(order_by, tuple) else stmt.order_by(order_by)
     rows = session.scalars(ordered.limit(limit).offset(offset)).all()
     return rows, total
+
+
+def page_count(total: int, size: int) -> int:
+    """How many pages of `size` the total fills (one, when there is nothing)."""
+    return max(1, -(-total // size))

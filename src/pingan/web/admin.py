@@ -5,19 +5,20 @@ so scope, rank and audit apply as they do to every caller."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 
 from pingan.alarms.api import channel_out
 from pingan.alarms.notify import store
+from pingan.assessment.figures import day_start
 from pingan.auth import service as auth_service
 from pingan.auth.principal import Principal
 from pingan.auth.roles import LABEL as ROLE_LABEL
-from pingan.auth.roles import RANK, Perm, Role
+from pingan.auth.roles import Perm, Role
+from pingan.db.paging import page_count
 from pingan.errors import PinganError
 from pingan.i18n import N_
 from pingan.imports import service as import_service
@@ -29,7 +30,6 @@ from pingan.territory.models import KIND_LABEL, NodeKind
 if TYPE_CHECKING:
     from pingan.web.pages import Pages
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 PAGE = 50
 # What an audit entry's action means, in words (the stored key is shown beside it).
 ACTION_WORDS = {
@@ -52,18 +52,7 @@ ACTION_WORDS = {
 BINDABLE = [NodeKind.street, NodeKind.community, NodeKind.grid, NodeKind.site]
 
 
-def _day_start(day: date | None) -> datetime | None:
-    """A day typed in the page is a Beijing day."""
-    return datetime.combine(day, time(), SHANGHAI) if day else None
-
-
 def install(app: FastAPI, pages: Pages) -> None:
-    def grantable(principal: Principal) -> list[Role]:
-        """Roles the admin may hand out (below their own rank; the top rank hands out all)."""
-        top = max(RANK.values())
-        mine = max((RANK[g.role] for g in principal.grants), default=-1)
-        return [r for r in Role if principal.system or mine == top or RANK[r] < mine]
-
     @app.get("/admin", include_in_schema=False)
     def admin_home(
         request: Request, principal: Principal = Depends(pages.viewer(Perm.users_read))
@@ -108,11 +97,11 @@ def install(app: FastAPI, pages: Pages) -> None:
                 users=users,
                 total=total,
                 page=page,
-                pages_total=max(1, -(-total // PAGE)),
+                pages_total=page_count(total, PAGE),
                 q=q,
                 role=role.value if role else "",
                 roles=list(Role),
-                grantable=grantable(principal),
+                grantable=auth_service.grantable(principal),
                 role_label=ROLE_LABEL,
                 places=places,
                 kind_label=KIND_LABEL,
@@ -144,7 +133,7 @@ def install(app: FastAPI, pages: Pages) -> None:
                 "admin_user.html",
                 principal=principal,
                 account=user,
-                grantable=grantable(principal),
+                grantable=auth_service.grantable(principal),
                 role_label=ROLE_LABEL,
                 places=places,
                 kind_label=KIND_LABEL,
@@ -168,7 +157,7 @@ def install(app: FastAPI, pages: Pages) -> None:
         page: int = 1,
     ) -> Response:
         page = max(page, 1)
-        until = _day_start(end + timedelta(days=1)) if end else None
+        until = day_start(end + timedelta(days=1)) if end else None
         with pages.session(principal, request) as session:
             entries, total = auth_service.audit_entries(
                 session,
@@ -177,7 +166,7 @@ def install(app: FastAPI, pages: Pages) -> None:
                 action=action.strip() or None,
                 entity=entity.strip() or None,
                 entity_id=entity_id.strip() or None,
-                since=_day_start(start),
+                since=day_start(start) if start else None,
                 until=until,
                 reads=True if reads else None,
                 limit=PAGE,
@@ -190,7 +179,7 @@ def install(app: FastAPI, pages: Pages) -> None:
                 entries=entries,
                 total=total,
                 page=page,
-                pages_total=max(1, -(-total // PAGE)),
+                pages_total=page_count(total, PAGE),
                 action_words=ACTION_WORDS,
                 as_text=lambda data: json.dumps(data, ensure_ascii=False)[:300],
                 filters={

@@ -15,6 +15,7 @@ from pingan.alarms.models import CATEGORY_LABEL, STATE_LABEL
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
 from pingan.db.base import utcnow
+from pingan.db.paging import page_count
 from pingan.devices import service as device_service
 from pingan.devices.models import KIND_LABEL, DeviceKind, DeviceStatus, Protocol
 from pingan.errors import PinganError
@@ -76,7 +77,7 @@ def install(app: FastAPI, pages: Pages) -> None:
                 devices=devices,
                 total=total,
                 page=page,
-                pages_total=max(1, -(-total // PAGE)),
+                pages_total=page_count(total, PAGE),
                 filters={
                     "q": q,
                     "kind": kind.value if kind else "",

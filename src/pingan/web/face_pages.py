@@ -6,15 +6,16 @@ writes and snapshots through the faces API, so every rule and audit applies once
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 
+from pingan.assessment.figures import day_start
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
+from pingan.db.paging import page_count
 from pingan.devices import service as device_service
 from pingan.devices.models import DeviceKind
 from pingan.faces import service as face_service
@@ -27,7 +28,6 @@ from pingan.territory.models import NodeKind
 if TYPE_CHECKING:
     from pingan.web.pages import Pages
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 PAGE = 50
 DECISION_WORDS = {
     Decision.grant: N_("放行"),
@@ -47,7 +47,7 @@ def install(app: FastAPI, pages: Pages) -> None:
         page: int = 1,
     ) -> Response:
         page = max(page, 1)
-        since = datetime.combine(day, time(), SHANGHAI) if day else None
+        since = day_start(day) if day else None
         with pages.session(principal, request) as session:
             rows, total = face_service.recognitions(
                 session,
@@ -83,7 +83,7 @@ def install(app: FastAPI, pages: Pages) -> None:
                 rows=rows,
                 total=total,
                 page=page,
-                pages_total=max(1, -(-total // PAGE)),
+                pages_total=page_count(total, PAGE),
                 doors=doors,
                 door_names=names,
                 people=people,

@@ -18,7 +18,7 @@ from pingan.alarms.rules import Channel, RuleBook
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
 from pingan.db.base import utcnow
-from pingan.errors import Conflict, Invalid, NotFound
+from pingan.errors import Conflict, Forbidden, Invalid, NotFound
 
 NULLABLE = frozenset({"url", "secret"})
 
@@ -72,8 +72,6 @@ def unknown_names(session: Session, *, rules: RuleBook) -> list[str]:
 
 def _require(actor: Principal) -> None:
     if not actor.system and not actor.paths(Perm.channels_manage):
-        from pingan.errors import Forbidden
-
         raise Forbidden(action=Perm.channels_manage.value)
 
 
