@@ -139,10 +139,21 @@ def shoot(passwords: dict[str, str]) -> None:
             ("admin-users", "/admin/users"),
             ("admin-audit", "/admin/audit?reads=true"),
             ("device-registry", "/devices/registry"),
+            ("faces", "/faces"),
+            ("desk-en", "/desk?lang=en"),
         ):
             took = ready(admin, path)
             admin.screenshot(path=str(OUT / f"{name}.png"))
             print(f"{path}: {took:.0f} ms", file=sys.stderr)
+
+        # 柳欣苑's gate camera, its live picture open (the demo's looped clip).
+        manager = signed_in("lxy_manager")
+        ready(manager, "/devices/registry?kind=camera")
+        manager.locator("table a", has_text="柳欣苑周界摄像机1").first.click()
+        manager.wait_for_load_state("networkidle")
+        manager.click(".live-view")
+        manager.wait_for_timeout(2000)
+        manager.screenshot(path=str(OUT / "camera.png"))
 
         phone = signed_in("yfl_patrol", 390, 844)
         ready(phone, "/m/")

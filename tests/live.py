@@ -158,7 +158,8 @@ class Live:
             return str(json.loads(resp.read())["token"])
 
 
-def make_live(settings: Settings) -> Live:
+def make_live(settings: Settings, *, bare: bool = False) -> Live:
+    """A migrated database with a small territory and an admin; bare: nothing in it (a demo's)."""
     engine = make_engine(settings)
     migrate.upgrade(engine)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PINGAN_")}
@@ -175,6 +176,9 @@ def make_live(settings: Settings) -> Live:
     if settings.database_schema:
         env["PINGAN_DATABASE_SCHEMA"] = settings.database_schema
     live = Live(settings=settings, env=env)
+    if bare:
+        engine.dispose()
+        return live
     with Session(engine) as s:
         s.info["actor"] = "test"
         live.nodes = small_territory(s, actor=SYSTEM)

@@ -36,7 +36,7 @@ from pingan.devices.models import DeviceKind, Protocol
 from pingan.devices.schemas import DeviceCreate
 from pingan.faces import service as face_service
 from pingan.faces.calibration import labelled_photos
-from pingan.faces.models import ConsentMethod
+from pingan.faces.models import ConsentMethod, ConsentPurpose
 from pingan.faces.schemas import ConsentIn
 from pingan.territory import service as territory_service
 from pingan.territory.models import NodeKind, TerritoryNode
@@ -174,7 +174,7 @@ def _prepare(platform: Platform, photos: Path) -> World:
                 person=person,
                 data=ConsentIn(
                     node_id=site.id,
-                    purpose="小区门禁人脸通行",
+                    purpose=ConsentPurpose.door_access,
                     central_storage=True,
                     method=ConsentMethod.paper,
                 ),

@@ -200,6 +200,8 @@ def _demo_history(actor: Principal) -> None:
             actor=actor,
             rules=RuleBook.load(settings.rules_file),
             vault=vault,
+            face_engine=settings.face_engine,
+            video_dir=Path(settings.var_dir),
             progress=lambda step: typer.echo(f"  生成 making {step} …"),
         )
     if counts:
@@ -207,7 +209,9 @@ def _demo_history(actor: Principal) -> None:
             f"演示设备与 {demo_history.DAYS} 天历史已生成 devices and {demo_history.DAYS} days of"
             f" history made: {counts['devices']} 台设备 devices, {counts['alarms']} 条报警 alarms"
             f"（误报 false {counts['false']}，派单 dispatched {counts['dispatched']}），"
-            f"{counts['runs']} 次巡逻 patrol runs ({time.monotonic() - started:.0f} s)"
+            f"{counts['runs']} 次巡逻 patrol runs，{counts['recognitions']} 次人脸识别 face"
+            f" recognitions（开门 granted {counts['grant']}，拒绝 denied {counts['deny']}）"
+            f" ({time.monotonic() - started:.0f} s)"
         )
 
 

@@ -14,11 +14,12 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pingan import sim
+from pingan import demo_faces, sim
 from pingan.alarms import service as alarm_service
 from pingan.alarms.flows import Action
 from pingan.alarms.models import Alarm
@@ -34,13 +35,14 @@ from pingan.db.base import utcnow
 from pingan.devices import service as device_service
 from pingan.devices.models import KIND_LABEL, Device, DeviceKind, Protocol
 from pingan.devices.schemas import DeviceCreate
+from pingan.faces.gallery import Gallery
 from pingan.faces.vault import Vault
 from pingan.patrol import dispatch
 from pingan.patrol import service as patrol_service
 from pingan.patrol.models import Route, Team, TeamKind
 from pingan.patrol.schemas import CheckInIn, CheckpointIn, MemberIn, RouteIn, ShiftIn, TeamIn
 from pingan.territory import service as territory_service
-from pingan.territory.models import NodeKind, SiteType
+from pingan.territory.models import NodeKind, SiteType, TerritoryNode
 from pingan.territory.schemas import PersonCreate
 
 CODE_PREFIX = "demo-"  # the simulator's `--fleet demo` keeps these alive
@@ -189,6 +191,30 @@ def equip(session: Session, *, actor: Principal, rng: random.Random, now: dateti
     return placed
 
 
+def _face_sites(session: Session, *, actor: Principal) -> list[TerritoryNode]:
+    """Compounds whose residents enrolled their faces: 柳欣苑 (the README's), then others of the
+    communities with patrols."""
+    sites = [
+        s
+        for s in territory_service.get_all_of_kinds(session, actor=actor, kinds=[NodeKind.site])
+        if s.site_type == SiteType.commercial_residential
+    ]
+    names = {
+        c.path: c.name
+        for c in territory_service.get_all_of_kinds(
+            session, actor=actor, kinds=[NodeKind.community]
+        )
+    }
+
+    def community(site: TerritoryNode) -> str:
+        return next((n for p, n in names.items() if site.path.startswith(p)), "")
+
+    return sorted(
+        (s for s in sites if community(s) in PATROL_COMMUNITIES),
+        key=lambda s: (s.name != "柳欣苑", s.id),
+    )
+
+
 def _patrol_accounts(
     session: Session, *, actor: Principal, rng: random.Random
 ) -> list[tuple[Team, Route, Principal, int]]:
@@ -281,6 +307,8 @@ def history(
     actor: Principal,
     rules: RuleBook,
     vault: Vault,
+    face_engine: str = "onnx",
+    video_dir: Path | None = None,
     now: datetime | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, int]:
@@ -296,12 +324,32 @@ def history(
     desk = auth_service.principal_for(session, user=operator_user) if operator_user else actor
     patrols = _patrol_accounts(session, actor=actor, rng=rng)
     counts = {"devices": len(placed), "alarms": 0, "false": 0, "dispatched": 0, "runs": 0}
+    counts |= {"recognitions": 0, "grant": 0, "deny": 0, "seen": 0}
+    start = now - timedelta(days=DAYS)
+    say("faces")
+    face_sites = _face_sites(session, actor=actor)
+    doors, engine = demo_faces.setup(
+        session,
+        actor=actor,
+        vault=vault,
+        face_engine=face_engine,
+        sites=face_sites,
+        given=start - timedelta(days=30),
+    )
+    if video_dir is not None and face_sites:
+        clip = demo_faces.gate_video(video_dir / "demo-gate.avi")
+        demo_faces.camera(session, site=face_sites[0], video=clip)
+    gallery = Gallery(engine[0], engine[1], vault)
+
+    def seen(decision: str) -> None:
+        counts["recognitions"] += 1
+        counts[decision] += 1
+
     by_kind: dict[DeviceKind, list[Placed]] = {}
     for p in placed:
         by_kind.setdefault(DeviceKind(p.device.kind), []).append(p)
     kinds = [k for k in TROUBLE if by_kind.get(k)]
     weights = [TROUBLE[k][2] for k in kinds]
-    start = now - timedelta(days=DAYS)
     for day in range(DAYS):
         if day % 10 == 0:
             say(f"history {day}/{DAYS} days")
@@ -320,6 +368,17 @@ def history(
             if rng.random() < 0.85 and evening + timedelta(hours=2) < now:
                 _walk(session, route=route, walker=walker, vault=vault, rng=rng, at=evening)
                 counts["runs"] += 1
+        demo_faces.day(
+            session,
+            doors=doors,
+            engine=engine,
+            vault=vault,
+            gallery=gallery,
+            midnight=midnight,
+            now=now,
+            rng=rng,
+            count=seen,
+        )
         for _n in range(max(0, round(rng.gauss(PER_DAY, 5)))):
             kind = rng.choices(kinds, weights)[0]
             event_kind, code, _share, false_share, hours = TROUBLE[kind]
@@ -370,7 +429,7 @@ def _handle(
         session,
         rules=rules,
         rule=rule,
-        title=f"{rule.title} · {device.name}",
+        subject=device.name,
         node_id=device.node_id,
         path=target.path,
         key=alarm_service.dedupe_key(device.id, rule.id, zone),
@@ -441,7 +500,7 @@ def _open_now(session: Session, *, rules: RuleBook, placed: list[Placed], now: d
             session,
             rules=rules,
             rule=rule,
-            title=f"{rule.title} · {target.device.name}",
+            subject=target.device.name,
             node_id=target.device.node_id,
             path=target.path,
             key=alarm_service.dedupe_key(target.device.id, rule.id, str(n + 1)),

@@ -7,11 +7,15 @@ them. ``make i18n`` extracts new words into the catalogues (pybabel extract + up
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from babel.messages.pofile import read_po
+
+E = TypeVar("E", bound=enum.Enum)
 
 DEFAULT_LANG = "zh"
 LANGS = ("zh", "en")
@@ -99,6 +103,15 @@ def catalogue(lang: str) -> dict[str, str]:
 
 def gettext(text: str, lang: str = DEFAULT_LANG) -> str:
     return catalogue(lang).get(text, text) if lang != DEFAULT_LANG else text
+
+
+def choice(value: str, labels: Mapping[E, str]) -> E | None:
+    """The member of an enumeration a person typed: its key, its Chinese word or its English one."""
+    typed = value.strip().casefold()
+    for member, word in labels.items():
+        if typed in (str(member.value).casefold(), word.casefold(), gettext(word, "en").casefold()):
+            return member
+    return None
 
 
 def pick_lang(accept_language: str | None) -> str:

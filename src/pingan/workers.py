@@ -305,7 +305,7 @@ class Workers:
                     kind="platform",
                     code="component_down",
                     key=f"platform:{name}",
-                    title=f"{name}: {part.last_error or part.state}",
+                    subject=f"{name}: {part.last_error or part.state}",
                     at=now,
                 )
             for name in sorted(back):

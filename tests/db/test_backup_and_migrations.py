@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from pingan.auth.models import AuditEntry, User
@@ -155,3 +155,72 @@ def test_restore_refuses_a_foreign_file(fresh: Engine, tmp_path: Path) -> None:
     with pytest.raises(backup.BackupError, match="schema revision None"):
         backup.restore(fresh, bogus)
     assert not inspect(fresh).has_table(User.__tablename__)
+
+
+def test_words_stored_as_chinese_become_keys(fresh: Engine) -> None:
+    """0012: an alarm's title loses its device to the subject, household roles and residence kinds
+    and consents' purposes become keys; a word of no known kind is kept in the person's notes."""
+    migrate.upgrade(fresh, "0011")
+    with fresh.begin() as conn:
+        run = lambda sql, **kw: conn.execute(text(sql), kw)  # noqa: E731
+        now = "2026-12-01 08:00:00"
+        run(
+            "INSERT INTO territory_nodes (id, kind, path, name, created_at, updated_at)"
+            " VALUES (1, 'street', '/1/', '柳城街道', :now, :now)",
+            now=now,
+        )
+        for pid, relation, residence in [
+            (1, "户主", "户籍"),
+            (2, "儿子", "外来"),
+            (3, "邻居", None),
+        ]:
+            run(
+                "INSERT INTO people (id, kind, node_id, name, relation, residence, created_at,"
+                " updated_at) VALUES (:id, 'resident', 1, '张三', :rel, :res, :now, :now)",
+                id=pid,
+                rel=relation,
+                res=residence,
+                now=now,
+            )
+        for cid, purpose in [(1, "门禁"), (2, "关爱老人防走失")]:
+            run(
+                "INSERT INTO face_consents (id, person_id, node_id, path, purpose, central_storage,"
+                " method, given_at, recorded_by, created_at, updated_at) VALUES"
+                " (:id, 1, 1, '/1/', :purpose, false, 'paper', :now, 'test', :now, :now)",
+                id=cid,
+                purpose=purpose,
+                now=now,
+            )
+        for aid, title in [(1, "火警 · 1栋烟感 · 大堂"), (2, "设备离线")]:
+            run(
+                "INSERT INTO alarms (id, rule_id, category, priority, title, node_id, path,"
+                " dedupe_key, is_open, state, level, count, restored, raised_at, last_event_at,"
+                " version) VALUES (:id, 'r', 'fire', 1, :title, 1, '/1/', :key, true, 'raised',"
+                " 0, 1, false, :now, :now, 1)",
+                id=aid,
+                title=title,
+                key=f"k{aid}",
+                now=now,
+            )
+    migrate.upgrade(fresh)
+    with fresh.connect() as conn:
+        rows = lambda sql: [tuple(r) for r in conn.execute(text(sql))]  # noqa: E731
+        assert rows("SELECT title, subject FROM alarms ORDER BY id") == [
+            ("火警", "1栋烟感 · 大堂"),
+            ("设备离线", None),
+        ]
+        assert rows("SELECT relation, residence, notes FROM people ORDER BY id") == [
+            ("head", "registered", None),
+            ("child", None, "居住情况：外来"),
+            ("other", None, None),
+        ]
+        assert rows("SELECT purpose FROM face_consents ORDER BY id") == [
+            ("door_access",),
+            ("care",),
+        ]
+    migrate.downgrade(fresh, "0011")
+    with fresh.connect() as conn:
+        assert [tuple(r) for r in conn.execute(text("SELECT title FROM alarms ORDER BY id"))] == [
+            ("火警 · 1栋烟感 · 大堂",),
+            ("设备离线",),
+        ]

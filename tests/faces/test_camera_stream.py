@@ -5,12 +5,14 @@ plays only while watched."""
 from __future__ import annotations
 
 import math
+import threading
 import time
 from pathlib import Path
 
 import cv2
 import httpx
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,7 +25,7 @@ from pingan.devices.service import info_by_id
 from pingan.events.models import Event
 from pingan.faces.engine import decode_image
 from pingan.faces.models import Recognition
-from pingan.ingest.video import LIVE_VIEWS, CameraStream
+from pingan.ingest.video import LIVE_VIEWS, LOOP, CameraStream, frames
 from tests.conftest import Backend, World, add_device, settings_for
 from tests.faces.test_engine import photo
 from tests.faces.test_faces_api import consent, enrol
@@ -151,3 +153,22 @@ def test_the_live_view_lets_the_camera_go_when_the_viewer_leaves(tmp_path: Path)
         assert views() == "pingan_live_views 0.0"
     finally:
         live.stop()
+
+
+def test_a_looped_file_plays_round_and_round_at_a_camera_s_pace(tmp_path: Path) -> None:
+    """The demo's camera: `loop:` a video file, read again from the start when it ends, as fast
+    as a camera shows it (not as fast as it decodes); a file of no frames is an error."""
+    clip = video(tmp_path / "clip.avi", turning=False, seconds=1, fps=8)
+    stop = threading.Event()
+    started = time.monotonic()
+    got = []
+    for number, jpeg in frames(f"{LOOP}{clip}", 8, stop):
+        assert jpeg[:2] == b"\xff\xd8"
+        got.append(number)
+        if number == 20:  # two and a half times through an eight-frame clip
+            stop.set()
+    assert got == list(range(1, 21))
+    assert time.monotonic() - started > 1.8  # 20 frames at 8 a second, less the first
+    (tmp_path / "empty.avi").write_bytes(b"")
+    with pytest.raises(OSError):
+        next(frames(f"{LOOP}{tmp_path / 'empty.avi'}", 8, threading.Event()))

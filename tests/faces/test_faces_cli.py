@@ -12,7 +12,7 @@ from pingan.auth.principal import SYSTEM
 from pingan.config import Settings
 from pingan.db.engine import make_engine
 from pingan.faces import service as face_service
-from pingan.faces.models import ConsentMethod
+from pingan.faces.models import ConsentMethod, ConsentPurpose
 from pingan.faces.schemas import ConsentIn
 from pingan.sim import small_territory
 from pingan.territory import service as territory_service
@@ -59,7 +59,10 @@ def test_enroll_from_the_command_line(env: dict[str, str]) -> None:
             actor=SYSTEM,
             person=found,
             data=ConsentIn(
-                node_id=site, purpose="门禁", central_storage=True, method=ConsentMethod.paper
+                node_id=site,
+                purpose=ConsentPurpose.door_access,
+                central_storage=True,
+                method=ConsentMethod.paper,
             ),
         )
         s.commit()

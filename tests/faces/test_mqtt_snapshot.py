@@ -53,7 +53,7 @@ def test_a_door_asks_over_mqtt(platform: tuple[Live, Broker]) -> None:
         f"{base}/api/v1/people/{person}/face-consents",
         json={
             "node_id": live.nodes["site"],
-            "purpose": "门禁",
+            "purpose": "door_access",
             "central_storage": True,
             "method": "paper",
         },

@@ -22,6 +22,7 @@ from pingan.faces.models import WatchEntry, WatchTemplate
 from tests.conftest import Backend, World, add_device, add_user
 from tests.faces.test_engine import photo
 from tests.faces.test_faces_api import at_door, consent, enrol
+from tests.web.test_console import page
 
 
 def alarms(world: World) -> list[Alarm]:
@@ -77,10 +78,11 @@ def test_blocked_list_is_the_polices_and_raises_a_p1_with_the_snapshot(
 
     at_door(client, camera, "kim_ji_won/1.jpg")
     [alarm] = alarms(world)
-    assert (alarm.priority, alarm.category, alarm.title) == (
+    assert (alarm.priority, alarm.category, alarm.title, alarm.subject) == (
         1,
         "watchlist",
-        "布控人员出现 · 东门人脸机",
+        "布控人员出现",
+        "东门人脸机",
     )
     event = world.session.get(Event, alarm.first_event_id)
     assert event is not None and event.payload is not None
@@ -181,6 +183,13 @@ def test_a_recurring_stranger_at_night(
     at_door(client, door, "kim_ji_won/2.jpg")
     [alarm] = alarms(world)
     assert alarm.count == 2  # the same face again counts on the same alarm
+    # The faces page lists the recurring strangers, each with its alarm (and its snapshot).
+    shown = page(client, world, "gh_operator", "/faces")
+    assert shown.status_code == 200, shown.headers
+    shown = shown.text
+    strangers = shown.split('id="strangers"', 1)[1].split("</section>", 1)[0]
+    assert f'href="/alarms/{alarm.id}"' in strangers and "东门人脸机" in strangers
+    assert "<td>1</td>" in strangers  # seen once more since the alarm
 
 
 def test_not_this_person_is_honoured(client: TestClient, world: World) -> None:

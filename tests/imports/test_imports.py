@@ -142,14 +142,24 @@ def test_full_chain_from_csv_and_xlsx(client: TestClient, world: World) -> None:
                 "1990-01-02",
                 "",
                 "",
-                "配偶",
-                "常住",
+                "Spouse",  # the English word of a kind, or its key, is understood too
+                "permanent",
                 "第1居民小组",
             ],
         ],
     )
     r = _post(client, world, "residents", "r.csv", residents)
     assert r.json()["created"] == 2, r.text
+    people = [
+        client.get("/api/v1/people", params={"q": name}, headers=world.auth("gh_admin")).json()
+        for name in ("赵六", "钱七")
+    ]
+    kinds = {p["name"]: (p["relation"], p["residence"]) for page in people for p in page["items"]}
+    assert kinds == {"赵六": ("head", "registered"), "钱七": ("spouse", "permanent")}, people
+    odd = residents.replace(b"Spouse", "邻居".encode())
+    r = _post(client, world, "residents", "r.csv", odd)
+    [error] = r.json()["errors"]
+    assert error["row"] == 3 and error["field"] == "relation" and "户主、配偶" in error["message"]
     # Importing the same file again updates instead of duplicating.
     r = _post(client, world, "residents", "r.csv", residents)
     assert r.json()["created"] == 0 and r.json()["updated"] == 2

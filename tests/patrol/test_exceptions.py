@@ -53,7 +53,7 @@ def test_a_panic_goes_to_the_nearest_responder_by_itself(
     world.session.commit()
     [task] = client.get("/api/v1/patrol/my-tasks", headers=world.auth("near")).json()
     assert task["alarm_id"] == panic.id and task["state"] == "offered"
-    assert task["title"].startswith("紧急求助") and task["place"].endswith("光华苑")
+    assert task["title"] == "紧急求助" and task["subject"] and task["place"].endswith("光华苑")
     assert task["lat"] is not None and task["priority"] == 1
     assert timeline(world, panic.id)[-1] == "dispatch_offer"
     # The fire of the fixture has no `dispatch: true` rule: it waits for an operator.
@@ -159,7 +159,9 @@ def test_missed_checkpoints_raise_a_patrol_exception_to_the_leader(
     assert len(done["missed"]) == 1
     world.session.expire_all()
     alarm = world.session.scalars(select(Alarm).where(Alarm.rule_id == "patrol_missed")).one()
-    assert alarm.category == "patrol" and "北侧围墙" in alarm.title and "光华苑夜巡" in alarm.title
+    assert (
+        alarm.category == "patrol" and "北侧围墙" in alarm.subject and "光华苑夜巡" in alarm.subject
+    )
     assert alarm.level == Level.community
     [sms] = world.session.scalars(
         select(Notification).where(Notification.alarm_id == alarm.id)

@@ -40,7 +40,7 @@ def raised(client: TestClient, world: World) -> dict[str, int]:
     send(client, gh, kind="fire", code="smoke", zone="1")
     send(client, hg, kind="burglary", code="BA", zone="3")
     ids = {
-        a.title.split(" · ")[1]: a.id
+        (a.subject or "").split(" · ")[0]: a.id
         for a in world.session.scalars(select(Alarm).order_by(Alarm.id))
     }
     return {"gh": ids["1栋烟感"], "hg": ids["红光主机"]}

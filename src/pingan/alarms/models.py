@@ -9,7 +9,7 @@ from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Index, Integer, String, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pingan.db.base import Base, Sealed, TimestampMixin, UTCDateTime, utcnow
-from pingan.i18n import N_
+from pingan.i18n import DEFAULT_LANG, N_, gettext
 
 
 class AlarmState(enum.StrEnum):
@@ -78,7 +78,8 @@ class Alarm(Base):
     rule_id: Mapped[str] = mapped_column(String(64))
     category: Mapped[str] = mapped_column(String(32))
     priority: Mapped[int] = mapped_column(Integer)  # 1 (highest) … 4
-    title: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(200))  # the rule's: shown in the reader's language
+    subject: Mapped[str | None] = mapped_column(String(200))  # the device or route, as named
     device_id: Mapped[int | None] = mapped_column(
         ForeignKey("devices.id", ondelete="SET NULL"), index=True
     )
@@ -104,6 +105,10 @@ class Alarm(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)  # optimistic lock for two operators
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+    def headline(self, lang: str = DEFAULT_LANG) -> str:
+        """The rule's title in the reader's language, then what it is about."""
+        return " · ".join(filter(None, [gettext(self.title, lang), self.subject]))
 
     @property
     def acknowledged(self) -> bool:

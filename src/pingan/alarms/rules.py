@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -175,6 +177,28 @@ def default_text() -> str:
     return resources.files("pingan.alarms").joinpath("rules.yaml").read_text(encoding="utf-8")
 
 
+@cache
+def _shipped_titles() -> set[str]:
+    return {r.title for r in parse(default_text(), "rules.yaml").rules}
+
+
+def extract_titles(
+    fileobj: Any, keywords: Any, comment_tags: Any, options: Any
+) -> Iterator[tuple[int, str, str, list[str]]]:
+    """Babel extraction: the shipped rules' titles are words of the catalogue (make i18n)."""
+    node = yaml.compose(fileobj.read().decode("utf-8"))
+    for item in _child(node, "rules").value if node is not None else []:
+        title = _child(item, "title")
+        if title is not None:
+            yield title.start_mark.line + 1, "", str(title.value), []
+
+
+def _child(node: Any, key: str) -> Any:
+    return next(
+        (v for k, v in getattr(node, "value", []) if getattr(k, "value", None) == key), None
+    )
+
+
 @dataclass
 class RuleBook:
     """The rules in force; re-read from the file when its modification time changes."""
@@ -226,6 +250,10 @@ class RuleBook:
                 found.append(rule)
                 plain = True
         return found
+
+    def titles(self) -> set[str]:
+        """Every title an alarm may carry: the rules' in force and the shipped ones (older alarms)."""
+        return {r.title for r in self.current.rules} | _shipped_titles()
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.current.rules if r.id == rule_id), None)

@@ -15,7 +15,10 @@ class AlarmOut(BaseModel):
     rule_id: str
     category: str
     priority: int
-    title: str
+    title: str = Field(
+        description="The rule's title as the rules file words it; pages show it translated"
+    )
+    subject: str | None = Field(description="The device or route, as its people named it")
     device_id: int | None
     node_id: int
     path: str = Field(description="The place's path in the territory tree: /street/community/…")

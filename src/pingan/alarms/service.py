@@ -98,6 +98,14 @@ def _open_alarm(session: Session, key: str) -> Alarm | None:
     )
 
 
+# A timeline's note in the catalogue's words: the alarm page shows it in the reader's language.
+ESCALATED_TO = {
+    Level.site: N_("升级至小区值班台"),
+    Level.community: N_("升级至社区值班台"),
+    Level.street: N_("升级至街道值班台"),
+}
+
+
 def _start_level(rule: Rule) -> Level:
     if rule.level is not None:
         return Level[rule.level]
@@ -109,7 +117,7 @@ def open_alarm(
     *,
     rules: RuleBook,
     rule: Rule,
-    title: str,
+    subject: str | None,
     node_id: int,
     path: str,
     key: str,
@@ -120,14 +128,17 @@ def open_alarm(
     contacts: list[str] | None = None,
 ) -> Alarm:
     """A new alarm on its starting desk, with its first timeline line and its notifications.
-    Raised from a device's event, or by the platform itself (a patrol's missed checkpoints)."""
+    Raised from a device's event, or by the platform itself (a patrol's missed checkpoints).
+    Its title is the rule's (a word of the catalogue, shown in the reader's language); the
+    subject says which device or route, as its people named it."""
     level = _start_level(rule)
     wait = rules.escalation_s(rule.priority)
     alarm = Alarm(
         rule_id=rule.id,
         category=rule.category,
         priority=rule.priority,
-        title=title,
+        title=rule.title,
+        subject=(subject or None) and subject[:200],
         device_id=device_id,
         node_id=node_id,
         path=path,
@@ -263,7 +274,7 @@ class Engine:
             session,
             rules=self.rules,
             rule=rule,
-            title=f"{rule.title} · {event.device.name}{location}",
+            subject=f"{event.device.name}{location}",
             node_id=event.device.node_id,
             path=event.device.path,
             key=key,
@@ -489,7 +500,7 @@ def escalate_due(session: Session, *, rules: RuleBook, now: datetime | None = No
             session,
             alarm,
             "escalated",
-            note=f"升级至{['小区', '社区', '街道'][alarm.level]}值班台",
+            note=ESCALATED_TO[Level(alarm.level)],
             at=now,
         )
         session.flush()
@@ -563,7 +574,7 @@ def restore_by_key(
 
 
 def open_platform_alarm(
-    session: Session, *, rules: RuleBook, kind: str, code: str, key: str, title: str, at: datetime
+    session: Session, *, rules: RuleBook, kind: str, code: str, key: str, subject: str, at: datetime
 ) -> Alarm | None:
     """An alarm the platform raises about itself, on the street's desk (the territory's root);
     None where the rules file has no rule for it or an alarm of that key is already open."""
@@ -582,7 +593,7 @@ def open_platform_alarm(
         session,
         rules=rules,
         rule=rule,
-        title=f"{rule.title} · {title}",
+        subject=subject,
         node_id=street.id,
         path=street.path,
         key=key,

@@ -81,7 +81,11 @@ def figure_json(
     name: str, request: Request, actor: Actor, session: DB, start: Start = None, end: End = None
 ) -> FigureOut:
     figure, span = _figure(session, actor, name, start, end)
-    lang = request_lang(request)
+    return figure_out(figure, span, request_lang(request))
+
+
+def figure_out(figure: figures.Figure, span: figures.Period, lang: str) -> FigureOut:
+    """A figure as the API and the statistics page give it, its words in the reader's language."""
 
     def tr(text: str) -> str:
         return gettext(text, lang)

@@ -405,6 +405,10 @@ class Figures:
             note,
         )
 
+    def all(self) -> list[Figure]:
+        """Every figure of the period, from the one load (the statistics page)."""
+        return [method(self) for method in FIGURES.values()]
+
     def get(self, name: str) -> Figure:
         method = FIGURES.get(name)
         if method is None:

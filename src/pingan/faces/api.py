@@ -34,7 +34,14 @@ from pingan.errors import Invalid, NotFound
 from pingan.faces import retention, service, watch
 from pingan.faces import search as face_search
 from pingan.faces.analysis import Analysis
-from pingan.faces.models import ConsentMethod, Credential, CredentialKind, Decision, WatchKind
+from pingan.faces.models import (
+    ConsentMethod,
+    ConsentPurpose,
+    Credential,
+    CredentialKind,
+    Decision,
+    WatchKind,
+)
 from pingan.faces.runtime import FaceRuntime
 from pingan.faces.schemas import (
     ConsentIn,
@@ -672,7 +679,7 @@ def watch_contact_phone(entry_id: int, actor: Actor, session: DB) -> NumberOut:
 
 # --- a resident's own face data -----------------------------------------------------------------
 
-OWN_PURPOSE = "小区门禁人脸通行"
+OWN_PURPOSE = ConsentPurpose.door_access
 
 
 class OwnFaceOut(BaseModel):

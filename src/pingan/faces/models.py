@@ -42,6 +42,19 @@ METHOD_LABEL: dict[ConsentMethod, str] = {
 }
 
 
+class ConsentPurpose(enum.StrEnum):
+    """What a person agrees their face may be used for: each purpose is a consent of its own."""
+
+    door_access = "door_access"  # the site's doors open to their face
+    care = "care"  # the care and dementia list: told where they were seen
+
+
+PURPOSE_LABEL: dict[ConsentPurpose, str] = {
+    ConsentPurpose.door_access: N_("小区门禁人脸通行"),
+    ConsentPurpose.care: N_("关爱与防走失识别"),
+}
+
+
 class FaceConsent(TimestampMixin, Base):
     """A person's separate consent to face recognition, for one purpose within one scope."""
 
@@ -52,7 +65,9 @@ class FaceConsent(TimestampMixin, Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     node_id: Mapped[int] = mapped_column(ForeignKey("territory_nodes.id", ondelete="RESTRICT"))
     path: Mapped[str] = mapped_column(String(255))  # where face access applies: a site, usually
-    purpose: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[ConsentPurpose] = mapped_column(
+        Enum(ConsentPurpose, native_enum=False, length=32)
+    )
     # The 2025 rules keep face data on the device unless the person separately agrees otherwise.
     central_storage: Mapped[bool] = mapped_column(Boolean, default=False)
     method: Mapped[ConsentMethod] = mapped_column(Enum(ConsentMethod, native_enum=False, length=16))
@@ -154,6 +169,26 @@ class Decision(enum.StrEnum):
     grant = "grant"
     deny = "deny"
     seen = "seen"  # a camera saw someone: no door to open
+
+
+# Why a door or camera decided as it did (Recognition.reason), in words.
+REASON_LABEL: dict[str, str] = {
+    "face": N_("人脸"),
+    "known": N_("已登记居民"),
+    "unknown": N_("陌生人"),
+    "unsure": N_("无法确定"),
+    "no_face": N_("未检测到人脸"),
+    "liveness_failed": N_("活体检测未通过"),
+    "liveness_unknown": N_("无活体检测结果"),
+    "face_and_card": N_("人脸 + 门禁卡"),
+    "face_and_pin": N_("人脸 + 密码"),
+    "second_factor_required": N_("须同时刷卡或输入密码"),
+    "second_factor_mismatch": N_("人脸与卡或密码不符"),
+    "credential": N_("门禁卡或密码"),
+    "unknown_credential": N_("未知的卡或密码"),
+    "expired_or_revoked": N_("卡或密码已过期或作废"),
+    "pin_locked": N_("密码错误次数过多，暂停密码开门"),
+}
 
 
 class Recognition(Base):

@@ -3,9 +3,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pingan.faces.models import ConsentMethod, CredentialKind, Decision, WatchKind
+from pingan.faces.models import (
+    PURPOSE_LABEL,
+    ConsentMethod,
+    ConsentPurpose,
+    CredentialKind,
+    Decision,
+    WatchKind,
+)
+from pingan.i18n import choice
 from pingan.masking import MaskedNumber
 
 
@@ -15,7 +23,9 @@ class Strict(BaseModel):
 
 class ConsentIn(Strict):
     node_id: int = Field(description="Where face access applies: the person's site, usually")
-    purpose: str = Field(min_length=2, max_length=200, description="门禁通行 …")
+    purpose: ConsentPurpose = Field(
+        ConsentPurpose.door_access, description="door_access (门禁通行) or care (关爱与防走失)"
+    )
     central_storage: bool = Field(
         description="Whether the template may be held by the platform (else only on the device)"
     )
@@ -24,13 +34,18 @@ class ConsentIn(Strict):
     guardian_name: str | None = Field(None, max_length=50, description="Required under 14")
     guardian_relation: str | None = Field(None, max_length=20)
 
+    @field_validator("purpose", mode="before")
+    @classmethod
+    def _purpose(cls, value: Any) -> Any:
+        return (choice(value, PURPOSE_LABEL) or value) if isinstance(value, str) else value
+
 
 class ConsentOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
     person_id: int
     node_id: int
-    purpose: str
+    purpose: ConsentPurpose
     central_storage: bool
     method: ConsentMethod
     given_at: datetime

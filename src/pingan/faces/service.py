@@ -518,6 +518,7 @@ def recognise(
     fpir: float = 0.001,
     second_factor: SecondFactor | None = None,
     identified: Identified | None = None,
+    at: datetime | None = None,
 ) -> Outcome:
     """A face at a terminal or camera: who it is (or unknown), and at a door whether it opens.
 
@@ -526,7 +527,8 @@ def recognise(
     the threshold of its gallery's size and ahead of the next person by the margin, and only
     when the terminal says its liveness check passed (a photo held up to the camera must not
     open a door). A door set to face + card or face + PIN checks the face against the card's
-    owner instead. `identified`: decided already (a camera track, over several frames)."""
+    owner instead. `identified`: decided already (a camera track, over several frames).
+    `at`: when it was seen, if not now (the demo's history)."""
     door = device.kind in DOORS
     rule = rule_for(session, engine_id=engine_id)
     person: Person | None = None
@@ -573,6 +575,7 @@ def recognise(
         decision = Decision.deny
         reason = "liveness_failed" if liveness is False else "liveness_unknown"
     recognition = Recognition(
+        at=at or utcnow(),
         device_id=device.id,
         path=device.path,
         person_id=person.id if person else None,
@@ -664,7 +667,13 @@ def recognitions(
         stmt = stmt.where(Recognition.at >= since)
     if until is not None:
         stmt = stmt.where(Recognition.at < until)
-    return paginate(session, stmt, order_by=Recognition.id.desc(), limit=limit, offset=offset)
+    return paginate(
+        session,
+        stmt,
+        order_by=(Recognition.at.desc(), Recognition.id.desc()),
+        limit=limit,
+        offset=offset,
+    )
 
 
 def recognition_visible_or_raise(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -20,18 +20,18 @@ from sqlalchemy.orm import Session
 
 from pingan.auth.principal import Principal
 from pingan.errors import Invalid, PinganError
-from pingan.i18n import N_, t
+from pingan.i18n import N_, E, choice, t
 from pingan.territory import service as territory_service
 from pingan.territory.geo import CRS
 from pingan.territory.models import (
     MANAGEMENT_LABEL,
+    RELATION_LABEL,
+    RESIDENCE_LABEL,
     SITE_TYPE_LABEL,
-    Management,
     NodeKind,
     Person,
     PersonKind,
     ResidentGroup,
-    SiteType,
     TerritoryNode,
 )
 from pingan.territory.schemas import GroupCreate, NodeCreate, NodeUpdate, PersonCreate, PersonUpdate
@@ -66,31 +66,31 @@ class Column:
         return f"{self.label} {self.key}"
 
 
-_COMMUNITY = Column("community", "社区", True, "鱼凫路社区")
-_SITE = Column("site", "小区/单位", True, "柳欣苑")
-_BUILDING = Column("building", "楼栋", True, "1栋")
-_LON = Column("lon", "经度", False, "103.8290")
-_LAT = Column("lat", "纬度", False, "30.6880")
+_COMMUNITY = Column("community", N_("社区"), True, "鱼凫路社区")
+_SITE = Column("site", N_("小区/单位"), True, "柳欣苑")
+_BUILDING = Column("building", N_("楼栋"), True, "1栋")
+_LON = Column("lon", N_("经度"), False, "103.8290")
+_LAT = Column("lat", N_("纬度"), False, "30.6880")
 
 COLUMNS: dict[ImportKind, list[Column]] = {
     ImportKind.sites: [
         _COMMUNITY,
-        Column("grid", "网格", True, "鱼凫路第1网格"),
-        Column("name", "名称", True, "柳欣苑"),
-        Column("site_type", "类型", True, "商住小区"),
-        Column("address", "地址", False, "柳城街道鱼凫路88号"),
+        Column("grid", N_("网格"), True, "鱼凫路第1网格"),
+        Column("name", N_("名称"), True, "柳欣苑"),
+        Column("site_type", N_("类型"), True, "商住小区"),
+        Column("address", N_("地址"), False, "柳城街道鱼凫路88号"),
         _LON,
         _LAT,
-        Column("management", "管理方式", False, "物业"),
-        Column("management_name", "物业/自管组织", False, "柳欣物业服务有限公司"),
-        Column("management_contact", "联系电话", False, "028-82600000"),
+        Column("management", N_("管理方式"), False, "物业"),
+        Column("management_name", N_("物业/自管组织"), False, "柳欣物业服务有限公司"),
+        Column("management_contact", N_("联系电话"), False, "028-82600000"),
     ],
     ImportKind.buildings: [
         _COMMUNITY,
         _SITE,
-        Column("name", "名称", True, "1栋"),
-        Column("floors", "层数", False, "18"),
-        Column("units", "单元数", False, "2"),
+        Column("name", N_("名称"), True, "1栋"),
+        Column("floors", N_("层数"), False, "18"),
+        Column("units", N_("单元数"), False, "2"),
         _LON,
         _LAT,
     ],
@@ -98,22 +98,22 @@ COLUMNS: dict[ImportKind, list[Column]] = {
         _COMMUNITY,
         _SITE,
         _BUILDING,
-        Column("name", "房号", True, "1单元302"),
-        Column("address", "门牌地址", False, ""),
+        Column("name", N_("房号"), True, "1单元302"),
+        Column("address", N_("门牌地址"), False, ""),
     ],
     ImportKind.residents: [
         _COMMUNITY,
         _SITE,
         _BUILDING,
-        Column("household", "房号", True, "1单元302"),
-        Column("name", "姓名", True, "张三"),
-        Column("gender", "性别", False, "男"),
-        Column("birth_date", "出生日期", False, "1980-05-01"),
-        Column("id_number", "身份证号", False, ""),
-        Column("phone", "电话", False, "13800000000"),
-        Column("relation", "与户主关系", False, "户主"),
-        Column("residence", "居住类型", False, "户籍"),
-        Column("resident_group", "居民小组", False, "第1居民小组"),
+        Column("household", N_("房号"), True, "1单元302"),
+        Column("name", N_("姓名"), True, "张三"),
+        Column("gender", N_("性别"), False, "男"),
+        Column("birth_date", N_("出生日期"), False, "1980-05-01"),
+        Column("id_number", N_("身份证号"), False, ""),
+        Column("phone", N_("电话"), False, "13800000000"),
+        Column("relation", N_("与户主关系"), False, "户主"),
+        Column("residence", N_("居住类型"), False, "户籍"),
+        Column("resident_group", N_("居民小组"), False, "第1居民小组"),
     ],
 }
 
@@ -191,6 +191,8 @@ def template_xlsx(kind: ImportKind) -> bytes:
     help_ws.append([])
     help_ws.append(["类型可选", "、".join(SITE_TYPE_LABEL.values())])
     help_ws.append(["管理方式可选", "、".join(MANAGEMENT_LABEL.values())])
+    help_ws.append(["与户主关系可选", "、".join(RELATION_LABEL.values())])
+    help_ws.append(["居住类型可选", "、".join(RESIDENCE_LABEL.values())])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -250,11 +252,13 @@ def _header_map(kind: ImportKind, header: list[str]) -> dict[str, int]:
     return found
 
 
-def _choice(value: str, enum_type: type[StrEnum], labels: dict[Any, str], field_name: str) -> Any:
-    for member in enum_type:
-        if value in (member.value, labels.get(member)):
-            return member
-    raise Invalid(field=field_name, fields=f"{field_name}（可选：{'、'.join(labels.values())}）")
+def _choice(value: str, labels: Mapping[E, str], field_name: str) -> E:
+    found = choice(value, labels)
+    if found is None:
+        raise Invalid(
+            field=field_name, fields=f"{field_name}（可选：{'、'.join(labels.values())}）"
+        )
+    return found
 
 
 def _num(value: str, kind: type[int] | type[float], field_name: str) -> Any:
@@ -356,11 +360,11 @@ def _site_row(ctx: _Ctx, row: dict[str, str]) -> bool:
     grid = ctx.child(community, row["grid"], "grid", "网格")
     values: dict[str, Any] = {
         "name": row["name"],
-        "site_type": _choice(row["site_type"], SiteType, SITE_TYPE_LABEL, "site_type"),
+        "site_type": _choice(row["site_type"], SITE_TYPE_LABEL, "site_type"),
         "address": row.get("address") or None,
         "lon": _num(row.get("lon", ""), float, "lon"),
         "lat": _num(row.get("lat", ""), float, "lat"),
-        "management": _choice(row["management"], Management, MANAGEMENT_LABEL, "management")
+        "management": _choice(row["management"], MANAGEMENT_LABEL, "management")
         if row.get("management")
         else None,
         "management_name": row.get("management_name") or None,
@@ -419,8 +423,12 @@ def _resident_row(ctx: _Ctx, row: dict[str, str]) -> bool:
         "birth_date": row.get("birth_date") or None,
         "id_number": row.get("id_number") or None,
         "phone": row.get("phone") or None,
-        "relation": row.get("relation") or None,
-        "residence": row.get("residence") or None,
+        "relation": _choice(row["relation"], RELATION_LABEL, "relation")
+        if row.get("relation")
+        else None,
+        "residence": _choice(row["residence"], RESIDENCE_LABEL, "residence")
+        if row.get("residence")
+        else None,
         "resident_group_id": group_id,
     }
     values = {k: v for k, v in values.items() if v is not None}

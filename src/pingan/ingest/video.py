@@ -1,4 +1,5 @@
-"""Camera streams: an RTSP URL (or a video file, for tests) sampled at a configured rate; faces
+"""Camera streams: an RTSP URL (or a video file: once through for tests, or round and round as
+`loop:/path/file.mp4`, the demo's camera) sampled at a configured rate; faces
 are tracked across frames so that one person passing makes one recognition, and a track that did
 not move naturally (a photo held up) never opens a door."""
 
@@ -26,45 +27,56 @@ from pingan.health import Component
 log = logging.getLogger("pingan.video")
 MIN_EYE_DISTANCE = 24.0  # px: smaller faces in a camera frame are not recognisable
 RECONNECT_S = 5.0
+LOOP = "loop:"  # a video file played round and round, as a camera that never ends
 
 
 def _live(url: str) -> bool:
-    return "://" in url  # rtsp://, http:// … as opposed to a file
+    """Paced by our clock and never over: a camera (rtsp://, http:// …) or a looped file."""
+    return "://" in url or url.startswith(LOOP)
 
 
 def frames(url: str, fps: float, stop: threading.Event) -> Iterator[tuple[int, bytes]]:
     """JPEG frames sampled at `fps`: by the stream's own clock for a file, by ours when live."""
     interval_ms = 1000.0 / fps
     number = 0
+    source, looped = url.removeprefix(LOOP), url.startswith(LOOP)
     while not stop.is_set():
-        capture = cv2.VideoCapture(url)
+        capture = cv2.VideoCapture(source)
         if not capture.isOpened():
-            if not _live(url):
+            if "://" not in url:
                 raise OSError(f"cannot open video {url}")
             log.warning("camera %s: cannot connect; retrying", url.split("@")[-1])
             stop.wait(RECONNECT_S)
             continue
         next_ms = 0.0
         started = time.monotonic()
+        read = 0
         try:
             while not stop.is_set():
                 ok, frame = capture.read()
                 if not ok:
                     break
+                read += 1
                 at = (
                     (time.monotonic() - started) * 1000
-                    if _live(url)
+                    if "://" in url
                     else capture.get(cv2.CAP_PROP_POS_MSEC)
                 )
                 if at + 1e-6 < next_ms:
                     continue
                 next_ms = at + interval_ms
+                if looped:  # played as fast as a camera would show it
+                    stop.wait(max(0.0, at / 1000 - (time.monotonic() - started)))
                 number += 1
                 done, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
                 if done:
                     yield number, jpeg.tobytes()
         finally:
             capture.release()
+        if looped and read:
+            continue  # from the start again
+        if looped:
+            raise OSError(f"video {source} has no frames")
         if not _live(url):
             return  # a file ends; a camera is reconnected
         stop.wait(RECONNECT_S)

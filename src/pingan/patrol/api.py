@@ -372,7 +372,8 @@ class TaskOut(BaseModel):
 class PhoneTaskOut(TaskOut):
     """A task as the responder's phone shows it."""
 
-    title: str
+    title: str = Field(description="The alarm rule's title; the phone shows it translated")
+    subject: str | None = Field(description="The device or route, as its people named it")
     category: str
     priority: int
     raised_at: datetime

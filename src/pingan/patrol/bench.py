@@ -148,7 +148,7 @@ def _prepare(platform: Platform) -> dict[str, Any]:
                 s,
                 rules=rules,
                 rule=fire,
-                title=f"bench {n}",
+                subject=f"bench {n}",
                 node_id=site.id,
                 path=site.path,
                 key=f"bench:{n}",

@@ -419,6 +419,7 @@ def task_view(session: Session, task: Task) -> dict[str, Any]:
         "note": task.note,
         "has_photo": task.has_photo,
         "title": alarm.title,
+        "subject": alarm.subject,
         "category": alarm.category,
         "priority": alarm.priority,
         "raised_at": alarm.raised_at,

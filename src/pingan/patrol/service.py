@@ -590,7 +590,7 @@ def _raise_missed(
         session,
         rules=rules,
         rule=rule,
-        title=f"{rule.title} · {route.name} · {person.name if person else ''} · {names}"[:200],
+        subject=" · ".join(filter(None, [route.name, person.name if person else "", names])),
         node_id=team.node_id,
         path=route.path,
         key=f"patrol_run:{run.id}",

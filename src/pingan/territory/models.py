@@ -150,6 +150,46 @@ class PersonKind(enum.StrEnum):
     volunteer = "volunteer"
 
 
+class Relation(enum.StrEnum):
+    """To the householder (the groups of GB/T 4761 家庭关系代码)."""
+
+    head = "head"
+    spouse = "spouse"
+    child = "child"
+    grandchild = "grandchild"
+    parent = "parent"
+    grandparent = "grandparent"
+    sibling = "sibling"
+    other = "other"
+
+
+RELATION_LABEL: dict[Relation, str] = {
+    Relation.head: N_("户主"),
+    Relation.spouse: N_("配偶"),
+    Relation.child: N_("子女"),
+    Relation.grandchild: N_("孙子女"),
+    Relation.parent: N_("父母"),
+    Relation.grandparent: N_("祖父母"),
+    Relation.sibling: N_("兄弟姐妹"),
+    Relation.other: N_("其他"),
+}
+
+
+class Residence(enum.StrEnum):
+    registered = "registered"  # 户籍: household registration here
+    permanent = "permanent"  # 常住: lives here, registered elsewhere
+    tenant = "tenant"
+    floating = "floating"  # 流动人口
+
+
+RESIDENCE_LABEL: dict[Residence, str] = {
+    Residence.registered: N_("户籍"),
+    Residence.permanent: N_("常住"),
+    Residence.tenant: N_("租住"),
+    Residence.floating: N_("流动"),
+}
+
+
 class Person(TimestampMixin, Base):
     """A resident, staff member or volunteer, attached to one node (household, site, community)."""
 
@@ -170,8 +210,10 @@ class Person(TimestampMixin, Base):
     birth_date: Mapped[date | None] = mapped_column(Date)
     id_number: Mapped[str | None] = mapped_column(String(18))  # 居民身份证号, sensitive
     phone: Mapped[str | None] = mapped_column(String(20))
-    relation: Mapped[str | None] = mapped_column(String(20))  # to the householder: 户主, 配偶 …
-    residence: Mapped[str | None] = mapped_column(String(20))  # 户籍 / 常住 / 流动 / 租住
+    relation: Mapped[Relation | None] = mapped_column(Enum(Relation, native_enum=False, length=20))
+    residence: Mapped[Residence | None] = mapped_column(
+        Enum(Residence, native_enum=False, length=20)
+    )
     resident_group_id: Mapped[int | None] = mapped_column(
         ForeignKey("resident_groups.id", ondelete="SET NULL"), index=True
     )

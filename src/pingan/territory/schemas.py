@@ -6,14 +6,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pingan.i18n import choice
 from pingan.masking import MaskedNumber
 from pingan.territory.geo import CRS
 from pingan.territory.models import (
     KIND_LABEL,
+    RELATION_LABEL,
+    RESIDENCE_LABEL,
     SITE_TYPE_LABEL,
     Management,
     NodeKind,
     PersonKind,
+    Relation,
+    Residence,
     SiteType,
 )
 
@@ -102,10 +107,20 @@ class PersonFields(Strict):
     birth_date: date | None = None
     id_number: str | None = Field(None, description="18-digit resident identity card number")
     phone: str | None = Field(None, pattern=r"^[0-9+\- ]{5,20}$")
-    relation: str | None = Field(None, max_length=20)
-    residence: str | None = Field(None, max_length=20)
+    relation: Relation | None = Field(None, description="To the householder: head, spouse …")
+    residence: Residence | None = Field(None, description="registered, permanent …")
     resident_group_id: int | None = None
     notes: str | None = Field(None, max_length=2000)
+
+    @field_validator("relation", mode="before")
+    @classmethod
+    def _relation(cls, value: Any) -> Any:
+        return (choice(value, RELATION_LABEL) or value) if isinstance(value, str) else value
+
+    @field_validator("residence", mode="before")
+    @classmethod
+    def _residence(cls, value: Any) -> Any:
+        return (choice(value, RESIDENCE_LABEL) or value) if isinstance(value, str) else value
 
     @field_validator("id_number")
     @classmethod
@@ -135,8 +150,8 @@ class PersonOut(BaseModel):
     birth_date: date | None
     id_number: MaskedNumber = Field(description="Masked; GET …/id-number reads it whole (audited)")
     phone: MaskedNumber = Field(description="Masked; GET …/phone reads it whole (audited)")
-    relation: str | None
-    residence: str | None
+    relation: Relation | None
+    residence: Residence | None
     resident_group_id: int | None
     notes: str | None
     created_at: datetime

@@ -202,7 +202,7 @@ def install(app: FastAPI, pages: Pages) -> None:
             {
                 "kind": kind.value,
                 "label": IMPORT_LABEL[kind],
-                "columns": "、".join(c.label for c in import_service.COLUMNS[kind]),
+                "columns": [c.label for c in import_service.COLUMNS[kind]],
                 "has_position": any(c.key == "lon" for c in import_service.COLUMNS[kind]),
             }
             for kind in import_service.ImportKind

@@ -15,6 +15,7 @@ from pingan.alarms import service as alarm_service
 from pingan.alarms.models import CATEGORY_LABEL, Alarm
 from pingan.alarms.notify.feed import change_alarm
 from pingan.assessment import figures
+from pingan.assessment.api import figure_out
 from pingan.auth import audit
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
@@ -113,7 +114,7 @@ def install(app: FastAPI, pages: Pages) -> None:
             places = _places(session, principal)
         levels = [alarm_service.desk_level(p) for p in principal.paths(Perm.alarms_read)]
         labels = {
-            **alarm_words(lang_of(request)),
+            **alarm_words(request),
             "desk_level": min(levels) if levels else 0,
             **places,
         }
@@ -173,7 +174,7 @@ def install(app: FastAPI, pages: Pages) -> None:
                 responders=responders,
                 can_handle=can_handle,
                 category=CATEGORY_LABEL.get(alarm.category, alarm.category),
-                labels=alarm_words(lang_of(request)),
+                labels=alarm_words(request),
             )
 
     def _nearest_cameras(
@@ -323,13 +324,15 @@ def install(app: FastAPI, pages: Pages) -> None:
         except PinganError as exc:
             span = figures.period(None, None)
             error = exc
+        # Every figure from one load of the period, in the page: no round trip per chart.
+        lang = lang_of(request)
+        with pages.session(principal, request) as session:
+            shown = [
+                figure_out(f, span, lang).model_dump(mode="json")
+                for f in figures.Figures(session, actor=principal, period=span).all()
+            ]
         return pages.render(
-            request,
-            "stats.html",
-            principal=principal,
-            span=span,
-            names=list(figures.FIGURES),
-            error=error,
+            request, "stats.html", principal=principal, span=span, figures=shown, error=error
         )
 
     # --- territory --------------------------------------------------------------------------------

@@ -12,9 +12,12 @@ from typing import TYPE_CHECKING
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 
+from pingan.alarms import service as alarm_service
+from pingan.alarms.models import STATE_LABEL
 from pingan.assessment.figures import day_start
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
+from pingan.db.base import utcnow
 from pingan.db.paging import page_count
 from pingan.devices import service as device_service
 from pingan.devices.models import DeviceKind
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     from pingan.web.pages import Pages
 
 PAGE = 50
+STRANGER_DAYS = 30  # the recurring strangers listed: their alarms of this many days
 DECISION_WORDS = {
     Decision.grant: N_("放行"),
     Decision.deny: N_("拒绝"),
@@ -68,6 +72,14 @@ def install(app: FastAPI, pages: Pages) -> None:
             people = territory_service.people_names(
                 session, person_ids=[r.person_id for r in rows if r.person_id]
             )
+            # Strangers who came back at night (the watch's own list, kept as its alarms).
+            strangers, _n = alarm_service.get_all(
+                session,
+                actor=principal,
+                category="stranger",
+                since=utcnow() - timedelta(days=STRANGER_DAYS),
+                limit=50,
+            )
             can_watch = any(principal.paths(p) for p in (Perm.watch_care, Perm.watch_blocked))
             entries = watch.entries(session, actor=principal, kind=None) if can_watch else []
             places = territory_service.get_all_of_kinds(
@@ -102,6 +114,9 @@ def install(app: FastAPI, pages: Pages) -> None:
                 can_care=principal.system or bool(principal.paths(Perm.watch_care)),
                 can_search=principal.system or bool(principal.paths(Perm.faces_search)),
                 entries=entries,
+                strangers=strangers,
+                stranger_days=STRANGER_DAYS,
+                state_words=STATE_LABEL,
                 watch_people=territory_service.people_names(
                     session, person_ids=[e.person_id for e in entries if e.person_id]
                 ),

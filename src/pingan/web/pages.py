@@ -35,7 +35,7 @@ from pingan.errors import PinganError
 from pingan.i18n import N_, gettext, t
 from pingan.security import same_origin
 from pingan.web import admin, basemap, console, device_pages, face_pages, patrol, phone
-from pingan.web.text import home_of, lang_of, menu
+from pingan.web.text import LABELS, home_of, lang_of, menu
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -139,6 +139,7 @@ class Pages:
             "principal": principal,
             "user": principal.name if principal else None,
             "menu": menu(principal) if principal else [],
+            "labels": LABELS,
             "here": request.url.path,
             **extra,
         }

@@ -95,7 +95,9 @@ def install(app: FastAPI, pages: Pages) -> None:
             "phone.html",
             principal=principal,
             words=words,
-            categories=alarm_words(lang)["categories"],
+            alarm_words={
+                k: v for k, v in alarm_words(request).items() if k in ("categories", "titles")
+            },
         )
 
     @app.get(f"{PHONE}sw.js", include_in_schema=False)

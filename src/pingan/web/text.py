@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,17 @@ from pingan.alarms.models import CATEGORY_LABEL, STATE_LABEL, AlarmState
 from pingan.api_common import request_lang
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
+from pingan.faces.models import PURPOSE_LABEL, REASON_LABEL
 from pingan.i18n import N_, gettext
+from pingan.territory.models import RELATION_LABEL, RESIDENCE_LABEL
+
+# Enumerated values stored as keys, shown in the page's language: _(labels.relation[p.relation]).
+LABELS: dict[str, Mapping[Any, str]] = {
+    "relation": RELATION_LABEL,
+    "residence": RESIDENCE_LABEL,
+    "purpose": PURPOSE_LABEL,
+    "reason": REASON_LABEL,
+}
 
 
 def lang_of(request: Request) -> str:
@@ -64,9 +75,13 @@ def home_of(principal: Principal) -> str:
     return items[0].href if items else "/territory"
 
 
-def alarm_words(lang: str) -> dict[str, Any]:
-    """Labels of states, actions and categories for the scripts of the desk and alarm pages."""
+def alarm_words(request: Request) -> dict[str, Any]:
+    """Labels of states, actions, categories and the rules' titles for the scripts of the desk,
+    alarm and phone pages, in the page's language."""
+    lang = lang_of(request)
+    titles = request.app.state.runtime.rules.titles()
     return {
+        "titles": {t: gettext(t, lang) for t in sorted(titles)},
         "states": {s.value: gettext(STATE_LABEL[s], lang) for s in AlarmState},
         "actions": {a.value: gettext(ACTION_LABEL[a], lang) for a in Action},
         "entries": {k: gettext(v, lang) for k, v in ENTRY_LABEL.items()},

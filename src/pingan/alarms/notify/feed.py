@@ -62,6 +62,7 @@ def change_alarm(alarm: Alarm) -> dict[str, Any]:
     return {
         "id": alarm.id,
         "title": alarm.title,
+        "subject": alarm.subject,
         "priority": alarm.priority,
         "category": alarm.category,
         "state": alarm.state.value if hasattr(alarm.state, "value") else alarm.state,

@@ -117,7 +117,7 @@ def message_for(session: Session, *, alarm: Alarm, event: str, public_url: str) 
         alarm_id=alarm.id,
         priority=alarm.priority,
         category=alarm.category,
-        title=alarm.title,
+        title=alarm.headline(),
         state=STATE_LABEL[AlarmState(alarm.state)],
         level=alarm.level,
         place=place_of(session, alarm),

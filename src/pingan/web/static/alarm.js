@@ -91,18 +91,6 @@
     reloadTimeline();  // every change is a new line, a responder's step included
   }, document.getElementById("live"));
 
-  // A camera's live picture: decoded by the platform only while it is shown here.
-  for (const button of document.querySelectorAll(".live-view")) {
-    const img = button.nextElementSibling;
-    const open = button.textContent;
-    button.addEventListener("click", () => {
-      const showing = !img.hidden;
-      img.hidden = showing;
-      if (showing) img.removeAttribute("src"); else img.src = button.dataset.src;
-      button.textContent = showing ? open : button.dataset.close;
-    });
-  }
-
   const box = document.getElementById("minimap");
   if (box && window.L) {
     const point = [Number(box.dataset.lat), Number(box.dataset.lon)];

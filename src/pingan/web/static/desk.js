@@ -69,7 +69,7 @@
     const place = [communities.get(where.community), sites.get(where.site)].filter(Boolean).join(" · ");
     const cells = [
       `<span class="badge p${alarm.priority}">P${alarm.priority}</span>`,
-      `<a href="/alarms/${alarm.id}">${escapeHtml(alarm.title)}</a>` +
+      `<a href="/alarms/${alarm.id}">${escapeHtml(pingan.headline(alarm, labels.titles))}</a>` +
         (alarm.restored ? ` <small>(${escapeHtml(labels.restored)})</small>` : ""),
       escapeHtml(place),
       escapeHtml(labels.states[alarm.state] || alarm.state) +

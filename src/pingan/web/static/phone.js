@@ -4,7 +4,10 @@
 "use strict";
 (() => {
   const W = JSON.parse(document.getElementById("words").textContent);
-  const CATEGORIES = JSON.parse(document.getElementById("categories").textContent);
+  const ALARM_WORDS = JSON.parse(document.getElementById("alarm-words").textContent);
+  const CATEGORIES = ALARM_WORDS.categories;
+  // The rule's title in the phone's language, then the device or route as its people named it.
+  const headline = (t) => [ALARM_WORDS.titles[t.title] || t.title, t.subject].filter(Boolean).join(" · ");
   const QUEUE = "pingan.checkins";
   const ME = "pingan.me";
   const $ = (id) => document.getElementById(id);
@@ -310,12 +313,12 @@
     if (!state.tasks.length) { box.append(el("p", { class: "muted" }, W.no_tasks)); return; }
     for (const t of state.tasks) {
       const card = el("article", { class: `card ${t.state}`, "data-task": t.id, "data-state": t.state },
-        el("h2", {}, el("span", { class: `badge p${t.priority}` }, `P${t.priority}`), " ", t.title),
+        el("h2", {}, el("span", { class: `badge p${t.priority}` }, `P${t.priority}`), " ", headline(t)),
         el("p", { class: "meta" }, `${CATEGORIES[t.category] || t.category} · ${t.place}`),
         el("p", { class: "state" }, W[t.state] || t.state),
         t.distance_m !== null ? el("p", { class: "meta" }, fmt(W.away, { m: Math.round(t.distance_m) })) : null,
         t.state === "offered" ? el("p", { class: "meta countdown", "data-deadline": t.deadline }) : null,
-        t.snapshot ? el("img", { class: "snapshot", src: t.snapshot, alt: t.title }) : null);
+        t.snapshot ? el("img", { class: "snapshot", src: t.snapshot, alt: headline(t) }) : null);
       if (t.state === "on_scene") {
         card.append(el("label", {}, W.note, el("textarea", { name: "note", maxlength: "2000" })));
         card.append(el("label", {}, W.photo, el("input", { type: "file", name: "photo", accept: "image/*", capture: "environment" })));

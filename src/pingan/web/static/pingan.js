@@ -26,6 +26,11 @@ window.pingan = (() => {
     return { error: data.detail, alarm: fresh.ok ? await fresh.json() : null };
   }
 
+  // An alarm's rule title in the page's language (titles: from the page's words), then its subject.
+  function headline(alarm, titles) {
+    return [titles[alarm.title] || alarm.title, alarm.subject].filter(Boolean).join(" · ");
+  }
+
   function alarmStream(onChange, indicator) {
     const stream = new EventSource("/api/v1/alarms/stream");
     stream.addEventListener("hello", () => { if (indicator) { indicator.classList.remove("down"); indicator.title = ""; } });
@@ -70,6 +75,17 @@ window.pingan = (() => {
         else shown.title = data.detail || response.statusText;
       });
     }
+    // A camera's live picture (alarm and device pages): decoded by the platform only while shown.
+    for (const live of document.querySelectorAll(".live-view")) {
+      const img = live.nextElementSibling;
+      const open = live.textContent;
+      live.addEventListener("click", () => {
+        const showing = !img.hidden;
+        img.hidden = showing;
+        if (showing) img.removeAttribute("src"); else img.src = live.dataset.src;
+        live.textContent = showing ? open : live.dataset.close;
+      });
+    }
     const button = document.getElementById("wall");
     if (button) button.addEventListener("click", () => {
       const on = !document.documentElement.classList.contains("wall");
@@ -80,5 +96,5 @@ window.pingan = (() => {
   });
   document.addEventListener("fullscreenchange", () => { if (!document.fullscreenElement) setWall(false); });
 
-  return { time, localiseTimes, act, alarmStream, setWall, baseMap, layerUrl, crs: basemap.crs };
+  return { time, localiseTimes, act, headline, alarmStream, setWall, baseMap, layerUrl, crs: basemap.crs };
 })();

@@ -1,4 +1,4 @@
-// Statistics: each card fetches its figure (the same numbers as its CSV) and draws it.
+// Statistics: each card draws its figure (the same numbers as its CSV).
 "use strict";
 (() => {
   const span = JSON.parse(document.getElementById("span").textContent);
@@ -55,23 +55,21 @@
     box.replaceWith(t);
   }
 
-  for (const card of document.querySelectorAll("[data-figure]")) {
-    const name = card.dataset.figure;
-    fetch(`/api/v1/figures/${name}?start=${span.start}&end=${span.end}`).then((r) => r.json()).then((figure) => {
-      card.querySelector("h2").textContent = figure.title;
-      card.querySelector(".note").textContent = figure.note || "";
-      const box = card.querySelector(".chart");
-      if (name === "defences") table(figure, box);
-      else if (figure.rows.every((r) => r.every((v) => typeof v !== "number" || v === 0))) {
-        box.classList.add("nodata");
-        box.textContent = words.none;
-      } else {
-        const chart = echarts.init(box, null, { renderer: "svg" });
-        chart.setOption({ animation: false, ...option(figure) });  // a console, not a show
-        charts.push(chart);
-      }
-      card.dataset.loaded = "1";
-    });
+  // The figures come in the page, computed from one load of the period (the same numbers as
+  // GET /api/v1/figures/{name} and its CSV).
+  for (const figure of JSON.parse(document.getElementById("figures").textContent)) {
+    const card = document.querySelector(`[data-figure="${figure.name}"]`);
+    const box = card.querySelector(".chart");
+    if (figure.name === "defences") table(figure, box);
+    else if (figure.rows.every((r) => r.every((v) => typeof v !== "number" || v === 0))) {
+      box.classList.add("nodata");
+      box.textContent = words.none;
+    } else {
+      const chart = echarts.init(box, null, { renderer: "svg" });
+      chart.setOption({ animation: false, ...option(figure) });  // a console, not a show
+      charts.push(chart);
+    }
+    card.dataset.loaded = "1";
   }
   window.addEventListener("resize", () => charts.forEach((c) => c.resize()));
 
