@@ -52,7 +52,18 @@ def test_english_on_request(client: TestClient, world: World) -> None:
         "/api/v1/territory/nodes/987654",
         headers={**world.auth("gh_admin"), "Accept-Language": "en-US,en;q=0.9"},
     )
-    assert r.status_code == 404 and r.json()["detail"] == "节点 987654 not found"
+    assert r.status_code == 404 and r.json()["detail"] == "node 987654 not found"
+    # What an error is about is worded in the reader's language too, not only its sentence.
+    english = {**world.auth("street_admin"), "Accept-Language": "en"}
+    for path, detail in (
+        ("/api/v1/alarms/987654", "alarm 987654 not found"),
+        ("/api/v1/devices/987654", "device 987654 not found"),
+        ("/api/v1/users/987654", "user 987654 not found"),
+        ("/api/v1/patrol/routes/987654", "patrol route 987654 not found"),
+    ):
+        assert client.get(path, headers=english).json()["detail"] == detail, path
+    chinese = client.get("/api/v1/alarms/987654", headers=world.auth("street_admin"))
+    assert chinese.json()["detail"] == "未找到报警 987654"
     r = client.get("/api/v1/no-such-thing")
     assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
 

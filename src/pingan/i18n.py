@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -127,12 +128,35 @@ def pick_lang(accept_language: str | None) -> str:
     return DEFAULT_LANG
 
 
+@dataclass(frozen=True)
+class Phrase:
+    """Words with values in them, worded in the reader's language where shown: what an error
+    is about ("用户 {n}"), a reason naming a value. str() is the Chinese."""
+
+    text: str
+    values: tuple[tuple[str, Any], ...]
+
+    def say(self, lang: str = DEFAULT_LANG) -> str:
+        return gettext(self.text, lang).format(**dict(self.values))
+
+    def __str__(self) -> str:
+        return self.say()
+
+
+def phrase(text: str, **values: Any) -> Phrase:
+    """A phrase of the catalogue with its values: phrase(N_("用户 {n}"), n=5)."""
+    return Phrase(text, tuple(values.items()))
+
+
 def t(key: str, lang: str = DEFAULT_LANG, **params: Any) -> str:
     text = MESSAGES.get(key)
     if text is None:
         return key
-    # Parameters that are words of the catalogue (a kind, a reason) are translated too.
-    words = {k: gettext(v, lang) if isinstance(v, str) else v for k, v in params.items()}
+    # Parameters that are words or phrases of the catalogue (a kind, a reason) are worded too.
+    words = {
+        k: v.say(lang) if isinstance(v, Phrase) else gettext(v, lang) if isinstance(v, str) else v
+        for k, v in params.items()
+    }
     try:
         return gettext(text, lang).format(**words)
     except (KeyError, IndexError):

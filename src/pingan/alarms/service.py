@@ -24,7 +24,7 @@ from pingan.devices.models import Device
 from pingan.errors import Conflict, NotFound
 from pingan.events.models import Event
 from pingan.events.pipeline import Incoming, Stored
-from pingan.i18n import N_
+from pingan.i18n import N_, Phrase, phrase
 from pingan.territory import service as territory_service
 from pingan.territory.models import NodeKind, TerritoryNode, ancestor_path
 
@@ -342,8 +342,8 @@ def _contacts(event: Stored) -> list[str]:
     return [str(n) for n in said if isinstance(n, str) and n.lstrip("+").isdigit()][:3]
 
 
-def _what(alarm_id: int) -> str:
-    return f"报警 {alarm_id}"
+def _what(alarm_id: int) -> Phrase:
+    return phrase(N_("报警 {n}"), n=alarm_id)
 
 
 def get_visible_or_raise(
@@ -536,8 +536,8 @@ def notification_visible_or_raise(
     row = session.get(Notification, notification_id)
     alarm = session.get(Alarm, row.alarm_id) if row else None
     if row is None or alarm is None:
-        raise NotFound(what=f"通知 {notification_id}")
-    actor.require(Perm.alarms_handle, alarm.path, f"通知 {notification_id}")
+        raise NotFound(what=phrase(N_("通知 {n}"), n=notification_id))
+    actor.require(Perm.alarms_handle, alarm.path, phrase(N_("通知 {n}"), n=notification_id))
     return row
 
 

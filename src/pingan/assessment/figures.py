@@ -24,7 +24,7 @@ from pingan.auth.roles import Perm
 from pingan.devices import service as device_service
 from pingan.devices.models import DeviceKind
 from pingan.errors import Invalid, NotFound
-from pingan.i18n import N_
+from pingan.i18n import N_, phrase
 from pingan.patrol import service as patrol_service
 from pingan.patrol.models import Member, Task, Team
 from pingan.territory import service as territory_service
@@ -412,7 +412,7 @@ class Figures:
     def get(self, name: str) -> Figure:
         method = FIGURES.get(name)
         if method is None:
-            raise NotFound(what=f"统计 {name}")
+            raise NotFound(what=phrase(N_("统计 {n}"), n=name))
         return method(self)
 
 

@@ -42,6 +42,7 @@ from pingan.auth.schemas import (
 )
 from pingan.config import get_settings
 from pingan.errors import NotFound
+from pingan.i18n import N_, phrase
 from pingan.masking import NumberOut
 
 router = APIRouter(dependencies=[StrictQuery])
@@ -118,7 +119,7 @@ def revoke_token(token_id: int, actor: Actor, session: DB) -> None:
         (t for t in service.tokens_of(session, user_id=actor.user_id) if t.id == token_id), None
     )
     if token is None:
-        raise NotFound(what=f"令牌 {token_id}")
+        raise NotFound(what=phrase(N_("令牌 {n}"), n=token_id))
     service.revoke(session, token=token)
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from pingan.auth.roles import PERMISSIONS, RANK, Perm, Role
 from pingan.errors import Forbidden, NotFound
+from pingan.i18n import Phrase
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Principal:
             return True
         return path is not None and any(path.startswith(p) for p in self.paths(perm))
 
-    def require(self, perm: Perm, path: str | None, what: str) -> None:
+    def require(self, perm: Perm, path: str | None, what: str | Phrase) -> None:
         """Outside every scope: 404, so existence does not leak; inside but not allowed: 403."""
         if not self.sees(path):
             raise NotFound(what=what)

@@ -22,6 +22,7 @@ from pingan.db.base import utcnow
 from pingan.db.engine import READONLY, unit_of_work
 from pingan.db.paging import paginate
 from pingan.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited, Unauthenticated
+from pingan.i18n import N_, phrase
 from pingan.territory import service as territory_service
 from pingan.territory.models import TerritoryNode
 
@@ -69,14 +70,14 @@ def get_visible_or_raise(session: Session, *, actor: Principal, user_id: int) ->
     """A user is visible to admins of any scope holding one of the user's bindings."""
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound(what=f"用户 {user_id}")
+        raise NotFound(what=phrase(N_("用户 {n}"), n=user_id))
     if actor.system or actor.user_id == user.id or actor.is_root_admin():
         return user
     visible = session.scalar(
         select(_visible_clause(actor, Perm.users_read)).where(User.id == user.id)
     )
     if not visible:
-        raise NotFound(what=f"用户 {user_id}")
+        raise NotFound(what=phrase(N_("用户 {n}"), n=user_id))
     return user
 
 
@@ -252,7 +253,7 @@ def add_binding(session: Session, *, actor: Principal, user: User, data: Binding
 def remove_binding(session: Session, *, actor: Principal, user: User, binding_id: int) -> None:
     binding = session.get(RoleBinding, binding_id)
     if binding is None or binding.user_id != user.id:
-        raise NotFound(what=f"授权 {binding_id}")
+        raise NotFound(what=phrase(N_("授权 {n}"), n=binding_id))
     _check_grant(
         session, actor=actor, binding=BindingIn(role=Role(binding.role), node_id=binding.node_id)
     )

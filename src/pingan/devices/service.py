@@ -22,6 +22,7 @@ from pingan.db.paging import paginate
 from pingan.devices.models import Device, DeviceKind, DeviceStatus, Protocol, default_supervision_s
 from pingan.devices.schemas import DeviceCreate, DeviceFields, DeviceUpdate
 from pingan.errors import Conflict, DataKeyMissing, Invalid, NotFound
+from pingan.i18n import N_, Phrase, phrase
 from pingan.territory import geo
 from pingan.territory import service as territory_service
 from pingan.territory.models import NodeKind, TerritoryNode, ancestor_id, ancestor_path
@@ -130,8 +131,8 @@ def info_by_account(session: Session, *, account: str) -> DeviceInfo | None:
 # --- registry ----------------------------------------------------------------------------------
 
 
-def _what(device_id: int) -> str:
-    return f"设备 {device_id}"
+def _what(device_id: int) -> Phrase:
+    return phrase(N_("设备 {n}"), n=device_id)
 
 
 def get_visible_or_raise(
@@ -181,7 +182,9 @@ def _check_node(session: Session, *, actor: Principal, node_id: int) -> Territor
         session, actor=actor, node_id=node_id, perm=Perm.devices_write
     )
     if node.kind not in DEVICE_NODE_KINDS:
-        raise Invalid("bad_parent", field="node_id", kind="设备", expected="小区/单位或楼栋")
+        raise Invalid(
+            "bad_parent", field="node_id", kind=N_("设备"), expected=N_("小区/单位或楼栋")
+        )
     return node
 
 
@@ -252,7 +255,7 @@ def delete(session: Session, *, device: Device) -> None:
 
     if session.scalar(select(Event.id).where(Event.device_id == device.id).limit(1)) is not None:
         raise Conflict(
-            field="enabled", reason="设备已有事件记录，请停用（enabled=false）而不是删除"
+            field="enabled", reason=N_("设备已有事件记录，请停用（enabled=false）而不是删除")
         )
     session.delete(device)
     _flush(session)
@@ -264,7 +267,7 @@ def _flush(session: Session) -> None:
     try:
         session.flush()
     except IntegrityError as exc:
-        raise Conflict(reason="设备编号或 DC-09 账号已被使用") from exc
+        raise Conflict(reason=N_("设备编号或 DC-09 账号已被使用")) from exc
 
 
 def issue_http_token(session: Session, *, device: Device) -> str:

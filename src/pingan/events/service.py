@@ -16,6 +16,7 @@ from pingan.devices.models import Device
 from pingan.errors import Conflict, NotFound
 from pingan.events.models import DeadLetter, Event
 from pingan.events.pipeline import Incoming, Pipeline
+from pingan.i18n import N_, phrase
 from pingan.territory.models import TerritoryNode
 
 
@@ -96,7 +97,7 @@ def dead_letter_visible_or_raise(
         stmt = stmt.where(_letter_clause(actor))
     letter = session.scalar(stmt)
     if letter is None:
-        raise NotFound(what=f"死信 {letter_id}")
+        raise NotFound(what=phrase(N_("死信 {n}"), n=letter_id))
     return letter
 
 
@@ -113,7 +114,7 @@ def replay(
         and letter.replay_result
         and letter.replay_result.startswith("stored")
     ):
-        raise Conflict(reason="已重放成功，不再重复")
+        raise Conflict(reason=N_("已重放成功，不再重复"))
     reparse = reparsers.get(letter.channel)
     if reparse is None:
         raise Conflict(reason=f"{letter.channel} 消息不能重放")

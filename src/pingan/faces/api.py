@@ -55,7 +55,7 @@ from pingan.faces.schemas import (
     WatchOut,
     WithdrawIn,
 )
-from pingan.i18n import t
+from pingan.i18n import N_, t
 from pingan.ingest.http import device_upload, keep_refused
 from pingan.masking import NumberOut
 from pingan.territory import service as territory_service
@@ -698,10 +698,10 @@ class OwnConsentIn(BaseModel):
 
 def _me(session: Session, actor: Principal) -> tuple[Person, TerritoryNode | None]:
     if actor.person_id is None:
-        raise NotFound(what="本人的居民信息（此账号未关联居民）")
+        raise NotFound(what=N_("本人的居民信息（此账号未关联居民）"))
     person = session.get(Person, actor.person_id)
     if person is None:
-        raise NotFound(what="本人的居民信息")
+        raise NotFound(what=N_("本人的居民信息"))
     home = session.get(TerritoryNode, person.node_id)
     site = (
         territory_service.enclosing(session, path=home.path, kind=NodeKind.site) if home else None

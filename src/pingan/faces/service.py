@@ -43,7 +43,7 @@ from pingan.faces.models import (
 )
 from pingan.faces.schemas import ConsentIn, CredentialIn, PhotoResult
 from pingan.faces.vault import Vault
-from pingan.i18n import N_
+from pingan.i18n import N_, phrase
 from pingan.territory import service as territory_service
 from pingan.territory.models import Person, TerritoryNode
 
@@ -72,9 +72,9 @@ def record_consent(
     if actor.person_id == person.id:  # a resident consenting for themselves, on their own page
         scope = session.get(TerritoryNode, data.node_id)
         if scope is None:
-            raise NotFound(what=f"节点 {data.node_id}")
+            raise NotFound(what=phrase(N_("节点 {n}"), n=data.node_id))
     else:
-        actor.require(Perm.faces_enrol, path, f"人员 {person.id}")
+        actor.require(Perm.faces_enrol, path, phrase(N_("人员 {n}"), n=person.id))
         scope = territory_service.get_visible_or_raise(session, actor=actor, node_id=data.node_id)
     if not path.startswith(scope.path):
         raise Invalid("consent_scope", field="node_id", name=scope.name)
@@ -121,11 +121,15 @@ def active_consent(session: Session, *, person_id: int) -> FaceConsent | None:
 def consent_visible_or_raise(session: Session, *, actor: Principal, consent_id: int) -> FaceConsent:
     consent = session.get(FaceConsent, consent_id)
     if consent is None:
-        raise NotFound(what=f"人脸授权 {consent_id}")
+        raise NotFound(what=phrase(N_("人脸授权 {n}"), n=consent_id))
     person = session.get(Person, consent.person_id)
     assert person is not None
     if actor.person_id != person.id:  # anyone may withdraw their own consent
-        actor.require(Perm.faces_enrol, _person_path(session, person), f"人脸授权 {consent_id}")
+        actor.require(
+            Perm.faces_enrol,
+            _person_path(session, person),
+            phrase(N_("人脸授权 {n}"), n=consent_id),
+        )
     return consent
 
 
@@ -219,7 +223,9 @@ def enrol(
     """Enrol 1–5 photos; each refused photo says why. Needs a consent that lets the platform
     hold the template (the person agreed separately to central storage)."""
     if actor.person_id != person.id:  # residents may enrol their own face
-        actor.require(Perm.faces_enrol, _person_path(session, person), f"人员 {person.id}")
+        actor.require(
+            Perm.faces_enrol, _person_path(session, person), phrase(N_("人员 {n}"), n=person.id)
+        )
     if not 1 <= len(photos) <= MAX_TEMPLATES:
         raise Invalid("photo_count", field="photos", most=MAX_TEMPLATES)
     consent = active_consent(session, person_id=person.id)
@@ -304,7 +310,7 @@ def issue_credential(
     session: Session, *, actor: Principal, person: Person, data: CredentialIn, vault: Vault
 ) -> Credential:
     path = _person_path(session, person)
-    actor.require(Perm.faces_enrol, path, f"人员 {person.id}")
+    actor.require(Perm.faces_enrol, path, phrase(N_("人员 {n}"), n=person.id))
     scope = territory_service.get_visible_or_raise(session, actor=actor, node_id=data.node_id)
     if not path.startswith(scope.path):
         raise Invalid("consent_scope", field="node_id", name=scope.name)
@@ -316,7 +322,7 @@ def issue_credential(
             Credential.revoked_at.is_(None),
         )
     ):
-        raise Conflict("conflict", field="secret", reason="卡号已发给他人")
+        raise Conflict("conflict", field="secret", reason=N_("卡号已发给他人"))
     credential = Credential(
         person_id=person.id,
         node_id=scope.id,
@@ -337,8 +343,8 @@ def credential_visible_or_raise(
 ) -> Credential:
     credential = session.get(Credential, credential_id)
     if credential is None:
-        raise NotFound(what=f"通行凭证 {credential_id}")
-    actor.require(Perm.faces_enrol, credential.path, f"通行凭证 {credential_id}")
+        raise NotFound(what=phrase(N_("通行凭证 {n}"), n=credential_id))
+    actor.require(Perm.faces_enrol, credential.path, phrase(N_("通行凭证 {n}"), n=credential_id))
     return credential
 
 
@@ -681,7 +687,7 @@ def recognition_visible_or_raise(
 ) -> Recognition:
     """A face record is shown to those who enrol or search faces there, never to all."""
     row = session.get(Recognition, recognition_id)
-    what = f"识别记录 {recognition_id}"
+    what = phrase(N_("识别记录 {n}"), n=recognition_id)
     if row is None or not actor.sees(row.path):
         raise NotFound(what=what)
     allowed = actor.can(Perm.faces_search, row.path) or actor.can(Perm.faces_enrol, row.path)

@@ -42,6 +42,7 @@ from pingan.faces.models import (
 )
 from pingan.faces.schemas import PhotoResult, WatchIn
 from pingan.faces.vault import Vault
+from pingan.i18n import N_, phrase
 from pingan.territory import service as territory_service
 from pingan.territory.models import NodeKind, Person, TerritoryNode, ancestor_path
 
@@ -122,7 +123,7 @@ def add(session: Session, *, actor: Principal, data: WatchIn) -> WatchEntry:
 
 def visible_or_raise(session: Session, *, actor: Principal, entry_id: int) -> WatchEntry:
     entry = session.get(WatchEntry, entry_id)
-    what = f"名单条目 {entry_id}"
+    what = phrase(N_("名单条目 {n}"), n=entry_id)
     # The blocked list does not exist for those who may not keep it.
     if entry is None or not actor.can(PERM[entry.kind], entry.path):
         raise NotFound(what=what)

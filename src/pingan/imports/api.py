@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Query, Response, UploadFile
 from pingan.api_common import DB, PUBLIC, Actor, StrictQuery, needs
 from pingan.auth.roles import Perm
 from pingan.errors import Forbidden, Invalid
+from pingan.i18n import N_
 from pingan.imports import service
 from pingan.imports.service import ImportKind
 from pingan.territory.geo import CRS
@@ -27,7 +28,7 @@ def template(kind: ImportKind, fmt: str) -> Response:
     elif fmt == "xlsx":
         body, media = service.template_xlsx(kind), XLSX
     else:
-        raise Invalid(field="fmt", fields="fmt（csv 或 xlsx）")
+        raise Invalid(field="fmt", fields=N_("fmt（csv 或 xlsx）"))
     return Response(
         body,
         media_type=media,
@@ -53,7 +54,7 @@ def import_file(
         raise Forbidden(action=needed.value)
     data = file.file.read(MAX_UPLOAD + 1)  # spooled to disk by the form parser; a worker thread
     if len(data) > MAX_UPLOAD:
-        raise Invalid("bad_file", field="file", reason="文件超过 20 MB")
+        raise Invalid("bad_file", field="file", reason=N_("文件超过 20 MB"))
     report = service.run(
         session,
         actor=actor,

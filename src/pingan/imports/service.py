@@ -232,7 +232,9 @@ def read_rows(data: bytes, filename: str) -> Iterator[list[str]]:
         except UnicodeDecodeError:
             continue
     else:
-        raise Invalid("bad_file", field="file", reason="无法识别的文本编码（请用 UTF-8 保存 CSV）")
+        raise Invalid(
+            "bad_file", field="file", reason=N_("无法识别的文本编码（请用 UTF-8 保存 CSV）")
+        )
     for line in csv.reader(io.StringIO(text)):
         yield [c.strip() for c in line]
 
@@ -399,7 +401,7 @@ def _resident_row(ctx: _Ctx, row: dict[str, str]) -> bool:
     building = ctx.child(ctx.site(row), row["building"], "building", "楼栋")
     household = ctx.child(building, row["household"], "household", "房号")
     if row.get("gender", "") not in _GENDER:
-        raise Invalid(field="gender", fields="gender（应为 男 或 女）")
+        raise Invalid(field="gender", fields=N_("gender（应为 男 或 女）"))
     group_id = None
     if row.get("resident_group"):
         community = ctx.community(row["community"])
@@ -485,7 +487,7 @@ def run(
     rows = read_rows(data, filename)
     header = next(rows, None)
     if header is None:
-        raise Invalid("bad_file", field="file", reason="文件是空的")
+        raise Invalid("bad_file", field="file", reason=N_("文件是空的"))
     columns = _header_map(kind, header)
     report = Report(kind=kind.value, dry_run=dry_run)
     ctx = _Ctx(session, actor, crs)

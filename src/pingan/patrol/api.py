@@ -28,6 +28,7 @@ from pingan.auth.roles import Perm
 from pingan.db.engine import unit_of_work
 from pingan.errors import Invalid, NotFound
 from pingan.faces.vault import Vault
+from pingan.i18n import N_, phrase
 from pingan.patrol import dispatch, service
 from pingan.patrol.models import Route, TaskState, TeamKind
 from pingan.patrol.schemas import (
@@ -223,7 +224,7 @@ def reissue_code(
         (c for c in service.checkpoints(session, route=route) if c.id == checkpoint_id), None
     )
     if checkpoint is None:
-        raise NotFound(what=f"检查点 {checkpoint_id}")
+        raise NotFound(what=phrase(N_("检查点 {n}"), n=checkpoint_id))
     service.reissue(session, actor=actor, checkpoint=checkpoint, route=route)
     token = service.token(_vault(request), checkpoint)
     return CodeOut(

@@ -20,7 +20,7 @@ from pingan.auth.principal import SYSTEM, Principal
 from pingan.auth.roles import Perm
 from pingan.db.base import utcnow
 from pingan.errors import Conflict, NotFound
-from pingan.i18n import N_
+from pingan.i18n import N_, phrase
 from pingan.patrol import service as patrol_service
 from pingan.patrol.models import OPEN_TASKS, Member, Task, TaskState, Team
 from pingan.territory.geo import distance_m
@@ -167,7 +167,7 @@ def offer(
     """Offer the alarm to a responder (the one named, or the nearest on duty not yet tried).
     None when nobody is left: the centre is told on the timeline. A responder whose phone page
     is closed is also told through the notification channels (`rules`)."""
-    actor.require(Perm.alarms_handle, alarm.path, f"报警 {alarm.id}")
+    actor.require(Perm.alarms_handle, alarm.path, phrase(N_("报警 {n}"), n=alarm.id))
     if not alarm.is_open:
         raise Conflict("dispatch_closed", field="alarm")
     now = now or utcnow()
@@ -178,7 +178,7 @@ def offer(
     if member_id is not None:
         pool = [(m, far) for m, far in pool if m.id == member_id]
         if not pool:
-            raise NotFound(what=f"值班队员 {member_id}")
+            raise NotFound(what=phrase(N_("值班队员 {n}"), n=member_id))
     pool = [(m, far) for m, far in pool if m.id not in tried]
     if not pool:
         alarm_service.record(
@@ -291,7 +291,7 @@ def task_for_responder(session: Session, *, actor: Principal, task_id: int) -> T
     task = session.get(Task, task_id)
     member = session.get(Member, task.member_id) if task else None
     if task is None or member is None or member.user_id != actor.user_id:
-        raise NotFound(what=f"任务 {task_id}")
+        raise NotFound(what=phrase(N_("任务 {n}"), n=task_id))
     return task
 
 
@@ -304,7 +304,7 @@ def task_visible_or_raise(session: Session, *, actor: Principal, task_id: int) -
             Perm.alarms_read, task.path
         ):
             return task
-    raise NotFound(what=f"任务 {task_id}")
+    raise NotFound(what=phrase(N_("任务 {n}"), n=task_id))
 
 
 def step(
@@ -321,7 +321,7 @@ def step(
     """The responder's move on their task; the alarm and its timeline follow. `now`: a step
     recorded after the fact (the demo's history)."""
     if name not in STEPS:
-        raise NotFound(what=f"步骤 {name}")
+        raise NotFound(what=phrase(N_("步骤 {n}"), n=name))
     allowed, target, action = STEPS[name]
     if task.state not in allowed:
         raise Conflict("dispatch_step", field="step", step=name, state=task.state.value)

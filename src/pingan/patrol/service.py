@@ -29,6 +29,7 @@ from pingan.auth.roles import Perm, Role
 from pingan.db.base import utcnow
 from pingan.errors import Conflict, Forbidden, Invalid, NotFound
 from pingan.faces.vault import Vault
+from pingan.i18n import N_, phrase
 from pingan.patrol.models import (
     CheckIn,
     Checkpoint,
@@ -54,7 +55,7 @@ EDGE_DEG = 0.0002  # about 20 m: a checkpoint on the boundary line itself is on 
 def _team_or_raise(session: Session, *, actor: Principal, team_id: int, perm: Perm) -> Team:
     team = session.get(Team, team_id)
     if team is None:
-        raise NotFound(what=f"队伍 {team_id}")
+        raise NotFound(what=phrase(N_("队伍 {n}"), n=team_id))
     actor.require(perm, team.path, team.name)
     return team
 
@@ -97,7 +98,7 @@ def add_member(session: Session, *, actor: Principal, team_id: int, data: Member
     if session.scalar(
         select(Member.id).where(Member.team_id == team.id, Member.person_id == data.person_id)
     ):
-        raise Conflict("conflict", field="person_id", reason="已是队员")
+        raise Conflict("conflict", field="person_id", reason=N_("已是队员"))
     member = Member(
         team_id=team.id,
         person_id=data.person_id,
@@ -274,8 +275,8 @@ def swap(
     for sid in (shift_id, other_id):
         shift = session.get(Shift, sid)
         if shift is None:
-            raise NotFound(what=f"班次 {sid}")
-        actor.require(Perm.patrol_manage, shift.path, f"班次 {sid}")
+            raise NotFound(what=phrase(N_("班次 {n}"), n=sid))
+        actor.require(Perm.patrol_manage, shift.path, phrase(N_("班次 {n}"), n=sid))
         pair.append(shift)
     first, second = pair
     if first.team_id != second.team_id:
@@ -387,7 +388,7 @@ def create_route(session: Session, *, actor: Principal, data: RouteIn) -> Route:
 def route_visible_or_raise(session: Session, *, actor: Principal, route_id: int) -> Route:
     route = session.get(Route, route_id)
     if route is None or not actor.sees(route.path):
-        raise NotFound(what=f"巡逻路线 {route_id}")
+        raise NotFound(what=phrase(N_("巡逻路线 {n}"), n=route_id))
     return route
 
 
@@ -478,7 +479,7 @@ def check_in(
     """A scanned checkpoint. Returns the check-in, or the refusal to raise once it is recorded."""
     run = session.get(Run, run_id)
     if run is None or not actor.sees(run.path):
-        raise NotFound(what=f"巡逻 {run_id}")
+        raise NotFound(what=phrase(N_("巡逻 {n}"), n=run_id))
     member = session.get(Member, run.member_id)
     detail = {"token": data.token[:40], "lon": data.lon, "lat": data.lat}
     if member is None or member.user_id != actor.user_id:
@@ -543,7 +544,7 @@ def finish_run(
     counts as service."""
     member = session.get(Member, run.member_id)
     if actor.user_id is not None and (member is None or member.user_id != actor.user_id):
-        actor.require(Perm.patrol_manage, run.path, f"巡逻 {run.id}")
+        actor.require(Perm.patrol_manage, run.path, phrase(N_("巡逻 {n}"), n=run.id))
     if run.state == RunState.finished:
         raise Conflict("patrol_finished", field="run")
     end = now or utcnow()
@@ -620,7 +621,7 @@ def checkins(session: Session, *, run: Run) -> Sequence[CheckIn]:
 def run_visible_or_raise(session: Session, *, actor: Principal, run_id: int) -> Run:
     run = session.get(Run, run_id)
     if run is None or not actor.sees(run.path):
-        raise NotFound(what=f"巡逻 {run_id}")
+        raise NotFound(what=phrase(N_("巡逻 {n}"), n=run_id))
     return run
 
 

@@ -20,6 +20,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
 from pingan.errors import Invalid
+from pingan.i18n import N_
 
 
 class CRS(StrEnum):
@@ -133,7 +134,7 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
 
 def check_position(lon: float | None, lat: float | None, field: str = "lon") -> None:
     if (lon is None) != (lat is None):
-        raise Invalid("bad_geometry", field=field, reason="经度和纬度须同时给出")
+        raise Invalid("bad_geometry", field=field, reason=N_("经度和纬度须同时给出"))
     if lon is not None and lat is not None and not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise Invalid("bad_geometry", field=field, reason=f"坐标 ({lon}, {lat}) 超出经纬度范围")
 
@@ -152,7 +153,7 @@ def parse_boundary(raw: str | dict[str, Any], crs: CRS = CRS.wgs84, field: str =
     except json.JSONDecodeError as exc:
         raise Invalid("bad_geometry", field=field, reason=f"不是合法的 JSON：{exc.msg}") from exc
     if not isinstance(obj, dict):
-        raise Invalid("bad_geometry", field=field, reason="应为 GeoJSON 对象")
+        raise Invalid("bad_geometry", field=field, reason=N_("应为 GeoJSON 对象"))
     if obj.get("type") == "Feature":
         obj = obj.get("geometry") or {}
     kind = obj.get("type")
@@ -162,7 +163,7 @@ def parse_boundary(raw: str | dict[str, Any], crs: CRS = CRS.wgs84, field: str =
         )
     coords = obj.get("coordinates")
     if not isinstance(coords, list) or not coords:
-        raise Invalid("bad_geometry", field=field, reason="缺少 coordinates")
+        raise Invalid("bad_geometry", field=field, reason=N_("缺少 coordinates"))
     try:
         converted = {"type": kind, "coordinates": _convert_coords(coords, crs)}
         geom = shape(converted)
@@ -170,11 +171,13 @@ def parse_boundary(raw: str | dict[str, Any], crs: CRS = CRS.wgs84, field: str =
         raise Invalid("bad_geometry", field=field, reason=f"坐标结构有误：{exc}") from exc
     minx, miny, maxx, maxy = geom.bounds
     if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
-        raise Invalid("bad_geometry", field=field, reason="坐标超出经纬度范围（应为 经度, 纬度）")
+        raise Invalid(
+            "bad_geometry", field=field, reason=N_("坐标超出经纬度范围（应为 经度, 纬度）")
+        )
     if not geom.is_valid:
         raise Invalid("bad_geometry", field=field, reason=explain_validity(geom))
     if geom.is_empty or geom.area == 0:
-        raise Invalid("bad_geometry", field=field, reason="面积为零")
+        raise Invalid("bad_geometry", field=field, reason=N_("面积为零"))
     return json.dumps(converted, separators=(",", ":"))
 
 

@@ -17,6 +17,7 @@ from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
 from pingan.db.paging import paginate
 from pingan.errors import Conflict, Forbidden, Invalid, NotFound
+from pingan.i18n import N_, Phrase, phrase
 from pingan.territory import geo, idcard
 from pingan.territory.models import (
     KIND_LABEL,
@@ -40,8 +41,8 @@ from pingan.territory.schemas import (
 BOUNDARY_KINDS = {NodeKind.street, NodeKind.community, NodeKind.grid, NodeKind.site}
 
 
-def _what(node_id: int) -> str:
-    return f"节点 {node_id}"
+def _what(node_id: int) -> Phrase:
+    return phrase(N_("节点 {n}"), n=node_id)
 
 
 def get(session: Session, *, node_id: int) -> TerritoryNode | None:
@@ -210,7 +211,7 @@ def _apply(node: TerritoryNode, data: NodeFields, kind: NodeKind) -> None:
 def _check_kind_fields(node: TerritoryNode, kind: NodeKind) -> None:
     if kind == NodeKind.site:
         if node.site_type is None:
-            raise Invalid(field="site_type", fields="site_type（小区/单位必须注明类型）")
+            raise Invalid(field="site_type", fields=N_("site_type（小区/单位必须注明类型）"))
     else:
         for attr in ("site_type", "management", "management_name", "management_contact"):
             if getattr(node, attr) is not None:
@@ -227,9 +228,11 @@ def _check_parent(
     expected = PARENT_KIND[kind]
     if expected is None:
         if parent_id is not None:
-            raise Invalid("bad_parent", field="parent_id", kind=KIND_LABEL[kind], expected="（无）")
+            raise Invalid(
+                "bad_parent", field="parent_id", kind=KIND_LABEL[kind], expected=N_("（无）")
+            )
         if not actor.system:
-            raise Forbidden(action="创建街道")
+            raise Forbidden(action=N_("创建街道"))
         return None
     if parent_id is None:
         raise Invalid(
@@ -289,7 +292,7 @@ def move(session: Session, *, actor: Principal, node: TerritoryNode, parent_id: 
             "bad_parent",
             field="parent_id",
             kind=KIND_LABEL[node.kind],
-            expected="不在自身之下的节点",
+            expected=N_("不在自身之下的节点"),
         )
     old = node.path
     new = f"{parent.path if parent else '/'}{node.id}/"
@@ -412,8 +415,8 @@ def locate(
 # --- people ------------------------------------------------------------------------------------
 
 
-def _person_what(person_id: int) -> str:
-    return f"人员 {person_id}"
+def _person_what(person_id: int) -> Phrase:
+    return phrase(N_("人员 {n}"), n=person_id)
 
 
 def get_person_visible_or_raise(
@@ -514,7 +517,10 @@ def _check_person_node(session: Session, *, actor: Principal, node_id: int) -> T
         NodeKind.street,
     ):
         raise Invalid(
-            "bad_parent", field="node_id", kind="人员", expected="住户、小区/单位、网格、社区或街道"
+            "bad_parent",
+            field="node_id",
+            kind=N_("人员"),
+            expected=N_("住户、小区/单位、网格、社区或街道"),
         )
     return node
 
@@ -529,12 +535,12 @@ def _apply_person(
         if data.get("gender") is None:
             data["gender"] = idcard.gender(number)
         if data["birth_date"] != idcard.birth_date(number):
-            raise Invalid(field="birth_date", fields="birth_date（与身份证号不符）")
+            raise Invalid(field="birth_date", fields=N_("birth_date（与身份证号不符）"))
     if data.get("resident_group_id") is not None:
         group = session.get(ResidentGroup, data["resident_group_id"])
         node = session.get(TerritoryNode, data.get("node_id", person.node_id))
         if group is None or node is None or f"/{group.community_id}/" not in node.path:
-            raise Invalid(field="resident_group_id", fields="resident_group_id（不属于该社区）")
+            raise Invalid(field="resident_group_id", fields=N_("resident_group_id（不属于该社区）"))
     for key, value in data.items():
         setattr(person, key, value)
 
@@ -572,9 +578,9 @@ def get_group_visible_or_raise(
 ) -> ResidentGroup:
     group = session.get(ResidentGroup, group_id)
     if group is None:
-        raise NotFound(what=f"居民小组 {group_id}")
+        raise NotFound(what=phrase(N_("居民小组 {n}"), n=group_id))
     node = session.get(TerritoryNode, group.community_id)
-    actor.require(perm, node.path if node else None, f"居民小组 {group_id}")
+    actor.require(perm, node.path if node else None, phrase(N_("居民小组 {n}"), n=group_id))
     return group
 
 
@@ -601,7 +607,7 @@ def create_group(session: Session, *, actor: Principal, data: GroupCreate) -> Re
         session, actor=actor, node_id=data.community_id, perm=Perm.people_write
     )
     if community.kind != NodeKind.community:
-        raise Invalid("bad_parent", field="community_id", kind="居民小组", expected="社区")
+        raise Invalid("bad_parent", field="community_id", kind=N_("居民小组"), expected=N_("社区"))
     group = ResidentGroup(community_id=data.community_id, name=data.name)
     session.add(group)
     _flush(session)
@@ -625,7 +631,9 @@ def update_group(
         )
         node = session.get(TerritoryNode, leader.node_id)
         if node is None or f"/{group.community_id}/" not in node.path:
-            raise Invalid(field="leader_person_id", fields="leader_person_id（组长须是本社区居民）")
+            raise Invalid(
+                field="leader_person_id", fields=N_("leader_person_id（组长须是本社区居民）")
+            )
     for key, value in fields.items():
         setattr(group, key, value)
     _flush(session)

@@ -19,6 +19,7 @@ from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
 from pingan.db.base import utcnow
 from pingan.errors import Conflict, Forbidden, Invalid, NotFound
+from pingan.i18n import N_, phrase
 
 NULLABLE = frozenset({"url", "secret"})
 
@@ -82,7 +83,7 @@ def get_all(session: Session) -> Sequence[ChannelRecord]:
 def get_or_raise(session: Session, *, channel_id: int) -> ChannelRecord:
     record = session.get(ChannelRecord, channel_id)
     if record is None:
-        raise NotFound(what=f"通知渠道 {channel_id}")
+        raise NotFound(what=phrase(N_("通知渠道 {n}"), n=channel_id))
     return record
 
 

@@ -1,5 +1,6 @@
-"""Every page in English, in Chromium, against the demo as `pingan demo-data` builds it: no Chinese
-character may be left outside what people entered (names of places, devices, people, teams …).
+"""Every page in Chromium against the demo as `pingan demo-data` builds it, on both databases, in
+both languages: no script error and no failed request of its own; and in English no Chinese
+character left outside what people entered (names of places, devices, people, teams …).
 
 The pages are walked from the application's routes, so a new page is checked without being
 listed here; the user data is named column by column, so a platform word stored as Chinese text
@@ -11,6 +12,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import pytest
 from playwright.sync_api import Browser, Page
@@ -137,7 +139,6 @@ def _account_for(path: str, perm: object) -> str:
 
 
 def _sign_in(page: Page, base: str, username: str, password: str) -> None:
-    page.goto(f"{base}/login?lang=en")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
@@ -158,10 +159,27 @@ def _left_over(page: Page, words: list[str]) -> list[str]:
     return sorted(set(lines))
 
 
-def test_every_page_in_english_has_no_chinese_outside_user_data(
-    demo: tuple[Live, dict[str, str]], browser: Browser
-) -> None:
-    live, passwords = demo
+PHONE = {"width": 390, "height": 844}
+DESK = {"width": 1366, "height": 768}
+
+
+@dataclass
+class Walk:
+    """What the walk met on each page: Chinese left (English only), script errors, requests
+    that failed."""
+
+    chinese: dict[str, list[str]] = field(default_factory=dict)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+    def report(self) -> str:
+        parts = [f"{where}:\n    " + "\n    ".join(lines) for where, lines in self.chinese.items()]
+        parts += [f"{where} (errors):\n    " + "\n    ".join(e) for where, e in self.errors.items()]
+        return "\n".join(parts)
+
+
+def walk(live: Live, passwords: dict[str, str], browser: Browser, lang: str) -> Walk:
+    """Every page of the application, each opened by a demo account that may, in `lang`: the
+    phone's pages in a phone's window, the console's at 1366×768."""
     base = f"http://127.0.0.1:{live.port}"
     words = _user_words(live)
     ids = _ids(live)
@@ -170,24 +188,63 @@ def test_every_page_in_english_has_no_chinese_outside_user_data(
     by_account: dict[str, list[str]] = {}
     for path, perm in pages.items():
         by_account.setdefault(_account_for(path, perm), []).append(path.format(**ids))
-    found: dict[str, list[str]] = {}
+    seen = Walk()
     for username, paths in by_account.items():
-        context = browser.new_context(viewport={"width": 1366, "height": 768})
+        phone = any(p.startswith("/m") for p in paths)
+        context = browser.new_context(viewport=PHONE if phone else DESK)
         page = context.new_page()
-        page.goto(f"{base}/login?lang=en")
-        found["/login"] = _left_over(page, words)
+        problems: list[str] = []
+        page.on("pageerror", lambda exc, into=problems: into.append(f"script: {exc}"))
+        page.on(
+            "console",
+            lambda m, into=problems: (
+                into.append(f"console: {m.text}") if m.type == "error" else None
+            ),
+        )
+        page.on(
+            "response",
+            lambda r, into=problems: (
+                into.append(f"{r.status} {r.url}")
+                if r.status >= 400 and r.url.startswith(base)
+                else None
+            ),
+        )
+        page.goto(f"{base}/login?lang={lang}")
+        if lang == "en":
+            seen.chinese["/login"] = _left_over(page, words)
         _sign_in(page, base, username, passwords[username])
         for path in paths:
+            problems.clear()
             response = page.goto(f"{base}{path}")
             assert response is not None and response.status == 200, (username, path)
             page.wait_for_load_state("networkidle")
-            assert page.evaluate("document.documentElement.lang") == "en", path
-            found[f"{path} ({username})"] = _left_over(page, words)
+            shown = page.evaluate("document.documentElement.lang")
+            assert shown == ("en" if lang == "en" else "zh-CN"), (path, shown)
+            where = f"{path} ({username})"
+            if lang == "en":
+                seen.chinese[where] = _left_over(page, words)
+            if problems:
+                seen.errors[where] = list(problems)
         context.close()
-    left = {path: lines for path, lines in found.items() if lines}
-    assert not left, "Chinese left on English pages:\n" + "\n".join(
-        f"{path}:\n    " + "\n    ".join(lines) for path, lines in left.items()
-    )
+    seen.chinese = {where: lines for where, lines in seen.chinese.items() if lines}
+    return seen
+
+
+def test_every_page_in_chinese_opens_without_an_error(
+    demo: tuple[Live, dict[str, str]], browser: Browser
+) -> None:
+    """Each page against the running demo, in the default language: no script error, no
+    request of its own that fails."""
+    seen = walk(*demo, browser, "zh")
+    assert not seen.errors, seen.report()
+
+
+def test_every_page_in_english_has_no_chinese_outside_user_data(
+    demo: tuple[Live, dict[str, str]], browser: Browser
+) -> None:
+    live, passwords = demo
+    seen = walk(live, passwords, browser, "en")
+    assert not seen.chinese and not seen.errors, "On English pages:\n" + seen.report()
     # The walk saw the demo's records, not empty tables.
     engine = make_engine(live.settings)
     with engine.connect() as conn:
