@@ -33,11 +33,17 @@ document.addEventListener("DOMContentLoaded", () => {
       const response = await fetch("/api/v1/faces/search", { method: "POST", body: new FormData(search) });
       if (!response.ok) { out.textContent = await problem(response); return; }
       const found = await response.json();
+      // Doors and cameras by name, as the log's filter lists them.
+      const doors = new Map([...document.querySelectorAll("#log select[name=door] option")].map((o) => [o.value, o.textContent]));
       const lines = [
         ...found.enrolled.map((e) => `${words.enrolled}: ${e.name || e.person_id} (${e.score.toFixed(3)})`),
-        ...found.sightings.map((s) => `${words.seen} ${pingan.time(s.at)} #${s.device_id} (${s.score.toFixed(3)})`),
+        ...found.sightings.map((s) => `${words.seen} ${pingan.time(s.at)} · ${doors.get(String(s.device_id)) || `#${s.device_id}`} (${s.score.toFixed(3)})`),
       ];
-      out.textContent = lines.length ? lines.join(" · ") : words.none;
+      out.replaceChildren(...(lines.length ? lines : [words.none]).map((line) => {
+        const li = document.createElement("li");
+        li.textContent = line;
+        return li;
+      }));
     });
   }
   const watch = document.getElementById("watch-form");
