@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     )
     map_tiles: Path | None = Field(
         None,
-        description="An MBTiles file of base-map tiles the platform serves itself at "
+        description="An MBTiles or PMTiles file of raster base-map tiles the platform serves at "
         "/tiles/{z}/{x}/{y}: a base map with no internet",
     )
     map_tianditu_key: str | None = Field(

@@ -1,5 +1,6 @@
 """The base map under our own layers, when a deployment provides one: an offline tile set the
-platform serves itself (an MBTiles file, e.g. cut for the sub-district), an online tile server
+platform serves itself (an MBTiles or PMTiles file of raster tiles, e.g. cut for the
+sub-district), an online tile server
 of the network (`PINGAN_MAP_TILE_URL`), or the national Tianditu service with its key. Without
 any, the maps draw only our GeoJSON layers, which needs no internet.
 
@@ -10,12 +11,15 @@ back in it, and the services convert them (territory.geo)."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from fastapi import FastAPI
 from fastapi.responses import Response
+from pmtiles.reader import MmapSource, Reader
+from pmtiles.tile import Compression, TileType
 
 from pingan.config import Settings
 
@@ -68,12 +72,10 @@ def image_sources(settings: Settings) -> list[str]:
     return []
 
 
-class TileFile:
+class MBTiles:
     """An MBTiles file (SQLite: `tiles` in TMS rows, `metadata` with its format), read-only."""
 
     def __init__(self, path: Path) -> None:
-        if not path.is_file():
-            raise FileNotFoundError(f"map tiles not found: {path} (PINGAN_MAP_TILES)")
         self.path = path
         with self._connect() as db:
             row = db.execute("SELECT value FROM metadata WHERE name = 'format'").fetchone()
@@ -94,11 +96,54 @@ class TileFile:
         return bytes(row[0]) if row else None
 
 
+PMTILES_MEDIA = {
+    TileType.PNG: "image/png",
+    TileType.JPEG: "image/jpeg",
+    TileType.WEBP: "image/webp",
+}
+
+
+class PMTiles:
+    """A PMTiles (v3) archive of raster tiles: one file, its directories read by byte ranges."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = path.open("rb")
+        # The pmtiles package is untyped: its reader is used here only.
+        self._reader = Reader(MmapSource(self._file))  # type: ignore[no-untyped-call]
+        header = self._reader.header()  # type: ignore[no-untyped-call]
+        media = PMTILES_MEDIA.get(header["tile_type"])
+        if media is None:
+            # Vector tiles need a style and a renderer in the browser; the pages draw images.
+            raise ValueError(
+                f"{path}: {header['tile_type'].name} tiles; the base map takes raster tiles "
+                "(PNG, JPEG or WebP) in a .pmtiles or .mbtiles file (PINGAN_MAP_TILES)"
+            )
+        if header["tile_compression"] not in (Compression.NONE, Compression.UNKNOWN):
+            raise ValueError(f"{path}: compressed raster tiles are not served (PINGAN_MAP_TILES)")
+        self.media = media
+        self._lock = threading.Lock()
+
+    def tile(self, z: int, x: int, y: int) -> bytes | None:
+        if not (0 <= z <= 24 and 0 <= x < 2**z and 0 <= y < 2**z):
+            return None
+        with self._lock:
+            data = self._reader.get(z, x, y)  # type: ignore[no-untyped-call]
+        return bytes(data) if data else None
+
+
+def open_tiles(path: Path) -> MBTiles | PMTiles:
+    """The offline tile set a deployment names, by its kind (.pmtiles, else MBTiles)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"map tiles not found: {path} (PINGAN_MAP_TILES)")
+    return PMTiles(path) if path.suffix.lower() == ".pmtiles" else MBTiles(path)
+
+
 def install(app: FastAPI, settings: Settings) -> None:
     """Serve the offline tile set, when there is one (the tiles are no personal data: open)."""
     if settings.map_tiles is None:
         return
-    tiles = TileFile(settings.map_tiles)
+    tiles = open_tiles(settings.map_tiles)
 
     @app.get("/tiles/{z}/{x}/{y}", include_in_schema=False)
     def tile(z: int, x: int, y: int) -> Response:
