@@ -70,39 +70,91 @@ def _jitter(key: str) -> random.Random:
     return random.Random(f"liucheng:{key}")
 
 
+Vertex = tuple[
+    int, int
+]  # a point of the plan's lattice: (k sixths of a community east, r rows south)
+
+
+def vertex(k: int, r: int, amp: float = AMP) -> tuple[float, float]:
+    g = _jitter(f"v{k},{r}")
+    x = WEST + k * CELL_LON / STRIPS + g.uniform(-1, 1) * amp * 0.35 * CELL_LON / STRIPS
+    y = NORTH - r * CELL_LAT + g.uniform(-1, 1) * amp * 0.1 * CELL_LAT
+    return x, y
+
+
+def edge(a: Vertex, b: Vertex, amp: float = AMP) -> list[tuple[float, float]]:
+    """The line between two neighbouring lattice points, bending as a street does: the same
+    line for the cells on either side of it and for the street drawn along it."""
+    lo, hi = sorted((a, b))
+    p, q = vertex(*lo, amp), vertex(*hi, amp)
+    g = _jitter(f"e{lo}{hi}")
+    dx, dy = q[0] - p[0], q[1] - p[1]
+    length = (dx * dx + dy * dy) ** 0.5
+    nx, ny = -dy / length, dx / length
+    points = [p]
+    for t in (0.25, 0.5, 0.75):
+        off = g.uniform(-1, 1) * amp * 0.07 * length
+        points.append((p[0] + t * dx + off * nx, p[1] + t * dy + off * ny))
+    points.append(q)
+    return points if (a, b) == (lo, hi) else points[::-1]
+
+
 def organic(col: int, row: int, first: int, last: int, amp: float) -> list[list[float]]:
     """The ring of a cell of the plan (columns `first`..`last` of its row, in sixths of a
     community) drawn as a town's boundaries are: corners off the square, edges that bend like
     the streets they follow. Cells that touch share the very same line, so none overlap and no
     gap opens between them."""
-
-    def vertex(k: int, r: int) -> tuple[float, float]:
-        g = _jitter(f"v{k},{r}")
-        x = WEST + k * CELL_LON / STRIPS + g.uniform(-1, 1) * amp * 0.35 * CELL_LON / STRIPS
-        y = NORTH - r * CELL_LAT + g.uniform(-1, 1) * amp * 0.1 * CELL_LAT
-        return x, y
-
-    def edge(a: tuple[int, int], b: tuple[int, int]) -> list[tuple[float, float]]:
-        lo, hi = sorted((a, b))
-        p, q = vertex(*lo), vertex(*hi)
-        g = _jitter(f"e{lo}{hi}")
-        dx, dy = q[0] - p[0], q[1] - p[1]
-        length = (dx * dx + dy * dy) ** 0.5
-        nx, ny = -dy / length, dx / length
-        points = [p]
-        for t in (0.25, 0.5, 0.75):
-            off = g.uniform(-1, 1) * amp * 0.07 * length
-            points.append((p[0] + t * dx + off * nx, p[1] + t * dy + off * ny))
-        points.append(q)
-        return points if (a, b) == (lo, hi) else points[::-1]
-
     k0, k1 = col * STRIPS + first, col * STRIPS + last
     path = [(k, row) for k in range(k0, k1 + 1)]
     path += [(k1, row + 1)] + [(k, row + 1) for k in range(k1 - 1, k0 - 1, -1)] + [(k0, row)]
     ring: list[list[float]] = []
     for a, b in itertools.pairwise(path):
-        ring += [[round(x, 6), round(y, 6)] for x, y in edge(a, b)[:-1]]
+        ring += [[round(x, 6), round(y, 6)] for x, y in edge(a, b, amp)[:-1]]
     return [*ring, ring[0]]
+
+
+# Streets of the plan: east-west along each row's line, north-south along each column's, named
+# after the town's roads; lanes between a community's grids.
+EAST_WEST = ["柳城大道", "光华大道", "鱼凫路", "南街", "凤凰大街"]
+NORTH_SOUTH = ["杨柳西路", "永宁路", "迎晖路", "航天路", "黄金路", "大学城路"]
+
+
+def streets(cells: set[tuple[int, int]], lanes: list[tuple[int, int, str]]) -> list[dict]:
+    """The streets the community and grid boundaries follow, as GeoJSON LineStrings: a road
+    along every line of the plan that bounds a community, a lane along every line between two
+    of its grids. `cells`: (col, row) of each community; `lanes`: (k, row, name)."""
+
+    def line(points: list[Vertex]) -> list[list[float]]:
+        out: list[tuple[float, float]] = []
+        for a, b in itertools.pairwise(points):
+            out += edge(a, b)[:-1]
+        out.append(vertex(*points[-1]))
+        return [[round(x, 6), round(y, 6)] for x, y in out]
+
+    rows = max(r for _c, r in cells) + 1
+    features = []
+    # One feature a block, from crossing to crossing, as a map's ways are: named once each.
+    for r in range(rows + 1):  # east-west: the block of column c if a community touches it
+        for c in range(COLS):
+            if (c, r - 1) in cells or (c, r) in cells:
+                points = [(k, r) for k in range(c * STRIPS, (c + 1) * STRIPS + 1)]
+                features.append(_road(EAST_WEST[r % len(EAST_WEST)], "road", line(points)))
+    for c in range(COLS + 1):
+        for r in range(rows):
+            if (c - 1, r) in cells or (c, r) in cells:
+                name = NORTH_SOUTH[c % len(NORTH_SOUTH)]
+                features.append(_road(name, "road", line([(c * STRIPS, r), (c * STRIPS, r + 1)])))
+    for k, r, name in lanes:
+        features.append(_road(name, "lane", line([(k, r), (k, r + 1)])))
+    return features
+
+
+def _road(name: str, kind: str, coordinates: list[list[float]]) -> dict:
+    return {
+        "type": "Feature",
+        "properties": {"name": name, "kind": kind},
+        "geometry": {"type": "LineString", "coordinates": coordinates},
+    }
 
 
 def person_name() -> str:
@@ -142,8 +194,11 @@ def main() -> None:
     features = [street]
     sites, buildings, households, residents = [], [], [], []
     used: set[str] = set()
+    cells: set[tuple[int, int]] = set()
+    lanes: list[tuple[int, int, str]] = []
     for index, short in enumerate(COMMUNITIES):
         col, row = index % COLS, index // COLS
+        cells.add((col, row))
         w, n = WEST + col * CELL_LON, NORTH - row * CELL_LAT
         s = n - CELL_LAT
         community = f"{short}社区"
@@ -163,6 +218,10 @@ def main() -> None:
             }
         )
         grid_count = 3 if short in ("鱼凫路", "光华", "大学城") else 2
+        lanes += [
+            (col * STRIPS + g * STRIPS // grid_count, row, f"{short}{'一二'[g - 1]}巷")
+            for g in range(1, grid_count)
+        ]
         width = CELL_LON / grid_count
         grids = []
         for g in range(grid_count):
@@ -290,6 +349,15 @@ def main() -> None:
     (OUT / "territory.geojson").write_text(
         json.dumps(
             {"type": "FeatureCollection", "features": features}, ensure_ascii=False, indent=1
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    (OUT / "streets.geojson").write_text(
+        json.dumps(
+            {"type": "FeatureCollection", "features": streets(cells, lanes)},
+            ensure_ascii=False,
+            indent=1,
         )
         + "\n",
         encoding="utf-8",

@@ -107,6 +107,12 @@ class Settings(BaseSettings):
         description="An MBTiles or PMTiles file of raster base-map tiles the platform serves at "
         "/tiles/{z}/{x}/{y}: a base map with no internet",
     )
+    map_streets: Path | None = Field(
+        None,
+        description="A GeoJSON file of streets (LineStrings with a name; kind road or lane) the "
+        "maps draw under our layers when there are no tiles: a map of lines with no internet "
+        "(the demo draws its own)",
+    )
     map_tianditu_key: str | None = Field(
         None,
         max_length=64,

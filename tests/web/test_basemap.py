@@ -143,3 +143,66 @@ def test_a_gcj02_base_map_gets_our_layers_and_gives_its_clicks_in_gcj02(
     finally:
         settings.map_tile_crs, settings.map_tile_url = saved
     assert gcj02_to_wgs84(*on_map)[0] - 103.805 < 1e-5
+
+
+def test_streets_under_the_map_with_no_tiles(tmp_path: Path) -> None:
+    """A deployment with no tiles may give its streets as GeoJSON lines (the demo has its own):
+    checked at start, served with only their names and kinds, drawn under our layers."""
+    lines = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"name": "鱼凫路", "kind": "road", "owner": "not shown"},
+                "geometry": {
+                    "type": "LineString",
+                    "coordinates": [[103.80, 30.69], [103.82, 30.69]],
+                },
+            }
+        ],
+    }
+    path = tmp_path / "streets.geojson"
+    path.write_text(json.dumps(lines, ensure_ascii=False), encoding="utf-8")
+    settings = settings_for("sqlite", tmp_path, map_streets=path)
+    migrate.upgrade(make_engine(settings))
+    with TestClient(create_app(settings)) as client:
+        served = client.get("/map/streets.geojson").json()
+        assert served["features"][0]["properties"] == {"name": "鱼凫路", "kind": "road"}
+        assert '"streets": "/map/streets.geojson"' in client.get("/login").text
+    # Not lines, or not JSON: said at start, naming the setting.
+    path.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {},
+                        "geometry": {"type": "Point", "coordinates": [0, 0]},
+                    }
+                ],
+            }
+        )
+    )
+    with pytest.raises(ValueError, match="PINGAN_MAP_STREETS"):
+        create_app(settings)
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="not JSON"):
+        create_app(settings)
+
+
+def test_the_demo_draws_its_streets_and_tiles_draw_their_own(tmp_path: Path) -> None:
+    plain = settings_for("sqlite", tmp_path / "plain")
+    assert basemap.streets_source(plain, demo=False) is None
+    assert basemap.streets_source(plain, demo=True) == basemap.DEMO_STREETS
+    tiled = settings_for("sqlite", tmp_path, map_tiles=_mbtiles(tmp_path / "map.mbtiles"))
+    assert basemap.streets_source(tiled, demo=True) is None
+    # The demo's streets are the lines its communities' and grids' boundaries follow.
+    demo = basemap.load_streets(basemap.DEMO_STREETS)
+    kinds = {f["properties"]["kind"] for f in demo["features"]}
+    assert kinds == {"road", "lane"} and len(demo["features"]) > 40
+    territory = json.loads((basemap.DEMO_STREETS.parent / "territory.geojson").read_text())
+    yfl = next(f for f in territory["features"] if f["properties"]["name"] == "鱼凫路社区")
+    corners = {tuple(p) for p in yfl["geometry"]["coordinates"][0]}
+    on_streets = {tuple(p) for f in demo["features"] for p in f["geometry"]["coordinates"]}
+    assert corners <= on_streets  # every point of its boundary lies on a street

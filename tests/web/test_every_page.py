@@ -8,6 +8,7 @@ listed here; the user data is named column by column, so a platform word stored 
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from pingan.app import create_app
 from pingan.auth.roles import PERMISSIONS, Role
 from pingan.db.engine import make_engine
 from pingan.demo import ACCOUNTS
+from pingan.web import basemap
 from tests.conftest import BACKENDS, require_chromium, require_pg, settings_for
 from tests.live import Live, make_live
 from tests.web.test_desk import browser
@@ -98,6 +100,9 @@ def _user_words(live: Live) -> list[str]:
                     if isinstance(value, str) and CJK.search(value):
                         words.add(value)
     engine.dispose()
+    # The streets under the map are the deployment's data too (the demo's file here).
+    streets = json.loads(basemap.DEMO_STREETS.read_text(encoding="utf-8"))
+    words |= {f["properties"]["name"] for f in streets["features"]}
     return sorted(words, key=len, reverse=True)  # a device's name before its site's
 
 

@@ -22,6 +22,9 @@ OPEN = {
     "/m",
     "/m/sw.js",
     "/m/manifest.webmanifest",
+    # The base map's tiles and streets: geography, no personal data.
+    "/tiles/{z}/{x}/{y}",
+    "/map/streets.geojson",
 }
 
 

@@ -10,14 +10,17 @@ back in it, and the services convert them (territory.geo)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from fastapi import FastAPI
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pmtiles.reader import MmapSource, Reader
 from pmtiles.tile import Compression, TileType
 
@@ -58,6 +61,49 @@ def layers(settings: Settings) -> list[dict[str, Any]]:
             }
         ]
     return []
+
+
+DEMO_STREETS = Path(__file__).parents[1] / "territory" / "demo" / "streets.geojson"
+STREETS_MAX = 20 * 1024 * 1024  # bytes: a city's streets, simplified, fit in far less
+STREETS = "/map/streets.geojson"
+
+
+def streets_source(settings: Settings, *, demo: bool) -> Path | None:
+    """The streets drawn under our layers: none over tiles (they show their own), else the
+    deployment's file, else the demo's on a demo."""
+    if layers(settings):
+        return None
+    if settings.map_streets is not None:
+        return settings.map_streets
+    return DEMO_STREETS if demo else None
+
+
+def load_streets(path: Path) -> dict[str, Any]:
+    """A streets file, checked: a FeatureCollection of (Multi)LineStrings, only their name and
+    kind kept. A file that is not is a clear error at start, naming the setting."""
+    problem = f"{path} (PINGAN_MAP_STREETS)"
+    if not path.is_file():
+        raise FileNotFoundError(f"streets not found: {problem}")
+    if path.stat().st_size > STREETS_MAX:
+        raise ValueError(f"streets file over {STREETS_MAX // 2**20} MiB: {problem}")
+    try:
+        data = json.loads(path.read_bytes())
+    except ValueError as exc:
+        raise ValueError(f"streets file is not JSON ({exc}): {problem}") from exc
+    if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
+        raise ValueError(f"streets file is not a GeoJSON FeatureCollection: {problem}")
+    features = []
+    for feature in data.get("features") or []:
+        geometry = feature.get("geometry") if isinstance(feature, dict) else None
+        if not isinstance(geometry, dict) or geometry.get("type") not in LINES:
+            raise ValueError(f"streets file holds a {geometry and geometry.get('type')}: {problem}")
+        props = feature.get("properties") or {}
+        kept = {k: str(props[k])[:100] for k in ("name", "kind") if props.get(k) is not None}
+        features.append({"type": "Feature", "properties": kept, "geometry": geometry})
+    return {"type": "FeatureCollection", "features": features}
+
+
+LINES = ("LineString", "MultiLineString")
 
 
 def image_sources(settings: Settings) -> list[str]:
@@ -132,6 +178,11 @@ class PMTiles:
         return bytes(data) if data else None
 
 
+@cache
+def _demo_streets() -> dict[str, Any]:
+    return load_streets(DEMO_STREETS)
+
+
 def open_tiles(path: Path) -> MBTiles | PMTiles:
     """The offline tile set a deployment names, by its kind (.pmtiles, else MBTiles)."""
     if not path.is_file():
@@ -139,8 +190,18 @@ def open_tiles(path: Path) -> MBTiles | PMTiles:
     return PMTiles(path) if path.suffix.lower() == ".pmtiles" else MBTiles(path)
 
 
-def install(app: FastAPI, settings: Settings) -> None:
-    """Serve the offline tile set, when there is one (the tiles are no personal data: open)."""
+def install(app: FastAPI, settings: Settings, *, demo: Callable[[], bool]) -> None:
+    """Serve the offline tile set and the streets, when there are (no personal data: open)."""
+    streets = load_streets(settings.map_streets) if settings.map_streets is not None else None
+
+    @app.get(STREETS, include_in_schema=False)
+    def street_lines() -> Response:
+        source = streets_source(settings, demo=demo())
+        if source is None:
+            return Response(status_code=404)
+        body = streets if source == settings.map_streets else _demo_streets()
+        return JSONResponse(body, headers={"Cache-Control": "public, max-age=3600"})
+
     if settings.map_tiles is None:
         return
     tiles = open_tiles(settings.map_tiles)

@@ -128,13 +128,19 @@ class Pages:
             return translate(N_("{m} 分钟"), m=rest)
 
         settings = self.app.state.settings
+        demo = self.demo()
+        streets = basemap.streets_source(settings, demo=demo) is not None
         context = {
-            "basemap": {"layers": basemap.layers(settings), "crs": settings.map_tile_crs},
+            "basemap": {
+                "layers": basemap.layers(settings),
+                "crs": settings.map_tile_crs,
+                "streets": basemap.STREETS if streets else None,
+            },
             "lang": lang,
             "_": translate,
             "since": since,
             "duration": duration,
-            "demo": self.demo(),
+            "demo": demo,
             "version": __version__,
             "principal": principal,
             "user": principal.name if principal else None,
@@ -195,7 +201,7 @@ def install(app: FastAPI) -> None:
     # After the vendor mounts: /static would otherwise answer for /static/vendor/… too.
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     pages = Pages(app)
-    basemap.install(app, app.state.settings)
+    basemap.install(app, app.state.settings, demo=pages.demo)
 
     @app.exception_handler(LogInFirst)
     def log_in_first(request: Request, exc: LogInFirst) -> Response:

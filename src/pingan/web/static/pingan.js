@@ -47,6 +47,43 @@ window.pingan = (() => {
       const { url, ...options } = layer;
       L.tileLayer(url, options).addTo(map);
     }
+    if (basemap.streets) streets(map);
+  }
+
+  // With no tiles, the streets a deployment (or the demo) provides: drawn under our layers,
+  // roads named where they run, lanes thinner.
+  function streets(map) {
+    const pane = map.createPane("streets");
+    pane.style.zIndex = 250;  // above the tiles' 200, below our shapes' 400
+    pane.style.pointerEvents = "none";
+    const names = map.createPane("street-names");
+    names.style.zIndex = 450;  // above our shapes' fill, below the markers' 600
+    names.style.pointerEvents = "none";
+    map.getContainer().classList.add("with-streets");
+    fetch(basemap.streets).then((r) => r.json()).then((data) => {
+      const lane = (f) => f.properties.kind === "lane";
+      for (const [casing, color] of [[true, "#ffffff"], [false, "#f7d9a0"]]) {
+        L.geoJSON(data, {
+          pane: "streets", interactive: false,
+          style: (f) => ({ color: casing ? color : lane(f) ? "#ffffff" : color, opacity: 1,
+            weight: (lane(f) ? 4 : 9) + (casing ? 3 : 0), lineCap: "round", lineJoin: "round" }),
+        }).addTo(map);
+      }
+      // A road's name in the middle of each of its ways (a block, from crossing to crossing).
+      for (const f of data.features) {
+        if (lane(f) || !f.properties.name) continue;
+        const lines = f.geometry.type === "LineString" ? [f.geometry.coordinates] : f.geometry.coordinates;
+        for (const points of lines) {
+          const [lon, lat] = points[Math.floor(points.length / 2)];
+          const [first, last] = [points[0], points[points.length - 1]];
+          // Written along the road: top to bottom beside a road that runs north and south.
+          const upright = Math.abs(last[1] - first[1]) > Math.abs(last[0] - first[0]);
+          L.tooltip({ permanent: true, direction: "center", pane: "street-names",
+            className: upright ? "street-name upright" : "street-name" })
+            .setLatLng([lat, lon]).setContent(f.properties.name).addTo(map);
+        }
+      }
+    });
   }
   function layerUrl(path) {
     return basemap.crs === "wgs84" ? path : `${path}${path.includes("?") ? "&" : "?"}crs=${basemap.crs}`;
