@@ -130,6 +130,10 @@ def _three_months(db: Session, folder: Path) -> None:
     consents = db.scalars(select(FaceConsent)).all()
     assert consents and all(c.purpose == ConsentPurpose.door_access for c in consents)
     assert {r.person_id for r in granted} <= {c.person_id for c in consents}
+    # Recurring strangers at night at 柳欣苑's doors: one looked into, one still open.
+    strangers = db.scalars(select(Alarm).where(Alarm.category == "stranger")).all()
+    assert sorted(a.is_open for a in strangers) == [False, True]
+    assert all((a.subject or "").startswith("柳欣苑") for a in strangers)
     # 柳欣苑's gate camera shows the clip made at set-up, looped.
     [camera] = db.scalars(select(Device).where(Device.stream_url.is_not(None))).all()
     assert (

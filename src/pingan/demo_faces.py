@@ -20,6 +20,9 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pingan.alarms import service as alarm_service
+from pingan.alarms.models import Alarm
+from pingan.alarms.rules import RuleBook
 from pingan.auth.principal import Principal
 from pingan.devices.models import Device, DeviceKind
 from pingan.devices.service import DeviceInfo, info_by_id
@@ -29,6 +32,7 @@ from pingan.faces.calibration import shipped
 from pingan.faces.gallery import Gallery
 from pingan.faces.models import ConsentMethod, ConsentPurpose
 from pingan.faces.schemas import ConsentIn
+from pingan.faces.service import Watching
 from pingan.faces.vault import Vault
 from pingan.ingest.video import LOOP
 from pingan.territory.models import NodeKind, Person, TerritoryNode
@@ -221,8 +225,19 @@ VIDEO_S = 12  # the demo camera's clip, played round and round
 VIDEO_FPS = 10
 
 
+def walker(seed: int) -> np.ndarray:
+    """Someone seen from behind, walking away from the camera: a drawn figure with no face, so
+    that a clip played round and round does not bring the same face back every few seconds."""
+    rng = random.Random(seed)
+    img = np.full((112, 112, 3), (92, 98, 104), np.uint8)
+    coat = (rng.randint(60, 200), rng.randint(60, 140), rng.randint(40, 120))
+    cv2.ellipse(img, (56, 122), (46, 30), 0, 180, 360, coat, -1)
+    cv2.ellipse(img, (56, 54), (30, 38), 0, 0, 360, (rng.randint(10, 60),) * 3, -1)
+    return img
+
+
 def gate_video(path: Path, *, seconds: int = VIDEO_S, fps: int = VIDEO_FPS) -> Path:
-    """A compound's gate as a camera sees it, drawn: residents walking through, the time in the
+    """A compound's gate as a camera sees it, drawn: people walking through, the time in the
     corner as a camera prints it. Made at set-up (no video ships with pingan)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     size = (640, 360)
@@ -231,11 +246,7 @@ def gate_video(path: Path, *, seconds: int = VIDEO_S, fps: int = VIDEO_FPS) -> P
         raise OSError(f"cannot write {path}: this OpenCV cannot write Motion JPEG")
     rng = random.Random(7)
     walkers = [(rng.uniform(0, 1), rng.choice((-1, 1)), rng.randrange(10**6)) for _ in range(3)]
-    faces: dict[int, np.ndarray] = {}
-    for *_, seed in walkers:
-        drawn = cv2.imdecode(np.frombuffer(likeness(seed), np.uint8), cv2.IMREAD_COLOR)
-        assert drawn is not None
-        faces[seed] = drawn
+    faces = {seed: walker(seed) for *_, seed in walkers}
     for n in range(seconds * fps):
         img = np.zeros((size[1], size[0], 3), np.uint8)
         img[:] = (92, 98, 104)
@@ -266,3 +277,59 @@ def camera(session: Session, *, site: TerritoryNode, video: Path) -> Device | No
         device.stream_url = f"{LOOP}{video}"
         session.flush()
     return device
+
+
+def night_stranger(
+    session: Session,
+    *,
+    place: Doors,
+    engine: tuple[str, int],
+    vault: Vault,
+    gallery: Gallery,
+    rules: RuleBook,
+    at: datetime,
+    seed: int,
+) -> Alarm | None:
+    """An unenrolled face at a compound's terminals three times in a night: the watch's rule
+    for recurring strangers (faces.watch) raises its alarm, as the pipeline would."""
+    engine_id, dim = engine
+    noise = np.random.default_rng(seed)
+    face = _unit(noise, dim)
+    watching = Watching(
+        gallery=Gallery(engine_id, dim, vault, "watch"),
+        night_hours=(22, 6),
+        stranger_count=3,
+        stranger_window=timedelta(minutes=120),
+    )
+    alarm = None
+    for n in range(3):
+        seen = face + SAME * _unit(noise, dim)
+        device = place.devices[n % len(place.devices)]
+        when = at + timedelta(minutes=14 * n)
+        outcome = face_service.recognise(
+            session,
+            device=device,
+            analysis=_analysis(seen / np.linalg.norm(seen), likeness(seed)),
+            engine_id=engine_id,
+            gallery=gallery,
+            vault=vault,
+            liveness=True,
+            watching=watching,
+            at=when,
+        )
+        for alert in outcome.alerts:
+            found = rules.match(kind="face", code=alert.code, device_kind=device.kind)
+            if found and alarm is None:
+                alarm = alarm_service.open_alarm(
+                    session,
+                    rules=rules,
+                    rule=found[0],
+                    subject=device.name,
+                    node_id=device.node_id,
+                    path=device.path,
+                    key=alarm_service.dedupe_key(device.id, found[0].id, alert.zone),
+                    at=when,
+                    device_id=device.id,
+                    zone=alert.zone,
+                )
+    return alarm

@@ -403,10 +403,68 @@ def history(
                 now=now,
                 counts=counts,
             )
+    counts["alarms"] += _strangers(
+        session,
+        doors=doors,
+        engine=engine,
+        vault=vault,
+        gallery=gallery,
+        rules=rules,
+        desk=desk,
+        now=now,
+    )
     counts["alarms"] += _open_now(session, rules=rules, placed=placed, now=now)
     meta.put(session, HISTORY_KEY, now.isoformat())
     session.flush()
     return counts
+
+
+def _strangers(
+    session: Session,
+    *,
+    doors: list[demo_faces.Doors],
+    engine: tuple[str, int],
+    vault: Vault,
+    gallery: Gallery,
+    rules: RuleBook,
+    desk: Principal,
+    now: datetime,
+) -> int:
+    """Two recurring strangers at 柳欣苑's doors at night: one four nights ago, looked into and
+    resolved by the desk; one last night, still open."""
+    if not doors:
+        return 0
+    last_night = now.replace(hour=15, minute=10, second=0, microsecond=0)  # 23:10 in Beijing
+    if last_night > now - timedelta(hours=1):
+        last_night -= timedelta(days=1)
+    raised = 0
+    for days_ago, seed in ((4, 901), (0, 902)):
+        at = last_night - timedelta(days=days_ago)
+        alarm = demo_faces.night_stranger(
+            session,
+            place=doors[0],
+            engine=engine,
+            vault=vault,
+            gallery=gallery,
+            rules=rules,
+            at=at,
+            seed=seed,
+        )
+        if alarm is None:
+            continue
+        raised += 1
+        if days_ago:
+            alarm_service.act(
+                session,
+                actor=desk,
+                alarm=alarm,
+                action=Action.acknowledge,
+                at=at + timedelta(minutes=40),
+            )
+            alarm_service.act(
+                session, actor=desk, alarm=alarm, action=Action.resolve, at=at + timedelta(hours=10)
+            )
+    return raised
 
 
 def _handle(

@@ -137,7 +137,15 @@ class Phrase:
     values: tuple[tuple[str, Any], ...]
 
     def say(self, lang: str = DEFAULT_LANG) -> str:
-        return gettext(self.text, lang).format(**dict(self.values))
+        # Values that are words of the catalogue (a kind, a list of choices) are worded too.
+        def word(value: Any) -> Any:
+            if isinstance(value, str):
+                return gettext(value, lang)
+            if isinstance(value, tuple):
+                return gettext("、", lang).join(gettext(str(v), lang) for v in value)
+            return value
+
+        return gettext(self.text, lang).format(**{k: word(v) for k, v in self.values})
 
     def __str__(self) -> str:
         return self.say()

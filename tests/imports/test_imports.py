@@ -160,6 +160,14 @@ def test_full_chain_from_csv_and_xlsx(client: TestClient, world: World) -> None:
     r = _post(client, world, "residents", "r.csv", odd)
     [error] = r.json()["errors"]
     assert error["row"] == 3 and error["field"] == "relation" and "户主、配偶" in error["message"]
+    # The report in the reader's language, the choices in its words.
+    r = client.post(
+        "/api/v1/imports/residents",
+        files={"file": ("r.csv", odd)},
+        headers={**world.auth("gh_admin"), "Accept-Language": "en"},
+    )
+    [error] = r.json()["errors"]
+    assert "one of: Householder, Spouse, Child" in error["message"], error
     # Importing the same file again updates instead of duplicating.
     r = _post(client, world, "residents", "r.csv", residents)
     assert r.json()["created"] == 0 and r.json()["updated"] == 2

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlparse
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from sse_starlette.sse import EventSourceResponse
@@ -39,12 +38,12 @@ from pingan.api_common import (
     page_of,
 )
 from pingan.auth.roles import Perm
+from pingan.db.base import SHANGHAI
 from pingan.db.engine import unit_of_work
 from pingan.masking import mask
 from pingan.territory import service as territory_service
 
 router = APIRouter(dependencies=[StrictQuery], tags=["alarms"])
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def _out(alarm: Alarm) -> AlarmOut:

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Session
 from pingan.alarms.models import CATEGORY_LABEL, Alarm, AlarmEntry
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
+from pingan.db.base import SHANGHAI
 from pingan.devices import service as device_service
 from pingan.devices.models import DeviceKind
 from pingan.errors import Invalid, NotFound
@@ -30,7 +30,6 @@ from pingan.patrol.models import Member, Task, Team
 from pingan.territory import service as territory_service
 from pingan.territory.models import NodeKind, Person, TerritoryNode, ancestor_id, ancestor_path
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_DAYS = 366
 
 # Response-time buckets (upper bounds in seconds): what a centre is judged by.

@@ -73,6 +73,10 @@ class Principal:
         ]
         return max(ranks, default=-1)
 
+    def holds(self, *perms: Perm) -> bool:
+        """Any of these permissions, somewhere in scope: what a page offers this viewer."""
+        return self.system or any(self.paths(p) for p in perms)
+
     def is_root_admin(self) -> bool:
         """Bound at a top node (a street) with audit rights: sees entries with no territory."""
         return self.system or any(

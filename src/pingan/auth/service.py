@@ -139,7 +139,9 @@ def create(session: Session, *, actor: Principal, data: UserCreate) -> User:
     for binding in data.roles:
         _check_grant(session, actor=actor, binding=binding)
     if get_by_username(session, username=data.username):
-        raise Conflict(field="username", reason=f"用户名 {data.username} 已存在")
+        raise Conflict(
+            field="username", reason=phrase(N_("用户名 {name} 已存在"), name=data.username)
+        )
     if data.person_id is not None:
         # A reference in the body is scope-checked like an id in the path: a person outside the
         # actor's scope does not exist for them (404), whoever they would be linked to.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime, MetaData, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
@@ -17,6 +18,9 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the platform's local time: days, night hours, messages
 
 
 def utcnow() -> datetime:

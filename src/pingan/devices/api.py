@@ -39,7 +39,7 @@ from pingan.devices.schemas import (
     MqttCredentials,
 )
 from pingan.errors import NotFound
-from pingan.i18n import gettext
+from pingan.i18n import N_, gettext, phrase
 from pingan.ingest import topics, video
 from pingan.territory import geo
 from pingan.territory.geo import CRS
@@ -145,7 +145,7 @@ def live_view(device_id: int, request: Request, actor: DetachedActor) -> Streami
     with unit_of_work(factory, ip=client_ip(request), actor=actor.actor) as session:
         device = service.get_visible_or_raise(session, actor=actor, device_id=device_id)
         if not device.stream_url:
-            raise NotFound(what=f"设备 {device_id} 的视频流")
+            raise NotFound(what=phrase(N_("设备 {n} 的视频流"), n=device_id))
         url = device.stream_url
         audit.record(
             session, action="view", entity="devices", entity_id=str(device_id), note="live"

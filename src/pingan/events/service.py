@@ -117,7 +117,7 @@ def replay(
         raise Conflict(reason=N_("已重放成功，不再重复"))
     reparse = reparsers.get(letter.channel)
     if reparse is None:
-        raise Conflict(reason=f"{letter.channel} 消息不能重放")
+        raise Conflict(reason=phrase(N_("{channel} 消息不能重放"), channel=letter.channel))
     letter.replayed_at = utcnow()
     try:
         items = reparse(session, letter)

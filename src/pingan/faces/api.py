@@ -55,7 +55,7 @@ from pingan.faces.schemas import (
     WatchOut,
     WithdrawIn,
 )
-from pingan.i18n import N_, t
+from pingan.i18n import N_, phrase, t
 from pingan.ingest.http import device_upload, keep_refused
 from pingan.masking import NumberOut
 from pingan.territory import service as territory_service
@@ -506,7 +506,7 @@ def recognition_snapshot(
     """The face crop of one recognition (JPEG). Every view is written to the audit log."""
     row = service.recognition_visible_or_raise(session, actor=actor, recognition_id=recognition_id)
     if row.thumbnail is None:
-        raise NotFound(what=f"识别记录 {recognition_id} 的抓拍（已过保存期限）")
+        raise NotFound(what=phrase(N_("识别记录 {n} 的抓拍（已过保存期限）"), n=recognition_id))
     audit.record(
         session,
         action="view",

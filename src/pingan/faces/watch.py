@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy import select
@@ -25,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
-from pingan.db.base import utcnow
+from pingan.db.base import SHANGHAI, utcnow
 from pingan.devices.models import Device
 from pingan.devices.service import DeviceInfo, info_by_id
 from pingan.errors import Conflict, Invalid, NotFound
@@ -46,7 +45,6 @@ from pingan.i18n import N_, phrase
 from pingan.territory import service as territory_service
 from pingan.territory.models import NodeKind, Person, TerritoryNode, ancestor_path
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_BLOCKED_DAYS = 366
 PERM: dict[WatchKind, Perm] = {
     WatchKind.blocked: Perm.watch_blocked,

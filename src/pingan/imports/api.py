@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, Response, UploadFile
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 
-from pingan.api_common import DB, PUBLIC, Actor, StrictQuery, needs
+from pingan.api_common import DB, PUBLIC, Actor, StrictQuery, needs, request_lang
 from pingan.auth.roles import Perm
 from pingan.errors import Forbidden, Invalid
 from pingan.i18n import N_
@@ -42,6 +42,7 @@ def template(kind: ImportKind, fmt: str) -> Response:
 )
 def import_file(
     kind: ImportKind,
+    request: Request,
     actor: Actor,
     session: DB,
     file: Annotated[UploadFile, File(description="CSV or XLSX filled in from the template")],
@@ -50,7 +51,7 @@ def import_file(
 ) -> dict[str, Any]:
     """All rows or none: on any error, 422 with one entry per failing row."""
     needed = Perm.people_write if kind == ImportKind.residents else Perm.territory_write
-    if not actor.system and not actor.paths(needed):
+    if not actor.holds(needed):
         raise Forbidden(action=needed.value)
     data = file.file.read(MAX_UPLOAD + 1)  # spooled to disk by the form parser; a worker thread
     if len(data) > MAX_UPLOAD:
@@ -63,5 +64,6 @@ def import_file(
         filename=file.filename or "",
         crs=crs,
         dry_run=dry_run,
+        lang=request_lang(request),
     )
     return report.as_dict()

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from pingan.auth.principal import Principal
 from pingan.errors import Invalid, PinganError
-from pingan.i18n import N_, E, choice, t
+from pingan.i18n import DEFAULT_LANG, N_, E, choice, phrase, t
 from pingan.territory import service as territory_service
 from pingan.territory.geo import CRS
 from pingan.territory.models import (
@@ -219,7 +219,9 @@ def read_rows(data: bytes, filename: str) -> Iterator[list[str]]:
             wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception as exc:
             raise Invalid(
-                "bad_file", field="file", reason=f"不是有效的 XLSX 文件（{exc}）"
+                "bad_file",
+                field="file",
+                reason=phrase(N_("不是有效的 XLSX 文件（{error}）"), error=exc),
             ) from exc
         ws = wb.worksheets[0]
         for cells in ws.iter_rows(values_only=True):
@@ -250,7 +252,11 @@ def _header_map(kind: ImportKind, header: list[str]) -> dict[str, int]:
                 found.setdefault(col.key, index)
     missing = [c.header for c in COLUMNS[kind] if c.required and c.key not in found]
     if missing:
-        raise Invalid("bad_file", field="file", reason=f"缺少必填列：{'、'.join(missing)}")
+        raise Invalid(
+            "bad_file",
+            field="file",
+            reason=phrase(N_("缺少必填列：{columns}"), columns=tuple(missing)),
+        )
     return found
 
 
@@ -258,7 +264,12 @@ def _choice(value: str, labels: Mapping[E, str], field_name: str) -> E:
     found = choice(value, labels)
     if found is None:
         raise Invalid(
-            field=field_name, fields=f"{field_name}（可选：{'、'.join(labels.values())}）"
+            field=field_name,
+            fields=phrase(
+                N_("{field}（可选：{choices}）"),
+                field=field_name,
+                choices=tuple(labels.values()),
+            ),
         )
     return found
 
@@ -269,7 +280,9 @@ def _num(value: str, kind: type[int] | type[float], field_name: str) -> Any:
     try:
         return kind(value)
     except ValueError as exc:
-        raise Invalid(field=field_name, fields=f"{field_name}（应为数字）") from exc
+        raise Invalid(
+            field=field_name, fields=phrase(N_("{field}（应为数字）"), field=field_name)
+        ) from exc
 
 
 # --- row handlers ------------------------------------------------------------------------------
@@ -298,7 +311,7 @@ class _Ctx:
             if len(rows) != 1:
                 raise Invalid(
                     field="community",
-                    fields=f"community（找不到社区“{name}”）"
+                    fields=phrase(N_("community（找不到社区“{name}”）"), name=name)
                     if not rows
                     else "community（社区名称不唯一）",
                 )
@@ -311,7 +324,14 @@ class _Ctx:
             node = territory_service.get_by_names(self.session, names=[name], root_id=parent.id)
             if node is None:
                 raise Invalid(
-                    field=field_name, fields=f"{field_name}（{parent.name}下找不到{label}“{name}”）"
+                    field=field_name,
+                    fields=phrase(
+                        N_("{field}（{parent}下找不到{what}“{name}”）"),
+                        field=field_name,
+                        parent=parent.name,
+                        what=label,
+                        name=name,
+                    ),
                 )
             self._found[key] = node
         return self._found[key]
@@ -336,7 +356,12 @@ class _Ctx:
         )
         if site is None:
             raise Invalid(
-                field="site", fields=f"site（{community.name}下找不到小区/单位“{row['site']}”）"
+                field="site",
+                fields=phrase(
+                    N_("site（{community}下找不到小区/单位“{name}”）"),
+                    community=community.name,
+                    name=row["site"],
+                ),
             )
         return site
 
@@ -459,7 +484,7 @@ HANDLERS: dict[ImportKind, Callable[[_Ctx, dict[str, str]], bool]] = {
 }
 
 
-def _message(exc: Exception) -> tuple[str | None, str]:
+def _message(exc: Exception, lang: str) -> tuple[str | None, str]:
     if isinstance(exc, ValidationError):
         err = exc.errors()[0]
         ctx_error = (err.get("ctx") or {}).get("error")
@@ -468,7 +493,7 @@ def _message(exc: Exception) -> tuple[str | None, str]:
     if isinstance(exc, PinganError):
         params = dict(exc.params)
         params.setdefault("fields", exc.field or "")
-        return exc.field, t(exc.key, **params)
+        return exc.field, t(exc.key, lang, **params)
     return None, str(exc)
 
 
@@ -482,8 +507,10 @@ def run(
     crs: CRS = CRS.wgs84,
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
+    lang: str = DEFAULT_LANG,
 ) -> Report:
-    """Import every row or none. Raises ImportFailed (with a row-by-row report) on any error."""
+    """Import every row or none. Raises ImportFailed (with a row-by-row report, its messages in
+    `lang`) on any error."""
     rows = read_rows(data, filename)
     header = next(rows, None)
     if header is None:
@@ -498,11 +525,19 @@ def run(
             continue
         report.rows += 1
         if report.rows > MAX_ROWS:
-            raise Invalid("bad_file", field="file", reason=f"一次最多导入 {MAX_ROWS} 行")
+            raise Invalid(
+                "bad_file", field="file", reason=phrase(N_("一次最多导入 {n} 行"), n=MAX_ROWS)
+            )
         row = {key: (raw[i] if i < len(raw) else "") for key, i in columns.items()}
         missing = [c for c in COLUMNS[kind] if c.required and not row.get(c.key)]
         if missing:
-            report.errors.append(RowError(number, missing[0].key, f"{missing[0].header} 必填"))
+            report.errors.append(
+                RowError(
+                    number,
+                    missing[0].key,
+                    phrase(N_("{column} 必填"), column=missing[0].header).say(lang),
+                )
+            )
             continue
         savepoint = session.begin_nested()
         try:
@@ -510,7 +545,7 @@ def run(
             savepoint.commit()
         except (PinganError, ValidationError) as exc:
             savepoint.rollback()
-            field_name, message = _message(exc)
+            field_name, message = _message(exc, lang)
             report.errors.append(RowError(number, field_name, message))
             continue
         if created:

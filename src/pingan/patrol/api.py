@@ -536,7 +536,7 @@ def task_photo(task_id: int, actor: Actor, session: DB) -> Response:
     """The responder's photo of the scene: for them, and for whoever sees the alarm."""
     task = dispatch.task_visible_or_raise(session, actor=actor, task_id=task_id)
     if task.photo is None:
-        raise NotFound(what=f"任务 {task_id} 的照片")
+        raise NotFound(what=phrase(N_("任务 {n} 的照片"), n=task_id))
     kind = "image/png" if task.photo.startswith(b"\x89PNG") else "image/jpeg"
     return Response(task.photo, media_type=kind, headers={"Cache-Control": "private"})
 

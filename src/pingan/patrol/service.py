@@ -488,7 +488,9 @@ def check_in(
     if not (-180 <= data.lon <= 180 and -90 <= data.lat <= 90) or (data.lon == 0 and data.lat == 0):
         _refuse(session, run_id=run.id, reason="bad_position", detail=detail)
         return None, Invalid(
-            "bad_geometry", field="lon", reason=f"({data.lon}, {data.lat}) 不是有效坐标"
+            "bad_geometry",
+            field="lon",
+            reason=phrase(N_("({lon}, {lat}) 不是有效坐标"), lon=data.lon, lat=data.lat),
         )
     checkpoint = _from_token(session, vault, data.token)
     if checkpoint is None or checkpoint.route_id != run.route_id:

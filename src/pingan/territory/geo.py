@@ -20,7 +20,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
 from pingan.errors import Invalid
-from pingan.i18n import N_
+from pingan.i18n import N_, phrase
 
 
 class CRS(StrEnum):
@@ -136,7 +136,11 @@ def check_position(lon: float | None, lat: float | None, field: str = "lon") -> 
     if (lon is None) != (lat is None):
         raise Invalid("bad_geometry", field=field, reason=N_("经度和纬度须同时给出"))
     if lon is not None and lat is not None and not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        raise Invalid("bad_geometry", field=field, reason=f"坐标 ({lon}, {lat}) 超出经纬度范围")
+        raise Invalid(
+            "bad_geometry",
+            field=field,
+            reason=phrase(N_("坐标 ({lon}, {lat}) 超出经纬度范围"), lon=lon, lat=lat),
+        )
 
 
 def _convert_coords(coords: Any, crs: CRS) -> Any:
@@ -151,7 +155,11 @@ def parse_boundary(raw: str | dict[str, Any], crs: CRS = CRS.wgs84, field: str =
     try:
         obj = json.loads(raw) if isinstance(raw, str) else raw
     except json.JSONDecodeError as exc:
-        raise Invalid("bad_geometry", field=field, reason=f"不是合法的 JSON：{exc.msg}") from exc
+        raise Invalid(
+            "bad_geometry",
+            field=field,
+            reason=phrase(N_("不是合法的 JSON：{error}"), error=exc.msg),
+        ) from exc
     if not isinstance(obj, dict):
         raise Invalid("bad_geometry", field=field, reason=N_("应为 GeoJSON 对象"))
     if obj.get("type") == "Feature":
@@ -159,7 +167,9 @@ def parse_boundary(raw: str | dict[str, Any], crs: CRS = CRS.wgs84, field: str =
     kind = obj.get("type")
     if kind not in ("Polygon", "MultiPolygon"):
         raise Invalid(
-            "bad_geometry", field=field, reason=f"类型应为 Polygon 或 MultiPolygon，而非 {kind}"
+            "bad_geometry",
+            field=field,
+            reason=phrase(N_("类型应为 Polygon 或 MultiPolygon，而非 {kind}"), kind=kind),
         )
     coords = obj.get("coordinates")
     if not isinstance(coords, list) or not coords:
@@ -168,7 +178,9 @@ def parse_boundary(raw: str | dict[str, Any], crs: CRS = CRS.wgs84, field: str =
         converted = {"type": kind, "coordinates": _convert_coords(coords, crs)}
         geom = shape(converted)
     except (ValueError, TypeError, IndexError, shapely.errors.GEOSException) as exc:
-        raise Invalid("bad_geometry", field=field, reason=f"坐标结构有误：{exc}") from exc
+        raise Invalid(
+            "bad_geometry", field=field, reason=phrase(N_("坐标结构有误：{error}"), error=exc)
+        ) from exc
     minx, miny, maxx, maxy = geom.bounds
     if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
         raise Invalid(

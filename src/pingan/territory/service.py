@@ -201,7 +201,11 @@ def _apply(node: TerritoryNode, data: NodeFields, kind: NodeKind) -> None:
             fields["lon"], fields["lat"] = round(lon, 7), round(lat, 7)
     if "boundary" in data.model_fields_set:
         if data.boundary is not None and kind not in BOUNDARY_KINDS:
-            raise Invalid("bad_geometry", field="boundary", reason=f"{KIND_LABEL[kind]}不设边界")
+            raise Invalid(
+                "bad_geometry",
+                field="boundary",
+                reason=phrase(N_("{kind}不设边界"), kind=KIND_LABEL[kind]),
+            )
         node.boundary = geo.parse_boundary(data.boundary, data.crs) if data.boundary else None
     for key, value in fields.items():
         setattr(node, key, value)
@@ -215,11 +219,13 @@ def _check_kind_fields(node: TerritoryNode, kind: NodeKind) -> None:
     else:
         for attr in ("site_type", "management", "management_name", "management_contact"):
             if getattr(node, attr) is not None:
-                raise Invalid(field=attr, fields=f"{attr}（仅适用于小区/单位）")
+                raise Invalid(
+                    field=attr, fields=phrase(N_("{field}（仅适用于小区/单位）"), field=attr)
+                )
     if kind != NodeKind.building:
         for attr in ("floors", "units"):
             if getattr(node, attr) is not None:
-                raise Invalid(field=attr, fields=f"{attr}（仅适用于楼栋）")
+                raise Invalid(field=attr, fields=phrase(N_("{field}（仅适用于楼栋）"), field=attr))
 
 
 def _check_parent(

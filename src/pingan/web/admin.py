@@ -61,9 +61,9 @@ def install(app: FastAPI, pages: Pages) -> None:
             request,
             "admin.html",
             principal=principal,
-            can_audit=principal.system or bool(principal.paths(Perm.audit_read)),
-            can_import=principal.system or bool(principal.paths(Perm.territory_write)),
-            can_channels=principal.system or bool(principal.paths(Perm.channels_manage)),
+            can_audit=principal.holds(Perm.audit_read),
+            can_import=principal.holds(Perm.territory_write),
+            can_channels=principal.holds(Perm.channels_manage),
         )
 
     @app.get("/admin/users", include_in_schema=False)
@@ -107,7 +107,7 @@ def install(app: FastAPI, pages: Pages) -> None:
                 kind_label=KIND_LABEL,
                 names=names,
                 mask=mask,
-                can_write=principal.system or bool(principal.paths(Perm.users_write)),
+                can_write=principal.holds(Perm.users_write),
             )
 
     @app.get("/admin/users/{user_id}", include_in_schema=False)
@@ -140,7 +140,7 @@ def install(app: FastAPI, pages: Pages) -> None:
                 names=names,
                 history=logins,
                 mask=mask,
-                can_write=principal.system or bool(principal.paths(Perm.users_write)),
+                can_write=principal.holds(Perm.users_write),
             )
 
     @app.get("/admin/audit", include_in_schema=False)
@@ -197,7 +197,7 @@ def install(app: FastAPI, pages: Pages) -> None:
     def imports_page(
         request: Request, principal: Principal = Depends(pages.viewer(Perm.territory_write))
     ) -> Response:
-        may_people = principal.system or bool(principal.paths(Perm.people_write))
+        may_people = principal.holds(Perm.people_write)
         kinds = [
             {
                 "kind": kind.value,

@@ -209,8 +209,8 @@ def install(app: FastAPI, pages: Pages) -> None:
             request,
             "map.html",
             principal=principal,
-            show_devices=principal.system or bool(principal.paths(Perm.devices_read)),
-            show_responders=principal.system or bool(principal.paths(Perm.alarms_handle)),
+            show_devices=principal.holds(Perm.devices_read),
+            show_responders=principal.holds(Perm.alarms_handle),
         )
 
     # --- device wall ------------------------------------------------------------------------------
@@ -263,7 +263,7 @@ def install(app: FastAPI, pages: Pages) -> None:
                 "offline_total": total_offline or 0,
                 "letters": letters,
                 # Raw device messages are for those who manage devices (as in the API).
-                "letters_allowed": principal.system or bool(principal.paths(Perm.devices_write)),
+                "letters_allowed": principal.holds(Perm.devices_write),
                 "letters_total": letters_total,
                 "all_devices": all_devices,
                 "all_online": all_online,

@@ -39,7 +39,7 @@ STATUS_WORDS = {
 
 def install(app: FastAPI, pages: Pages) -> None:
     def can_write(principal: Principal) -> bool:
-        return principal.system or bool(principal.paths(Perm.devices_write))
+        return principal.holds(Perm.devices_write)
 
     @app.get("/devices/registry", include_in_schema=False)
     def registry(

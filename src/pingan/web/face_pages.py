@@ -80,7 +80,7 @@ def install(app: FastAPI, pages: Pages) -> None:
                 since=utcnow() - timedelta(days=STRANGER_DAYS),
                 limit=50,
             )
-            can_watch = any(principal.paths(p) for p in (Perm.watch_care, Perm.watch_blocked))
+            can_watch = principal.holds(Perm.watch_care, Perm.watch_blocked)
             entries = watch.entries(session, actor=principal, kind=None) if can_watch else []
             places = territory_service.get_all_of_kinds(
                 session,
@@ -105,14 +105,12 @@ def install(app: FastAPI, pages: Pages) -> None:
                     "decision": decision.value if decision else "",
                     "day": day.isoformat() if day else "",
                 },
-                can_snapshot=principal.system
-                or any(principal.paths(p) for p in (Perm.faces_search, Perm.faces_enrol)),
-                can_correct=principal.system
-                or any(principal.paths(p) for p in (Perm.faces_search, Perm.faces_enrol)),
-                can_watch=principal.system or can_watch,
-                can_block=principal.system or bool(principal.paths(Perm.watch_blocked)),
-                can_care=principal.system or bool(principal.paths(Perm.watch_care)),
-                can_search=principal.system or bool(principal.paths(Perm.faces_search)),
+                can_snapshot=principal.holds(Perm.faces_search, Perm.faces_enrol),
+                can_correct=principal.holds(Perm.faces_search, Perm.faces_enrol),
+                can_watch=can_watch,
+                can_block=principal.holds(Perm.watch_blocked),
+                can_care=principal.holds(Perm.watch_care),
+                can_search=principal.holds(Perm.faces_search),
                 entries=entries,
                 strangers=strangers,
                 stranger_days=STRANGER_DAYS,

@@ -182,7 +182,7 @@ class Pages:
                 )
             if principal.must_change_password and request.url.path != PASSWORD_PAGE:
                 raise LogInFirst(request.url.path, page=PASSWORD_PAGE)
-            if perm is not None and not principal.system and not principal.paths(perm):
+            if perm is not None and not principal.holds(perm):
                 raise PageMissing(principal, request.url.path)
             return principal
 

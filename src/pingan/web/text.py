@@ -40,7 +40,7 @@ class MenuItem:
 
     def open_to(self, principal: Principal) -> bool:
         perms = self.perm if isinstance(self.perm, tuple) else (self.perm,)
-        return principal.system or any(principal.paths(p) for p in perms)
+        return principal.holds(*perms)
 
 
 PHONE = "/m/"  # the patrol phone page, and the scope of its service worker

@@ -15,7 +15,7 @@ from pingan.alarms.models import STATE_LABEL, Alarm, AlarmEntry, AlarmState, Not
 from pingan.alarms.notify import store
 from pingan.alarms.notify.channels import AlarmMessage, DeliveryError, Sender
 from pingan.alarms.rules import Channel, RuleBook
-from pingan.db.base import utcnow
+from pingan.db.base import SHANGHAI, utcnow
 from pingan.db.engine import unit_of_work
 from pingan.territory.models import TerritoryNode
 
@@ -23,7 +23,6 @@ log = logging.getLogger("pingan.notify")
 LEASE_S = 60
 MAX_ATTEMPTS = 12
 BATCH = 50
-SHANGHAI_OFFSET = timedelta(hours=8)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -111,7 +110,7 @@ def place_of(session: Session, alarm: Alarm) -> str:
 
 
 def message_for(session: Session, *, alarm: Alarm, event: str, public_url: str) -> AlarmMessage:
-    local = (alarm.raised_at + SHANGHAI_OFFSET).strftime("%Y-%m-%d %H:%M:%S")
+    local = alarm.raised_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
     return AlarmMessage(
         event=event,
         alarm_id=alarm.id,

@@ -120,7 +120,9 @@ def save(
     try:
         session.flush()
     except IntegrityError as exc:
-        raise Conflict("conflict", field="key", reason=f"渠道标识 {key} 已存在") from exc
+        raise Conflict(
+            "conflict", field="key", reason=phrase(N_("渠道标识 {key} 已存在"), key=key)
+        ) from exc
     return record
 
 
