@@ -230,6 +230,11 @@ class Settings(BaseSettings):
     face_stranger_window_min: Annotated[int, Field(ge=1, le=1440)] = Field(
         120, description="… within this many minutes"
     )
+    face_camera_repeat_min: Annotated[int, Field(ge=0, le=1440)] = Field(
+        10,
+        description="A camera that is no door records a known person again only after this many "
+        "minutes: one sighting a visit, not one a pass (0: every pass)",
+    )
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -233,6 +233,7 @@ class Workers:
                     fps=self.settings.face_sample_fps,
                     frames_needed=self.settings.face_frames,
                     fpir=self.settings.face_fpir,
+                    repeat_s=60.0 * self.settings.face_camera_repeat_min,
                 )
                 camera.start()
                 self.cameras[device_id] = camera

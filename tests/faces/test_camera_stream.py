@@ -25,6 +25,7 @@ from pingan.devices.service import info_by_id
 from pingan.events.models import Event
 from pingan.faces.engine import decode_image
 from pingan.faces.models import Recognition
+from pingan.faces.tracker import Tracker
 from pingan.ingest.video import LIVE_VIEWS, LOOP, CameraStream, frames
 from tests.conftest import Backend, World, add_device, settings_for
 from tests.faces.test_engine import photo
@@ -172,3 +173,47 @@ def test_a_looped_file_plays_round_and_round_at_a_camera_s_pace(tmp_path: Path) 
     (tmp_path / "empty.avi").write_bytes(b"")
     with pytest.raises(OSError):
         next(frames(f"{LOOP}{tmp_path / 'empty.avi'}", 8, threading.Event()))
+
+
+def test_a_camera_records_a_known_person_once_a_visit(
+    client: TestClient, world: World, backend: Backend, tmp_path: Path
+) -> None:
+    """A camera that is no door: the resident passing again within the repeat time is not
+    recorded again (no more sightings kept than a visit needs); a door decides every time."""
+    add_device(world, "gh-cam", node="gh_site", kind="camera", name="大门摄像机")
+    person = world.people["gh"]
+    consent(client, world, person)
+    assert enrol(client, world, person, "chen_yanxi/1.jpg").status_code == 200
+    clip = video(tmp_path / "pass.avi", turning=True)
+    device = info_by_id(world.session, device_id=world.devices["gh-cam"])
+    assert device is not None
+    camera = CameraStream(
+        device,
+        clip,
+        faces=backend.app.state.faces,
+        factory=backend.app.state.sessionmaker,
+        pipeline=backend.app.state.runtime.pipeline,
+        fps=4,
+        repeat_s=600,
+    )
+    camera.run()
+    world.session.expire_all()
+    [seen] = world.session.scalars(select(Recognition)).all()
+    assert (seen.person_id, seen.decision, seen.reason) == (person, "seen", "known")
+    camera.tracker = Tracker()  # the same resident passing again: a new track
+    camera.run()
+    world.session.expire_all()
+    assert len(world.session.scalars(select(Recognition)).all()) == 1
+    add_device(world, "gh-gate-face", node="gh_site", kind="face_terminal", name="东门人脸机")
+    door = info_by_id(world.session, device_id=world.devices["gh-gate-face"])
+    assert door is not None
+    gate = CameraStream(
+        door,
+        clip,
+        faces=backend.app.state.faces,
+        factory=backend.app.state.sessionmaker,
+        pipeline=backend.app.state.runtime.pipeline,
+        fps=4,
+        repeat_s=600,
+    )
+    assert gate.repeat_s == 0  # a door decides at every pass

@@ -19,7 +19,7 @@ from pingan.devices.service import DeviceInfo
 from pingan.events.pipeline import Pipeline
 from pingan.faces import service as face_service
 from pingan.faces.analysis import Analysis
-from pingan.faces.identification import DEFAULT_FPIR, Identified, consensus
+from pingan.faces.identification import DEFAULT_FPIR, MATCH, Identified, consensus
 from pingan.faces.runtime import FaceRuntime
 from pingan.faces.tracker import Track, Tracker
 from pingan.health import Component
@@ -103,6 +103,7 @@ class CameraStream:
         fps: float,
         frames_needed: int = 3,
         fpir: float = DEFAULT_FPIR,
+        repeat_s: float = 0.0,
         on_report: Callable[[face_service.Outcome], None] | None = None,
     ) -> None:
         self.device, self.url, self.faces = device, url, faces
@@ -110,6 +111,10 @@ class CameraStream:
         self.frames_needed = frames_needed
         self.fpir = face_service.door_fpir(device, fpir)
         self.on_report = on_report
+        # A known person passing the same camera again within repeat_s is not recorded again
+        # (doors always decide): no more sightings kept than a visit needs.
+        self.repeat_s = 0.0 if device.kind in face_service.DOORS else repeat_s
+        self.last_seen: dict[int, float] = {}
         self.stop = threading.Event()
         self.tracker = Tracker()
         self.frames = 0
@@ -177,6 +182,12 @@ class CameraStream:
             )
 
     def report(self, track: Track, decided: Identified) -> None:
+        if decided.outcome == MATCH and decided.person_id is not None and self.repeat_s:
+            now = time.monotonic()
+            last = self.last_seen.get(decided.person_id)
+            if last is not None and now - last < self.repeat_s:
+                return
+            self.last_seen[decided.person_id] = now
         engine_id = self.faces.engine_id()
         dim = len(track.best.as_array())
         with unit_of_work(self.factory, actor=f"device:{self.device.code}") as session:
