@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from pingan import datafile
+from pingan.datafile import DataFileError
 
 log = logging.getLogger("pingan.alarms.rules")
 
@@ -132,45 +135,12 @@ class RuleFile(BaseModel):
         return self
 
 
-class RulesError(ValueError):
-    pass
-
-
-def _line_of(node: yaml.Node, loc: tuple[int | str, ...]) -> int:
-    """The line (1-based) of the YAML node at a pydantic error location."""
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            found = next((v for k, v in node.value if k.value == str(part)), None)
-            if found is None:
-                break
-            node = found
-        elif (
-            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
-        ):
-            node = node.value[part]
-        else:
-            break
-    return node.start_mark.line + 1
+# A rules file that cannot be read: its message names the line (datafile.parse).
+RulesError = DataFileError
 
 
 def parse(text: str, source: str = "rules") -> RuleFile:
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else "?"
-        raise RulesError(f"{source}: line {line}: {getattr(exc, 'problem', exc)}") from exc
-    if node is None:
-        raise RulesError(f"{source}: line 1: the file is empty")
-    try:
-        return RuleFile.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        raise RulesError(
-            f"{source}: line {_line_of(node, loc)}: {'.'.join(map(str, loc))}: {err['msg']}"
-        ) from exc
+    return datafile.parse(text, RuleFile, source)
 
 
 def default_text() -> str:

@@ -1,0 +1,116 @@
+"""The event catalogue (事件分类) as data: categories and their kinds, each kind with its
+acceptance and closing conditions, its handler, its time limit and its priority. Shipped as
+`catalogue.yaml`; a deployment's own file replaces it. A mistake is reported with its line, as
+the alarm rules' are (alarms.rules.parse)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from importlib import resources
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from pingan import datafile
+from pingan.i18n import N_
+from pingan.incidents import calendar
+
+CODE = r"^[a-z][a-z0-9_]{1,31}$"
+
+# Who handles a kind of incident: the platform's roles, and the street's own offices (街长,
+# 城管专员) that grid governance adds.
+HANDLER_LABEL: dict[str, str] = {
+    "site_manager": N_("物业或自管组织"),
+    "community_admin": N_("社区"),
+    "grid_officer": N_("网格员"),
+    "police_liaison": N_("派出所"),
+    "street_admin": N_("街道"),
+    "street_chief": N_("街长"),
+    "city_officer": N_("城管专员"),
+}
+
+
+class Limit(BaseModel):
+    """The time to handle a case, from its acceptance: working hours or working days."""
+
+    model_config = ConfigDict(extra="forbid")
+    hours: float | None = Field(None, gt=0, le=24 * 30)
+    days: int | None = Field(None, ge=1, le=365)
+
+    @model_validator(mode="after")
+    def _one(self) -> Limit:
+        if (self.hours is None) == (self.days is None):
+            raise ValueError("give hours or days, one of them")
+        return self
+
+    def due(self, accepted: datetime) -> datetime:
+        if self.hours is not None:
+            return calendar.add_working_hours(accepted, self.hours)
+        assert self.days is not None
+        return calendar.add_working_days(accepted, self.days)
+
+
+class Kind(BaseModel):
+    """小类."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(pattern=CODE)
+    name: str = Field(min_length=1, max_length=50)
+    accept: str = Field(min_length=1, max_length=500, description="立案条件")
+    handler: str
+    limit: Limit
+    close: str = Field(min_length=1, max_length=500, description="结案条件")
+    priority: int = Field(ge=1, le=4)
+
+    @model_validator(mode="after")
+    def _handler(self) -> Kind:
+        if self.handler not in HANDLER_LABEL:
+            raise ValueError(f"handler {self.handler!r}: one of {', '.join(HANDLER_LABEL)}")
+        return self
+
+
+class Category(BaseModel):
+    """大类."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(pattern=CODE)
+    name: str = Field(min_length=1, max_length=50)
+    kinds: list[Kind] = Field(min_length=1)
+
+
+class Catalogue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    categories: list[Category] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Catalogue:
+        seen: set[str] = set()
+        for category in self.categories:
+            for code in [category.code, *(f"{category.code}.{k.code}" for k in category.kinds)]:
+                if code in seen:
+                    raise ValueError(f"{code} appears twice")
+                seen.add(code)
+        if "other" not in {c.code for c in self.categories}:
+            raise ValueError("an 'other' category is needed: a report that fits no kind")
+        return self
+
+    def kind(self, code: str) -> tuple[Category, Kind] | None:
+        """A kind by its full code, `category.kind` (fire.blocked_exit)."""
+        category_code, _dot, kind_code = code.partition(".")
+        for category in self.categories:
+            if category.code == category_code:
+                found = next((k for k in category.kinds if k.code == kind_code), None)
+                return (category, found) if found else None
+        return None
+
+
+def parse(text: str, source: str = "catalogue.yaml") -> Catalogue:
+    """A catalogue from YAML; a mistake raises DataFileError naming its line."""
+    return datafile.parse(text, Catalogue, source)
+
+
+@cache
+def shipped() -> Catalogue:
+    """The catalogue pingan ships (a deployment's own edits come in a later step)."""
+    text = resources.files("pingan.incidents").joinpath("catalogue.yaml").read_text("utf-8")
+    return parse(text)
