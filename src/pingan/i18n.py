@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from babel.messages.pofile import read_po
+from pydantic import BeforeValidator
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -137,18 +138,30 @@ class Phrase:
     values: tuple[tuple[str, Any], ...]
 
     def say(self, lang: str = DEFAULT_LANG) -> str:
-        # Values that are words of the catalogue (a kind, a list of choices) are worded too.
-        def word(value: Any) -> Any:
-            if isinstance(value, str):
-                return gettext(value, lang)
-            if isinstance(value, tuple):
-                return gettext("、", lang).join(gettext(str(v), lang) for v in value)
-            return value
-
-        return gettext(self.text, lang).format(**{k: word(v) for k, v in self.values})
+        return gettext(self.text, lang).format(**{k: _word(v, lang) for k, v in self.values})
 
     def __str__(self) -> str:
         return self.say()
+
+
+def _word(value: Any, lang: str) -> Any:
+    """A value put into a message: words of the catalogue (a kind, a reason, a list of choices)
+    and phrases are worded in `lang`; anything else (a name, a number) is shown as it is."""
+    if isinstance(value, Phrase):
+        return value.say(lang)
+    if isinstance(value, str):
+        return gettext(value, lang)
+    if isinstance(value, tuple):
+        return gettext("、", lang).join(gettext(str(v), lang) for v in value)
+    return value
+
+
+def keyed(labels: Mapping[E, str]) -> BeforeValidator:
+    """A schema field's BeforeValidator: the member a person typed as its key, its Chinese word
+    or its English one (anything else is left for the enumeration to refuse)."""
+    return BeforeValidator(
+        lambda value: (choice(value, labels) or value) if isinstance(value, str) else value
+    )
 
 
 def phrase(text: str, **values: Any) -> Phrase:
@@ -160,11 +173,7 @@ def t(key: str, lang: str = DEFAULT_LANG, **params: Any) -> str:
     text = MESSAGES.get(key)
     if text is None:
         return key
-    # Parameters that are words or phrases of the catalogue (a kind, a reason) are worded too.
-    words = {
-        k: v.say(lang) if isinstance(v, Phrase) else gettext(v, lang) if isinstance(v, str) else v
-        for k, v in params.items()
-    }
+    words = {k: _word(v, lang) for k, v in params.items()}
     try:
         return gettext(text, lang).format(**words)
     except (KeyError, IndexError):

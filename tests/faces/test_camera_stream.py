@@ -51,18 +51,26 @@ def video(path: Path, *, turning: bool, seconds: float = 4, fps: int = 8) -> str
     return str(path)
 
 
-def run_camera(backend: Backend, world: World, key: str, url: str) -> CameraStream:
+def camera_on(
+    backend: Backend, world: World, key: str, url: str, repeat_s: float = 0.0
+) -> CameraStream:
+    """The device `key` sampling `url` at 4 frames a second, with the app's faces and pipeline."""
     device = info_by_id(world.session, device_id=world.devices[key])
     assert device is not None
     app = backend.app
-    camera = CameraStream(
+    return CameraStream(
         device,
         url,
         faces=app.state.faces,
         factory=app.state.sessionmaker,
         pipeline=app.state.runtime.pipeline,
         fps=4,
+        repeat_s=repeat_s,
     )
+
+
+def run_camera(backend: Backend, world: World, key: str, url: str) -> CameraStream:
+    camera = camera_on(backend, world, key, url)
     camera.run()  # a file ends by itself
     return camera
 
@@ -185,17 +193,7 @@ def test_a_camera_records_a_known_person_once_a_visit(
     consent(client, world, person)
     assert enrol(client, world, person, "chen_yanxi/1.jpg").status_code == 200
     clip = video(tmp_path / "pass.avi", turning=True)
-    device = info_by_id(world.session, device_id=world.devices["gh-cam"])
-    assert device is not None
-    camera = CameraStream(
-        device,
-        clip,
-        faces=backend.app.state.faces,
-        factory=backend.app.state.sessionmaker,
-        pipeline=backend.app.state.runtime.pipeline,
-        fps=4,
-        repeat_s=600,
-    )
+    camera = camera_on(backend, world, "gh-cam", clip, repeat_s=600)
     camera.run()
     world.session.expire_all()
     [seen] = world.session.scalars(select(Recognition)).all()
@@ -205,15 +203,5 @@ def test_a_camera_records_a_known_person_once_a_visit(
     world.session.expire_all()
     assert len(world.session.scalars(select(Recognition)).all()) == 1
     add_device(world, "gh-gate-face", node="gh_site", kind="face_terminal", name="东门人脸机")
-    door = info_by_id(world.session, device_id=world.devices["gh-gate-face"])
-    assert door is not None
-    gate = CameraStream(
-        door,
-        clip,
-        faces=backend.app.state.faces,
-        factory=backend.app.state.sessionmaker,
-        pipeline=backend.app.state.runtime.pipeline,
-        fps=4,
-        repeat_s=600,
-    )
+    gate = camera_on(backend, world, "gh-gate-face", clip, repeat_s=600)
     assert gate.repeat_s == 0  # a door decides at every pass

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pingan.faces.models import (
     PURPOSE_LABEL,
@@ -13,7 +13,7 @@ from pingan.faces.models import (
     Decision,
     WatchKind,
 )
-from pingan.i18n import choice
+from pingan.i18n import keyed
 from pingan.masking import MaskedNumber
 
 
@@ -23,7 +23,7 @@ class Strict(BaseModel):
 
 class ConsentIn(Strict):
     node_id: int = Field(description="Where face access applies: the person's site, usually")
-    purpose: ConsentPurpose = Field(
+    purpose: Annotated[ConsentPurpose, keyed(PURPOSE_LABEL)] = Field(
         ConsentPurpose.door_access, description="door_access (门禁通行) or care (关爱与防走失)"
     )
     central_storage: bool = Field(
@@ -33,11 +33,6 @@ class ConsentIn(Strict):
     given_at: datetime | None = None
     guardian_name: str | None = Field(None, max_length=50, description="Required under 14")
     guardian_relation: str | None = Field(None, max_length=20)
-
-    @field_validator("purpose", mode="before")
-    @classmethod
-    def _purpose(cls, value: Any) -> Any:
-        return (choice(value, PURPOSE_LABEL) or value) if isinstance(value, str) else value
 
 
 class ConsentOut(BaseModel):

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pingan.i18n import choice
+from pingan.i18n import keyed
 from pingan.masking import MaskedNumber
 from pingan.territory.geo import CRS
 from pingan.territory.models import (
@@ -107,20 +107,14 @@ class PersonFields(Strict):
     birth_date: date | None = None
     id_number: str | None = Field(None, description="18-digit resident identity card number")
     phone: str | None = Field(None, pattern=r"^[0-9+\- ]{5,20}$")
-    relation: Relation | None = Field(None, description="To the householder: head, spouse …")
-    residence: Residence | None = Field(None, description="registered, permanent …")
+    relation: Annotated[Relation | None, keyed(RELATION_LABEL)] = Field(
+        None, description="To the householder: head, spouse … (or the word)"
+    )
+    residence: Annotated[Residence | None, keyed(RESIDENCE_LABEL)] = Field(
+        None, description="registered, permanent … (or the word)"
+    )
     resident_group_id: int | None = None
     notes: str | None = Field(None, max_length=2000)
-
-    @field_validator("relation", mode="before")
-    @classmethod
-    def _relation(cls, value: Any) -> Any:
-        return (choice(value, RELATION_LABEL) or value) if isinstance(value, str) else value
-
-    @field_validator("residence", mode="before")
-    @classmethod
-    def _residence(cls, value: Any) -> Any:
-        return (choice(value, RESIDENCE_LABEL) or value) if isinstance(value, str) else value
 
     @field_validator("id_number")
     @classmethod

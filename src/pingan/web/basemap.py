@@ -66,6 +66,7 @@ def layers(settings: Settings) -> list[dict[str, Any]]:
 DEMO_STREETS = Path(__file__).parents[1] / "territory" / "demo" / "streets.geojson"
 STREETS_MAX = 20 * 1024 * 1024  # bytes: a city's streets, simplified, fit in far less
 STREETS = "/map/streets.geojson"
+LINES = ("LineString", "MultiLineString")
 
 
 def streets_source(settings: Settings, *, demo: bool) -> Path | None:
@@ -101,9 +102,6 @@ def load_streets(path: Path) -> dict[str, Any]:
         kept = {k: str(props[k])[:100] for k in ("name", "kind") if props.get(k) is not None}
         features.append({"type": "Feature", "properties": kept, "geometry": geometry})
     return {"type": "FeatureCollection", "features": features}
-
-
-LINES = ("LineString", "MultiLineString")
 
 
 def image_sources(settings: Settings) -> list[str]:
