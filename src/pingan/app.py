@@ -23,8 +23,10 @@ from pingan.events import api as events_api
 from pingan.faces import api as faces_api
 from pingan.faces.runtime import FaceRuntime
 from pingan.imports import api as imports_api
+from pingan.incidents import api as incidents_api
+from pingan.incidents import open311
 from pingan.ingest import http as ingest_http
-from pingan.limits import BodyLimits
+from pingan.limits import BodyLimits, Window
 from pingan.patrol import api as patrol_api
 from pingan.runtime import Runtime
 from pingan.security import SecurityHeaders
@@ -75,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
     app.state.runtime = Runtime.build(settings)
     app.state.strangers = ingest_http.Strangers()
+    app.state.public_reports = Window(incidents_api.PUBLIC_REPORTS_PER_HOUR, 3600)
+    app.state.open311_clients = Window(open311.REQUESTS_PER_MINUTE, 60)
     problems.install(app)
     app.add_middleware(BodyLimits, openapi=app.openapi)
     app.add_middleware(SecurityHeaders, settings=settings)
@@ -90,6 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(faces_api.router, prefix=API_PREFIX)
     app.include_router(patrol_api.router, prefix=API_PREFIX)
     app.include_router(patrol_api.map_router, prefix=API_PREFIX)
+    app.include_router(incidents_api.router, prefix=API_PREFIX)
+    app.include_router(open311.router)
     pages.install(app)
     declare_permissions(app)
     return app

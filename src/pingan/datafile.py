@@ -3,6 +3,7 @@ a mistake reported with the line it is on, so the person editing the file can fi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import yaml
@@ -50,3 +51,33 @@ def parse(text: str, model: type[M], source: str) -> M:
         raise DataFileError(
             f"{source}: line {line_of(node, loc)}: {'.'.join(map(str, loc))}: {err['msg']}"
         ) from exc
+
+
+def extract_words(text: str, keys: frozenset[str]) -> Iterator[tuple[int, str]]:
+    """The values of these keys anywhere in a YAML file, with their lines: words a shipped file
+    shows people, for the translation catalogue (Babel's extractors of make i18n)."""
+
+    def walk(node: yaml.Node | None) -> Iterator[tuple[int, str]]:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value in keys and isinstance(value, yaml.ScalarNode) and value.value:
+                    yield value.start_mark.line + 1, str(value.value)
+                else:
+                    yield from walk(value)
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                yield from walk(item)
+
+    yield from walk(yaml.compose(text))
+
+
+def babel_extractor(keys: frozenset[str]) -> Any:
+    """A Babel extraction method yielding the values of these keys."""
+
+    def extract(
+        fileobj: Any, keywords: Any, comment_tags: Any, options: Any
+    ) -> Iterator[tuple[int, str, str, list[str]]]:
+        for line, word in extract_words(fileobj.read().decode("utf-8"), keys):
+            yield line, "", word, []
+
+    return extract

@@ -90,6 +90,22 @@ MESSAGES: dict[str, str] = {
     "same_password": N_("新密码不能与当前密码相同"),
     "password_change_required": N_("请先修改初始密码（登录后打开“修改密码”页面）"),
     "reason_required": N_("请写明查询事由（至少 4 个字），它会记入审计日志"),
+    "unknown_kind": N_("没有事件小类 {kind}：请从事件分类中选择"),
+    "incident_position": N_("请给出位置：手机定位、地图上的点，或写明小区、楼栋名称的地址"),
+    "outside_territory": N_("位置 ({lon}, {lat}) 不在本街道辖区内，请核对位置后再上报"),
+    "catalogue_in_use": N_("仍有未办结的事件属于这些小类：{kinds}；请先办结或改为其他小类"),
+    "incident_changed": N_("该事件已被他人处理（当前版本 {version}），请刷新后再操作"),
+    "incident_move": N_("事件当前为“{state}”，不能执行“{action}”"),
+    "incident_reason": N_("请选择原因：{choices}"),
+    "incident_assignee": N_("请指定处置人员或部门"),
+    "incident_after_photo": N_("处置反馈须附处置后的照片"),
+    "incident_extension": N_("申请延期须写明理由和天数"),
+    "incident_no_extension": N_("没有待审批的延期申请"),
+    "incident_merge": N_("只能合并到同一小类、尚未办结的另一事件"),
+    "incident_rate": N_("只有已结案的事件可以评价"),
+    "bad_attribute": N_("补充信息有误：{reason}"),
+    "report_rate": N_("此地址上报过于频繁，请 {seconds} 秒后再试"),
+    "street_node": N_("街巷须属于一个街道（街道级节点）"),
 }
 
 

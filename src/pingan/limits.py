@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -71,3 +74,38 @@ class BodyTooLarge(HTTPException):
 
     def __init__(self) -> None:
         super().__init__(status_code=413, detail="too_large")
+
+
+class Window:
+    """At most `most` hits per key in a sliding window of `window_s` seconds: a key past it waits.
+    Kept in memory per process, bounded in the keys it remembers."""
+
+    KEYS = 10_000
+
+    def __init__(self, most: int, window_s: float) -> None:
+        self.failures, self.window_s = most, window_s
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        times = self._seen.setdefault(key, deque())
+        while times and times[0] <= now - self.window_s:
+            times.popleft()
+        return times
+
+    def wait_s(self, key: str) -> int | None:
+        """Seconds this key must wait, or None when it may go on."""
+        now = time.monotonic()
+        with self._lock:
+            times = self._recent(key, now)
+            if len(times) < self.failures:
+                if not times:
+                    self._seen.pop(key, None)
+                return None
+            return int(times[0] + self.window_s - now) + 1
+
+    def hit(self, key: str) -> None:
+        with self._lock:
+            self._recent(key, time.monotonic()).append(time.monotonic())
+            if len(self._seen) > self.KEYS:  # a flood of spoofed keys cannot grow this forever
+                self._seen.pop(next(iter(self._seen)))

@@ -27,6 +27,7 @@ from pingan.events import service as event_service
 from pingan.faces import retention, watch
 from pingan.faces.runtime import FaceRuntime
 from pingan.health import DOWN_ALARM_S, Component
+from pingan.incidents import service as incident_service
 from pingan.ingest.mqtt import MqttAdapter
 from pingan.ingest.video import CameraStream
 from pingan.patrol import dispatch
@@ -41,6 +42,7 @@ LOCK_ESCALATION = 7_100_002
 LOCK_RETENTION = 7_100_003
 LOCK_CARE = 7_100_004
 LOCK_DISPATCH = 7_100_005
+LOCK_INCIDENTS = 7_100_006
 LOCK_CAMERA = 7_200_000  # + the camera's id
 COMPONENTS_S = 5.0  # how often the parts' health is looked at
 
@@ -80,6 +82,7 @@ class Workers:
         self.sender = Sender(self.settings)
         self._every("supervision", self.settings.supervision_interval_s, self.supervise)
         self._every("escalation", self.settings.escalation_interval_s, self.escalate)
+        self._every("incident-limits", 60, self.incident_limits)
         self._every("notify", self.settings.notify_interval_s, self.notify)
         self._every("face-retention", 3600, self.purge_faces)
         self._every("dead-letters", 3600, self.purge_dead_letters)
@@ -161,6 +164,13 @@ class Workers:
         with unit_of_work(self.factory, actor="system:escalation") as session:
             if self._locked(session, LOCK_ESCALATION):
                 alarm_service.escalate_due(session, rules=self.runtime.rules)
+
+    def incident_limits(self) -> None:
+        """Grid incidents near their time limit remind their handler; past it they go to the
+        community's desk, then the street's."""
+        with unit_of_work(self.factory, actor="system:incidents") as session:
+            if self._locked(session, LOCK_INCIDENTS):
+                incident_service.tick(session)
 
     def purge_faces(self) -> None:
         """Face snapshots and unknown faces past their retention period go (hourly)."""

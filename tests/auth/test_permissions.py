@@ -39,6 +39,8 @@ BOUND_AT = {
     Role.patrol_member: "gh",
     Role.police_liaison: "gh",
     Role.resident: "gh_hh",
+    Role.street_chief: "street",
+    Role.city_officer: "street",
 }
 METHODS = ("get", "post", "put", "patch", "delete")
 MISSING_ID = 987_654  # no record has it: a role let past the gate meets 404 or 422, never 403

@@ -51,6 +51,8 @@ ENTRY_LABEL: dict[str, str] = {
     "dispatch_timeout": N_("超时未接，转派"),
     "dispatch_none": N_("无人可派"),
     "dispatch_cancel": N_("派单取消"),
+    "incident": N_("转为网格事件"),
+    "incident_closed": N_("网格事件已结案"),
     **{a.value: label for a, label in ACTION_LABEL.items()},
 }
 

@@ -6,14 +6,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pingan import datafile
@@ -152,21 +150,8 @@ def _shipped_titles() -> set[str]:
     return {r.title for r in parse(default_text(), "rules.yaml").rules}
 
 
-def extract_titles(
-    fileobj: Any, keywords: Any, comment_tags: Any, options: Any
-) -> Iterator[tuple[int, str, str, list[str]]]:
-    """Babel extraction: the shipped rules' titles are words of the catalogue (make i18n)."""
-    node = yaml.compose(fileobj.read().decode("utf-8"))
-    for item in _child(node, "rules").value if node is not None else []:
-        title = _child(item, "title")
-        if title is not None:
-            yield title.start_mark.line + 1, "", str(title.value), []
-
-
-def _child(node: Any, key: str) -> Any:
-    return next(
-        (v for k, v in getattr(node, "value", []) if getattr(k, "value", None) == key), None
-    )
+# Babel extraction: the shipped rules' titles are words of the catalogue (make i18n).
+extract_titles = datafile.babel_extractor(frozenset({"title"}))
 
 
 @dataclass

@@ -346,6 +346,10 @@ def _what(alarm_id: int) -> Phrase:
     return phrase(N_("报警 {n}"), n=alarm_id)
 
 
+def get(session: Session, *, alarm_id: int) -> Alarm | None:
+    return session.get(Alarm, alarm_id)
+
+
 def get_visible_or_raise(
     session: Session, *, actor: Principal, alarm_id: int, perm: Perm = Perm.alarms_read
 ) -> Alarm:

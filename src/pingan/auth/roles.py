@@ -16,6 +16,8 @@ class Role(enum.StrEnum):
     patrol_member = "patrol_member"  # 巡逻队员/志愿者
     police_liaison = "police_liaison"  # 辖区公安联络员
     resident = "resident"  # 居民
+    street_chief = "street_chief"  # 街长: the cases along the streets in their charge
+    city_officer = "city_officer"  # 城管专员: those cases to handle
 
 
 class Perm(enum.StrEnum):
@@ -41,23 +43,48 @@ class Perm(enum.StrEnum):
     patrol_manage = "patrol:manage"  # teams, members, rosters, routes, meetings
     patrol_run = "patrol:run"  # walk a route and check in; take dispatched tasks
     channels_manage = "channels:manage"  # notification channels: robots, webhooks, mail, SMS
+    incidents_read = "incidents:read"  # grid incidents in scope, their timelines and photos
+    incidents_report = "incidents:report"  # report one (patrol finds, a call, an alarm)
+    incidents_dispatch = "incidents:dispatch"  # accept, reject, merge, assign, close, extend
+    incidents_work = "incidents:work"  # handle one: take it, report it done, send it back
+    incidents_verify = "incidents:verify"  # check on site that it is fixed
+    incidents_supervise = "incidents:supervise"  # the street's supervision of overdue cases
+    # The catalogue, the streets and their chiefs, the Open311 clients' keys: the street's.
+    incidents_manage = "incidents:manage"
+    # The cases along the streets one is chief or officer of, wherever they lie.
+    incidents_streets = "incidents:streets"
 
 
 # Admins may do everything but enter people on the blocked list: that is the police's.
 _ADMIN = frozenset(Perm) - {Perm.watch_blocked}
+# The street's own: its catalogue, streets, Open311 keys, notification channels, supervision.
+_STREET = frozenset(
+    {Perm.channels_manage, Perm.incidents_manage, Perm.incidents_supervise, Perm.incidents_streets}
+)
 _READ = frozenset({Perm.territory_read, Perm.people_read})
 _DESK = frozenset({Perm.devices_read, Perm.alarms_read, Perm.alarms_handle, Perm.patrol_read})
 
 PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.street_admin: _ADMIN,
     # Channels are the whole platform's: one told of every alarm would tell of other communities'.
-    Role.community_admin: _ADMIN - {Perm.channels_manage},
+    Role.community_admin: _ADMIN - _STREET,
     # The desk phones residents and responders; identity numbers are for the household
     # register (grid officers) and the police.
-    Role.centre_operator: _READ | _DESK | {Perm.people_phone},
+    Role.centre_operator: _READ
+    | _DESK
+    | {Perm.people_phone, Perm.incidents_read, Perm.incidents_report, Perm.incidents_dispatch},
     Role.site_manager: _READ
     | _DESK
-    | {Perm.people_write, Perm.people_phone, Perm.devices_write, Perm.faces_enrol, Perm.patrol_run},
+    | {
+        Perm.people_write,
+        Perm.people_phone,
+        Perm.devices_write,
+        Perm.faces_enrol,
+        Perm.patrol_run,
+        Perm.incidents_read,
+        Perm.incidents_report,
+        Perm.incidents_work,
+    },
     Role.grid_officer: _READ
     | _DESK
     | {
@@ -66,10 +93,14 @@ PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.people_id_number,
         Perm.faces_enrol,
         Perm.watch_care,
+        Perm.incidents_read,
+        Perm.incidents_report,
+        Perm.incidents_work,
+        Perm.incidents_verify,
     },
     # Their phone page and what a dispatched task needs (its own steps): nothing of the desk,
     # no cameras, no residents, no notification lists.
-    Role.patrol_member: frozenset({Perm.territory_read, Perm.patrol_run}),
+    Role.patrol_member: frozenset({Perm.territory_read, Perm.patrol_run, Perm.incidents_report}),
     Role.police_liaison: _READ
     | _DESK
     | {
@@ -78,10 +109,18 @@ PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.faces_search,
         Perm.watch_blocked,
         Perm.patrol_run,
+        Perm.incidents_read,
+        Perm.incidents_work,
     },
     # A resident reads their own page (their record, household and consent) through their
     # account's person, not through the territory: no part of the map or the register.
     Role.resident: frozenset(),
+    # Bound at the street office: the cases along their own streets (not the whole territory),
+    # what they find walking them, and (the officer) handling those assigned to them.
+    Role.street_chief: frozenset({Perm.incidents_streets, Perm.incidents_report}),
+    Role.city_officer: frozenset(
+        {Perm.incidents_streets, Perm.incidents_report, Perm.incidents_work}
+    ),
 }
 
 # Who may grant which role: an admin grants roles of lower rank only (street admins grant all).
@@ -94,6 +133,8 @@ RANK: dict[Role, int] = {
     Role.patrol_member: 1,
     Role.police_liaison: 1,
     Role.resident: 0,
+    Role.street_chief: 1,
+    Role.city_officer: 1,
 }
 
 LABEL: dict[Role, str] = {
@@ -105,6 +146,8 @@ LABEL: dict[Role, str] = {
     Role.patrol_member: N_("巡逻队员"),
     Role.police_liaison: N_("公安联络员"),
     Role.resident: N_("居民"),
+    Role.street_chief: N_("街长"),
+    Role.city_officer: N_("城管专员"),
 }
 
 

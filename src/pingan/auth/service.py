@@ -115,6 +115,15 @@ def usernames(session: Session, *, user_ids: Iterable[int]) -> dict[int, str]:
     return dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
 
 
+def display_names(session: Session, *, user_ids: Iterable[int]) -> dict[int, str]:
+    """Names as people know them, by user id (a street's chief, a case's handler)."""
+    ids = list(set(user_ids))
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all()
+    return {int(i): str(n) for i, n in rows}
+
+
 def _check_grant(session: Session, *, actor: Principal, binding: BindingIn) -> None:
     node = territory_service.get_visible_or_raise(
         session, actor=actor, node_id=binding.node_id, perm=Perm.users_write

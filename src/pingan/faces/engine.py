@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -23,6 +22,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 from numpy.typing import NDArray
+
+from pingan import photos
 
 Image = NDArray[np.uint8]  # BGR, height × width × 3
 Vector = NDArray[np.float32]
@@ -76,34 +77,12 @@ class Engine(Protocol):
     def embed(self, image: Image, face: Face) -> Vector: ...
 
 
-MAX_PIXELS = 50_000_000  # a 48-megapixel phone photo passes; a decompression bomb does not
-
-
-def image_size(data: bytes) -> tuple[int, int]:
-    """Width and height from the file's header alone, nothing decoded; ValueError when the bytes
-    are no JPEG, PNG or WebP."""
-    from PIL import Image as PilImage
-    from PIL import UnidentifiedImageError
-
-    PilImage.MAX_IMAGE_PIXELS = None  # the size is judged here, before anything is decoded
-    try:
-        with PilImage.open(io.BytesIO(data), formats=("JPEG", "PNG", "WEBP")) as header:
-            width, height = header.size
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise ValueError("not a JPEG, PNG or WebP image") from exc
-    return int(width), int(height)
-
-
 def decode_image(data: bytes) -> Image:
     """JPEG, PNG (alpha dropped) or WebP bytes to a BGR image; ValueError when it is none, or
     when it would decode to more than MAX_PIXELS (checked on the header first)."""
     if not data:
         raise ValueError("empty file")
-    width, height = image_size(data)
-    if width * height > MAX_PIXELS:
-        raise ValueError(
-            f"image of {width}×{height} pixels: over {MAX_PIXELS // 1_000_000} megapixels"
-        )
+    photos.check_pixels(*photos.image_size(data))  # PhotoError is a ValueError
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise ValueError("not a JPEG, PNG or WebP image")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -50,6 +51,63 @@ class Limit(BaseModel):
         return calendar.add_working_days(accepted, self.days)
 
 
+DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
+
+
+class Choice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=50)
+
+
+class AttributeField(BaseModel):
+    """A question a report of this kind answers (Open311's service attributes)."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(pattern=CODE)
+    description: str = Field(min_length=1, max_length=200)
+    datatype: str = Field("string", description=", ".join(DATATYPES))
+    required: bool = False
+    values: list[Choice] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _typed(self) -> AttributeField:
+        if self.datatype not in DATATYPES:
+            raise ValueError(f"datatype {self.datatype!r}: one of {', '.join(DATATYPES)}")
+        if self.datatype.endswith("valuelist") != bool(self.values):
+            raise ValueError("a list datatype needs values, and only a list datatype has them")
+        return self
+
+    def check(self, value: Any) -> Any:
+        """The answer as stored; ValueError saying what is wrong with it."""
+        if isinstance(value, list) and self.datatype != "multivaluelist":
+            value = value[0] if len(value) == 1 else value
+        if self.datatype == "number":
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                raise ValueError("a number") from None
+        if self.datatype == "datetime":
+            try:
+                return datetime.fromisoformat(str(value)).isoformat()
+            except ValueError:
+                raise ValueError("a date and time (ISO 8601)") from None
+        keys = [c.key for c in self.values]
+        if self.datatype == "singlevaluelist":
+            if value not in keys:
+                raise ValueError(f"one of {', '.join(keys)}")
+            return value
+        if self.datatype == "multivaluelist":
+            chosen = value if isinstance(value, list) else [value]
+            if not chosen or any(v not in keys for v in chosen):
+                raise ValueError(f"some of {', '.join(keys)}")
+            return chosen
+        text = str(value).strip()
+        if len(text) > (2000 if self.datatype == "text" else 200):
+            raise ValueError("too long")
+        return text
+
+
 class Kind(BaseModel):
     """小类."""
 
@@ -61,6 +119,27 @@ class Kind(BaseModel):
     limit: Limit
     close: str = Field(min_length=1, max_length=500, description="结案条件")
     priority: int = Field(ge=1, le=4)
+    fields: list[AttributeField] = Field(default_factory=list)
+
+    def attributes(self, given: dict[str, Any]) -> dict[str, Any]:
+        """A report's answers checked against the kind's fields (an unknown one is refused,
+        a required one missing too); ValueError naming the field."""
+        known = {f.code: f for f in self.fields}
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise ValueError(f"{unknown[0]}: not a field of this kind")
+        out: dict[str, Any] = {}
+        for field in self.fields:
+            value = given.get(field.code)
+            if value in (None, "", []):
+                if field.required:
+                    raise ValueError(f"{field.code}: required")
+                continue
+            try:
+                out[field.code] = field.check(value)
+            except ValueError as exc:
+                raise ValueError(f"{field.code}: {exc}") from None
+        return out
 
     @model_validator(mode="after")
     def _handler(self) -> Kind:
@@ -75,6 +154,9 @@ class Category(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(pattern=CODE)
     name: str = Field(min_length=1, max_length=50)
+    # Whether its cases are listed to the public (Open311's GET requests): a dispute between
+    # neighbours or a suspicious person is not.
+    public: bool = True
     kinds: list[Kind] = Field(min_length=1)
 
 
@@ -114,3 +196,8 @@ def shipped() -> Catalogue:
     """The catalogue pingan ships (a deployment's own edits come in a later step)."""
     text = resources.files("pingan.incidents").joinpath("catalogue.yaml").read_text("utf-8")
     return parse(text)
+
+
+# Babel extraction: the shipped catalogue's names and conditions are words of the translation
+# catalogue (make i18n); pages show them in the reader's language.
+extract_words = datafile.babel_extractor(frozenset({"name", "accept", "close", "description"}))

@@ -8,9 +8,6 @@ a dead letter. A request without a valid token is counted in /metrics, never sto
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -39,6 +36,7 @@ from pingan.errors import Invalid, PinganError, RateLimited, TooLarge, Unauthent
 from pingan.events.pipeline import dead_letter
 from pingan.events.schemas import IngestResult
 from pingan.ingest import messages
+from pingan.limits import Window
 
 router = APIRouter(dependencies=[StrictQuery], tags=["ingest"])
 CHANNEL = "http"
@@ -57,37 +55,15 @@ class IngestOut(BaseModel):
     results: list[IngestResult]
 
 
-class Strangers:
+class Strangers(Window):
     """Addresses sending device requests with bad tokens: past a few a minute they are refused
     without a database lookup."""
 
     def __init__(self, failures: int = STRANGER_FAILURES, window_s: float = STRANGER_WINDOW_S):
-        self.failures, self.window_s = failures, window_s
-        self._seen: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, ip: str, now: float) -> deque[float]:
-        times = self._seen.setdefault(ip, deque())
-        while times and times[0] <= now - self.window_s:
-            times.popleft()
-        return times
-
-    def wait_s(self, ip: str) -> int | None:
-        """Seconds this address must wait, or None when it may try."""
-        now = time.monotonic()
-        with self._lock:
-            times = self._recent(ip, now)
-            if len(times) < self.failures:
-                if not times:
-                    self._seen.pop(ip, None)
-                return None
-            return int(times[0] + self.window_s - now) + 1
+        super().__init__(failures, window_s)
 
     def failed(self, ip: str) -> None:
-        with self._lock:
-            self._recent(ip, time.monotonic()).append(time.monotonic())
-            if len(self._seen) > 10_000:  # a spoofed flood of addresses cannot grow this forever
-                self._seen.pop(next(iter(self._seen)))
+        self.hit(ip)
 
 
 @dataclass(frozen=True)

@@ -287,6 +287,19 @@ def my_tasks(session: Session, *, actor: Principal) -> list[Task]:
     )
 
 
+def has_task(session: Session, *, actor: Principal, alarm_id: int) -> bool:
+    """Whether the actor was given a task on this alarm (what they find there is theirs to report)."""
+    if actor.user_id is None:
+        return False
+    found = session.scalar(
+        select(Task.id)
+        .join(Member, Member.id == Task.member_id)
+        .where(Member.user_id == actor.user_id, Task.alarm_id == alarm_id)
+        .limit(1)
+    )
+    return found is not None
+
+
 def task_for_responder(session: Session, *, actor: Principal, task_id: int) -> Task:
     task = session.get(Task, task_id)
     member = session.get(Member, task.member_id) if task else None

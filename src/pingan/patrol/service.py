@@ -392,6 +392,17 @@ def route_visible_or_raise(session: Session, *, actor: Principal, route_id: int)
     return route
 
 
+def checkpoint_visible_or_raise(
+    session: Session, *, actor: Principal, checkpoint_id: int
+) -> tuple[Checkpoint, Route]:
+    """A checkpoint of a route the actor sees (a patrol exception reported against it)."""
+    checkpoint = session.get(Checkpoint, checkpoint_id)
+    route = session.get(Route, checkpoint.route_id) if checkpoint else None
+    if checkpoint is None or route is None or not actor.sees(route.path):
+        raise NotFound(what=phrase(N_("检查点 {n}"), n=checkpoint_id))
+    return checkpoint, route
+
+
 def checkpoints(session: Session, *, route: Route) -> list[Checkpoint]:
     return list(
         session.scalars(

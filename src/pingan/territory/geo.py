@@ -193,6 +193,36 @@ def parse_boundary(raw: str | dict[str, Any], crs: CRS = CRS.wgs84, field: str =
     return json.dumps(converted, separators=(",", ":"))
 
 
+def parse_line(raw: dict[str, Any], crs: CRS = CRS.wgs84, field: str = "geometry") -> str:
+    """Validate a GeoJSON LineString (or a Feature of one): a street drawn on the map; return it
+    as WGS-84 text."""
+    obj = raw.get("geometry") or {} if raw.get("type") == "Feature" else raw
+    if obj.get("type") != "LineString":
+        raise Invalid(
+            "bad_geometry",
+            field=field,
+            reason=phrase(N_("类型应为 LineString，而非 {kind}"), kind=obj.get("type")),
+        )
+    coords = obj.get("coordinates")
+    if not isinstance(coords, list) or len(coords) < 2:
+        raise Invalid("bad_geometry", field=field, reason=N_("线至少要有两个点"))
+    try:
+        converted = {"type": "LineString", "coordinates": _convert_coords(coords, crs)}
+        line = shape(converted)
+    except (ValueError, TypeError, IndexError, shapely.errors.GEOSException) as exc:
+        raise Invalid(
+            "bad_geometry", field=field, reason=phrase(N_("坐标结构有误：{error}"), error=exc)
+        ) from exc
+    minx, miny, maxx, maxy = line.bounds
+    if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
+        raise Invalid(
+            "bad_geometry", field=field, reason=N_("坐标超出经纬度范围（应为 经度, 纬度）")
+        )
+    if line.length == 0:
+        raise Invalid("bad_geometry", field=field, reason=N_("长度为零"))
+    return json.dumps(converted, separators=(",", ":"))
+
+
 def load_geometry(text: str) -> BaseGeometry:
     return shape(json.loads(text))
 

@@ -418,6 +418,24 @@ def locate(
     return lon, lat, community, grid
 
 
+def place_named(session: Session, *, text: str) -> TerritoryNode | None:
+    """The site or building with a position whose name (or address) the text contains, the
+    longest name first: an address given in words ("柳欣苑3栋楼道") placed on the map."""
+    rows = session.scalars(
+        select(TerritoryNode).where(
+            TerritoryNode.kind.in_((NodeKind.site, NodeKind.building)),
+            TerritoryNode.lon.is_not(None),
+            TerritoryNode.lat.is_not(None),
+        )
+    ).all()
+    best: tuple[int, TerritoryNode] | None = None
+    for node in rows:
+        for name in (node.name, node.address):
+            if name and len(name) >= 2 and name in text and (best is None or len(name) > best[0]):
+                best = (len(name), node)
+    return best[1] if best else None
+
+
 # --- people ------------------------------------------------------------------------------------
 
 

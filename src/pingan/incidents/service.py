@@ -1,0 +1,886 @@
+"""Grid incidents: reported through any channel into one place, routed by position to their grid,
+community and street, moved through the workflow (flows.py), timed against the catalogue's limits,
+rated by their reporter. Flushes only; the caller commits."""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from shapely.geometry import LineString, Point, shape
+from sqlalchemy import ColumnElement, false, func, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from pingan.alarms import flows as alarm_flows
+from pingan.alarms import service as alarm_service
+from pingan.auth import service as auth_service
+from pingan.auth.principal import SYSTEM, Principal
+from pingan.auth.roles import Perm
+from pingan.db.base import utcnow
+from pingan.db.paging import paginate
+from pingan.errors import Conflict, Forbidden, Invalid, NotFound
+from pingan.i18n import N_, Phrase, phrase
+from pingan.incidents import calendar, flows
+from pingan.incidents.catalogue import Catalogue, Kind, shipped
+from pingan.incidents.flows import Action
+from pingan.incidents.models import (
+    OPEN_STATES,
+    TIMED_STATES,
+    CatalogueVersion,
+    Channel,
+    Incident,
+    IncidentEntry,
+    IncidentPhoto,
+    IncidentState,
+    Level,
+    Rating,
+    StreetLine,
+)
+from pingan.incidents.schemas import ReportIn
+from pingan.patrol import dispatch as patrol_dispatch
+from pingan.patrol import service as patrol_service
+from pingan.photos import Photo
+from pingan.territory import geo
+from pingan.territory import service as territory_service
+from pingan.territory.models import TerritoryNode
+
+DUPLICATE_M = 50.0  # the same kind within 50 m …
+DUPLICATE_H = 72  # … and 72 hours may be the same problem
+STREET_M = 30.0  # a case this close to a street goes to its chief too
+REMIND_AT = 0.8  # the handler is reminded at 80 % of the limit
+SYSTEM_ACTOR = "system"
+
+
+def _what(incident_id: int) -> Phrase:
+    return phrase(N_("事件 {n}"), n=incident_id)
+
+
+# --- the catalogue ------------------------------------------------------------------------------
+
+_catalogue_lock = threading.Lock()
+_catalogue_cache: dict[int, Catalogue] = {}
+
+
+def catalogue(session: Session) -> Catalogue:
+    """The catalogue in force: the street's latest edit, else the one pingan ships."""
+    latest = session.scalar(select(func.max(CatalogueVersion.id)))
+    if latest is None:
+        return shipped()
+    with _catalogue_lock:
+        found = _catalogue_cache.get(latest)
+    if found is None:
+        row = session.get(CatalogueVersion, latest)
+        assert row is not None
+        found = Catalogue.model_validate(row.body)
+        with _catalogue_lock:
+            _catalogue_cache[latest] = found
+    return found
+
+
+def catalogue_version(session: Session) -> int:
+    """0 for the shipped catalogue, else the number of the street's latest edit."""
+    return session.scalar(select(func.max(CatalogueVersion.id))) or 0
+
+
+def kind_or_raise(session: Session, code: str, field: str = "kind") -> Kind:
+    found = catalogue(session).kind(code)
+    if found is None:
+        raise Invalid("unknown_kind", field=field, kind=code)
+    return found[1]
+
+
+def _street_wide(actor: Principal, perm: Perm) -> bool:
+    """Bound at the top of the territory (a street office) with this permission."""
+    return actor.system or any(p.count("/") == 2 for p in actor.paths(perm))
+
+
+def save_catalogue(
+    session: Session, *, actor: Principal, data: Catalogue, note: str | None = None
+) -> CatalogueVersion:
+    """A street admin's new catalogue, kept as a version. A kind that open cases still have
+    cannot be taken out (close or re-file them first)."""
+    if not _street_wide(actor, Perm.incidents_manage):
+        raise Forbidden(action=Perm.incidents_manage.value)
+    kept = {f"{c.code}.{k.code}" for c in data.categories for k in c.kinds}
+    in_use = session.scalars(
+        select(Incident.kind)
+        .where(Incident.is_open.is_(True), Incident.kind.not_in(kept or {""}))
+        .distinct()
+    ).all()
+    if in_use:
+        raise Conflict("catalogue_in_use", field="categories", kinds=tuple(sorted(in_use)))
+    row = CatalogueVersion(
+        body=data.model_dump(mode="json"), note=note, created_by=actor.actor, created_at=utcnow()
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+# --- where a case lies --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Place:
+    lon: float
+    lat: float
+    community: TerritoryNode
+    grid: TerritoryNode | None
+    street: StreetLine | None
+
+
+def _metres_from(
+    lon0: float, lat0: float, coords: Iterable[Sequence[float]]
+) -> list[tuple[float, float]]:
+    """WGS-84 points as metres east and north of (lon0, lat0): good to a metre across a district."""
+    k = math.radians(1) * 6_371_000
+    c = math.cos(math.radians(lat0))
+    return [((x - lon0) * k * c, (y - lat0) * k) for x, y, *_ in coords]
+
+
+def street_near(session: Session, *, lon: float, lat: float) -> StreetLine | None:
+    """The nearest street line within STREET_M of a point."""
+    pad = STREET_M / 111_000 * 2
+    best: tuple[float, StreetLine] | None = None
+    for line in session.scalars(select(StreetLine)):
+        geom = shape(json.loads(line.geometry))
+        minx, miny, maxx, maxy = geom.bounds
+        if not (minx - pad <= lon <= maxx + pad and miny - pad <= lat <= maxy + pad):
+            continue
+        metres = LineString(_metres_from(lon, lat, geom.coords)).distance(Point(0, 0))
+        if metres <= STREET_M and (best is None or metres < best[0]):
+            best = (metres, line)
+    return best[1] if best else None
+
+
+def place(
+    session: Session,
+    *,
+    lon: float | None,
+    lat: float | None,
+    address: str | None,
+    crs: geo.CRS = geo.CRS.wgs84,
+    field: str = "lat",
+) -> Place:
+    """The grid and community whose boundary holds the position (or the place the address
+    names); a position outside the territory is refused with the reason."""
+    if lon is None or lat is None:
+        named = territory_service.place_named(session, text=address or "") if address else None
+        if named is None or named.lon is None or named.lat is None:
+            raise Invalid("incident_position", field=field)
+        lon, lat, crs = named.lon, named.lat, geo.CRS.wgs84
+    lon, lat, community, grid = territory_service.locate(
+        session, actor=SYSTEM, lon=lon, lat=lat, crs=crs
+    )
+    if community is None:
+        raise Invalid("outside_territory", field=field, lon=round(lon, 6), lat=round(lat, 6))
+    return Place(lon, lat, community, grid, street_near(session, lon=lon, lat=lat))
+
+
+def duplicates(
+    session: Session,
+    *,
+    kind: str,
+    lon: float,
+    lat: float,
+    at: datetime | None = None,
+    exclude: int | None = None,
+) -> list[Incident]:
+    """Cases of the same kind within 50 m reported in the 72 hours before `at`, still open."""
+    at = at or utcnow()
+    pad = DUPLICATE_M / 111_000 * 2
+    rows = session.scalars(
+        select(Incident)
+        .where(
+            Incident.kind == kind,
+            Incident.is_open.is_(True),
+            Incident.reported_at >= at - timedelta(hours=DUPLICATE_H),
+            Incident.reported_at <= at,
+            Incident.lon.between(lon - pad, lon + pad),
+            Incident.lat.between(lat - pad, lat + pad),
+        )
+        .order_by(Incident.id)
+    ).all()
+    return [
+        r for r in rows if r.id != exclude and geo.distance_m(lon, lat, r.lon, r.lat) <= DUPLICATE_M
+    ]
+
+
+# --- seeing cases -------------------------------------------------------------------------------
+
+
+def _own_streets(session: Session, actor: Principal) -> list[int]:
+    if actor.user_id is None or not actor.paths(Perm.incidents_streets):
+        return []
+    return list(
+        session.scalars(
+            select(StreetLine.id).where(
+                or_(
+                    StreetLine.chief_user_id == actor.user_id,
+                    StreetLine.officer_user_id == actor.user_id,
+                )
+            )
+        )
+    )
+
+
+def scope_clause(session: Session, actor: Principal) -> ColumnElement[bool]:
+    """Cases in the actor's scope, those they reported or hold, and those along their streets."""
+    if actor.system:
+        return Incident.id.is_not(None)
+    clauses: list[ColumnElement[bool]] = [actor.filter(Incident.path, Perm.incidents_read)]
+    if actor.user_id is not None:
+        clauses += [
+            Incident.reporter_user_id == actor.user_id,
+            Incident.assignee_user_id == actor.user_id,
+        ]
+    streets = _own_streets(session, actor)
+    if streets:
+        clauses.append(Incident.street_line_id.in_(streets))
+    return or_(*clauses) if clauses else false()
+
+
+def sees(session: Session, actor: Principal, incident: Incident) -> bool:
+    if actor.can(Perm.incidents_read, incident.path):
+        return True
+    uid = actor.user_id
+    if uid is not None and uid in (incident.reporter_user_id, incident.assignee_user_id):
+        return True
+    return incident.street_line_id is not None and incident.street_line_id in _own_streets(
+        session, actor
+    )
+
+
+def get_visible_or_raise(session: Session, *, actor: Principal, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None or not sees(session, actor, incident):
+        raise NotFound(what=_what(incident_id))
+    return incident
+
+
+def get_by_token(session: Session, *, token: str) -> Incident | None:
+    return session.scalar(select(Incident).where(Incident.token == token))
+
+
+def may(session: Session, actor: Principal, incident: Incident, action: Action) -> bool:
+    """Whether the actor may take this action on this case (its state aside)."""
+    if actor.system:
+        return True
+    if action in flows.RATING_MOVES:
+        return False
+    if (
+        action in flows.HANDLER_ACTIONS
+        and actor.user_id is not None
+        and incident.assignee_user_id == actor.user_id
+    ):
+        return True
+    if action == Action.note:
+        return sees(session, actor, incident)
+    return actor.can(flows.NEEDS[action], incident.path)
+
+
+def actions_for(session: Session, actor: Principal, incident: Incident) -> list[Action]:
+    return [a for a in flows.allowed(incident.state) if may(session, actor, incident, a)]
+
+
+@dataclass(frozen=True)
+class Filters:
+    view: str | None = None  # new | overdue | verify | mine | open
+    state: IncidentState | None = None
+    category: str | None = None
+    kind: str | None = None
+    channel: Channel | None = None
+    within_path: str | None = None
+    assignee_user_id: int | None = None
+    street_line_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def get_all(
+    session: Session,
+    *,
+    actor: Principal,
+    filters: Filters = Filters(),
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[Sequence[Incident], int]:
+    """Cases the actor sees, newest first; the desk's views put the oldest due first."""
+    stmt = select(Incident).where(scope_clause(session, actor))
+    f = filters
+    if f.view == "new":
+        stmt = stmt.where(Incident.state == IncidentState.reported)
+    elif f.view == "overdue":
+        stmt = stmt.where(Incident.is_open.is_(True), Incident.overdue_at.is_not(None))
+    elif f.view == "verify":
+        stmt = stmt.where(Incident.state == IncidentState.done)
+    elif f.view == "open":
+        stmt = stmt.where(Incident.is_open.is_(True))
+    elif f.view == "mine":
+        stmt = stmt.where(
+            or_(
+                Incident.assignee_user_id == actor.user_id,
+                Incident.reporter_user_id == actor.user_id,
+            )
+        )
+    if f.state:
+        stmt = stmt.where(Incident.state == f.state)
+    if f.category:
+        stmt = stmt.where(Incident.category == f.category)
+    if f.kind:
+        stmt = stmt.where(Incident.kind == f.kind)
+    if f.channel:
+        stmt = stmt.where(Incident.channel == f.channel)
+    if f.within_path:
+        stmt = stmt.where(Incident.path.startswith(f.within_path, autoescape=True))
+    if f.assignee_user_id is not None:
+        stmt = stmt.where(Incident.assignee_user_id == f.assignee_user_id)
+    if f.street_line_id is not None:
+        stmt = stmt.where(Incident.street_line_id == f.street_line_id)
+    if f.since:
+        stmt = stmt.where(Incident.reported_at >= f.since)
+    if f.until:
+        stmt = stmt.where(Incident.reported_at < f.until)
+    order: tuple[Any, ...] = (Incident.id.desc(),)
+    if f.view in ("overdue", "open"):
+        order = (Incident.level.desc(), Incident.due_at.asc(), Incident.id.asc())
+    elif f.view in ("new", "verify"):
+        order = (Incident.priority.asc(), Incident.id.asc())
+    return paginate(session, stmt, order_by=order, limit=limit, offset=offset)
+
+
+def timeline(session: Session, *, incident: Incident) -> list[tuple[IncidentEntry, list[int]]]:
+    entries = session.scalars(
+        select(IncidentEntry)
+        .where(IncidentEntry.incident_id == incident.id)
+        .order_by(IncidentEntry.id)
+    ).all()
+    photos: dict[int | None, list[int]] = {}
+    for photo_id, entry_id in session.execute(
+        select(IncidentPhoto.id, IncidentPhoto.entry_id)
+        .where(IncidentPhoto.incident_id == incident.id)
+        .order_by(IncidentPhoto.id)
+    ):
+        photos.setdefault(entry_id, []).append(photo_id)
+    return [(e, photos.get(e.id, [])) for e in entries]
+
+
+def photo_count(session: Session, *, incident_ids: Iterable[int]) -> dict[int, int]:
+    ids = list(incident_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(IncidentPhoto.incident_id, func.count(IncidentPhoto.id))
+        .where(IncidentPhoto.incident_id.in_(ids))
+        .group_by(IncidentPhoto.incident_id)
+    )
+    return {int(i): int(n) for i, n in rows}
+
+
+def photo_or_raise(session: Session, *, incident: Incident, photo_id: int) -> IncidentPhoto:
+    photo = session.get(IncidentPhoto, photo_id)
+    if photo is None or photo.incident_id != incident.id:
+        raise NotFound(what=phrase(N_("照片 {n}"), n=photo_id))
+    return photo
+
+
+def for_alarm(session: Session, *, actor: Principal, alarm_id: int) -> list[Incident]:
+    """The cases an alarm turned into, that the actor sees."""
+    return list(
+        session.scalars(
+            select(Incident)
+            .where(Incident.alarm_id == alarm_id, scope_clause(session, actor))
+            .order_by(Incident.id)
+        )
+    )
+
+
+# --- reporting ----------------------------------------------------------------------------------
+
+
+def _entry(
+    session: Session,
+    incident: Incident,
+    action: str,
+    *,
+    actor: Principal | None = None,
+    from_state: IncidentState | None = None,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> IncidentEntry:
+    entry = IncidentEntry(
+        incident_id=incident.id,
+        at=at or utcnow(),
+        actor=actor.actor if actor else SYSTEM_ACTOR,
+        actor_user_id=actor.user_id if actor else None,
+        action=action,
+        from_state=from_state.value if from_state else None,
+        to_state=incident.state.value,
+        note=note,
+        data=data,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def _add_photos(
+    session: Session, incident: Incident, entry: IncidentEntry, photos: Sequence[Photo], stage: str
+) -> None:
+    for photo in photos:
+        session.add(
+            IncidentPhoto(
+                incident_id=incident.id,
+                entry_id=entry.id,
+                stage=stage,
+                data=photo.jpeg,
+                width=photo.width,
+                height=photo.height,
+                created_at=entry.at,
+            )
+        )
+
+
+def _link_alarm(session: Session, *, actor: Principal, alarm_id: int) -> int:
+    """The alarm a case comes from: one the actor reads, or one they were sent to."""
+    alarm = alarm_service.get(session, alarm_id=alarm_id)
+    if alarm is None or not (
+        actor.can(Perm.alarms_read, alarm.path)
+        or patrol_dispatch.has_task(session, actor=actor, alarm_id=alarm_id)
+    ):
+        raise NotFound(what=phrase(N_("报警 {n}"), n=alarm_id))
+    return alarm.id
+
+
+def channel_for(actor: Principal, data: ReportIn) -> Channel:
+    """The channel a report came by, from what it carries and who sends it."""
+    if data.alarm_id is not None:
+        return Channel.alarm
+    if data.checkpoint_id is not None:
+        return Channel.patrol_exception
+    if data.reporter_phone and actor.holds(Perm.incidents_dispatch):
+        return Channel.hotline  # the centre took a call
+    if actor.holds(Perm.incidents_verify):
+        return Channel.grid
+    if actor.holds(Perm.patrol_run) and not actor.holds(Perm.incidents_read):
+        return Channel.patrol
+    return Channel.staff
+
+
+def report(
+    session: Session,
+    *,
+    actor: Principal,
+    data: ReportIn,
+    channel: Channel,
+    photos: Sequence[Photo] = (),
+    contact: dict[str, Any] | None = None,
+    client_id: int | None = None,
+    media_url: str | None = None,
+    at: datetime | None = None,
+) -> Incident:
+    """One incident from any channel: checked, routed by its position, on its timeline."""
+    kind = kind_or_raise(session, data.kind)
+    try:
+        attributes = kind.attributes(data.attributes)
+    except ValueError as exc:
+        raise Invalid("bad_attribute", field="attributes", reason=str(exc)) from exc
+    where = place(session, lon=data.lon, lat=data.lat, address=data.address, crs=data.crs)
+    alarm_id = _link_alarm(session, actor=actor, alarm_id=data.alarm_id) if data.alarm_id else None
+    if data.checkpoint_id is not None:
+        patrol_service.checkpoint_visible_or_raise(
+            session, actor=actor, checkpoint_id=data.checkpoint_id
+        )
+    now = at or utcnow()
+    node = where.grid or where.community
+    incident = Incident(
+        token=secrets.token_urlsafe(16),
+        kind=data.kind,
+        category=data.kind.split(".", 1)[0],
+        priority=kind.priority,
+        handler=kind.handler,
+        state=IncidentState.reported,
+        is_open=True,
+        channel=channel,
+        description=data.description.strip(),
+        attributes=attributes or None,
+        address=data.address,
+        lon=where.lon,
+        lat=where.lat,
+        node_id=node.id,
+        path=node.path,
+        community_id=where.community.id,
+        grid_id=where.grid.id if where.grid else None,
+        street_line_id=where.street.id if where.street else None,
+        level=Level.normal,
+        reporter_user_id=actor.user_id,
+        reporter_name=data.reporter_name or (actor.name if actor.user_id else None),
+        reporter_phone=data.reporter_phone,
+        notify_sms=bool(data.notify_sms and data.reporter_phone),
+        contact=contact,
+        open311_client_id=client_id,
+        media_url=media_url,
+        alarm_id=alarm_id,
+        checkpoint_id=data.checkpoint_id,
+        reported_at=now,
+        updated_at=now,
+        reopened=0,
+        supervised=False,
+    )
+    session.add(incident)
+    session.flush()
+    entry = _entry(
+        session, incident, "reported", actor=actor, data={"channel": channel.value}, at=now
+    )
+    _add_photos(session, incident, entry, photos, "before")
+    if alarm_id is not None:
+        alarm = alarm_service.get(session, alarm_id=alarm_id)
+        assert alarm is not None
+        alarm_service.record(
+            session, alarm=alarm, action="incident", actor=actor, note=str(incident.id), at=now
+        )
+    session.flush()
+    return incident
+
+
+# --- moving a case ------------------------------------------------------------------------------
+
+
+def _due(session: Session, incident: Incident, start: datetime) -> None:
+    """The time limit from acceptance, and the reminder at 80 % of it."""
+    found = catalogue(session).kind(incident.kind)
+    kind = found[1] if found else kind_or_raise(session, incident.kind)
+    incident.due_at = kind.limit.due(start)
+    incident.remind_at = start + (incident.due_at - start) * REMIND_AT
+    incident.reminded_at = None
+    incident.handler = kind.handler
+
+
+def _reason(action: Action, reason: str | None) -> str:
+    choices = flows.REASONS[action]
+    if reason not in choices:
+        raise Invalid(
+            "incident_reason",
+            field="reason",
+            choices=tuple(flows.REASON_LABEL[c] for c in choices),
+        )
+    return reason
+
+
+def _may_handle(session: Session, user: Any, incident: Incident) -> bool:
+    """An account that can work on the case: holding incidents:work over it, or bound somewhere
+    inside its community (a site's manager), or the chief or officer of its street."""
+    principal = auth_service.principal_for(session, user=user)
+    if principal.can(Perm.incidents_work, incident.path):
+        return True
+    community = territory_service.get(session, node_id=incident.community_id)
+    inside = community is not None and any(
+        p.startswith(community.path) for p in principal.paths(Perm.incidents_work)
+    )
+    return inside or (
+        incident.street_line_id is not None
+        and incident.street_line_id in _own_streets(session, principal)
+    )
+
+
+def _assign(session: Session, incident: Incident, user_id: int | None, name: str | None) -> None:
+    if user_id is None and not (name and name.strip()):
+        raise Invalid("incident_assignee", field="assignee_user_id")
+    if user_id is not None:
+        user = auth_service.get(session, user_id=user_id)
+        if user is None or not user.is_active or not _may_handle(session, user, incident):
+            raise NotFound(what=phrase(N_("用户 {n}"), n=user_id))
+        incident.assignee_user_id = user.id
+        incident.assignee = user.display_name
+    else:
+        incident.assignee_user_id = None
+        incident.assignee = (name or "").strip()
+
+
+def _close_links(session: Session, incident: Incident, *, at: datetime) -> None:
+    """A closed case resolves the alarm it came from, with a link back to it."""
+    if incident.alarm_id is None:
+        return
+    alarm = alarm_service.get(session, alarm_id=incident.alarm_id)
+    if alarm is None:
+        return
+    note = str(incident.id)
+    if alarm_flows.Action.resolve in alarm_flows.allowed(
+        alarm.state, acknowledged=alarm.acknowledged
+    ):
+        alarm_service.act(
+            session, actor=SYSTEM, alarm=alarm, action=alarm_flows.Action.resolve, note=note, at=at
+        )
+    alarm_service.record(
+        session, alarm=alarm, action="incident_closed", actor=SYSTEM, note=note, at=at
+    )
+
+
+def act(
+    session: Session,
+    *,
+    actor: Principal,
+    incident: Incident,
+    action: Action,
+    note: str | None = None,
+    reason: str | None = None,
+    assignee_user_id: int | None = None,
+    assignee: str | None = None,
+    target_id: int | None = None,
+    days: int | None = None,
+    photos: Sequence[Photo] = (),
+    expected_version: int | None = None,
+    by_reporter: bool = False,
+    at: datetime | None = None,
+) -> Incident:
+    """Move a case (or take a step on it). A move the state does not allow, or a stale view, is a
+    409 and nothing is written. `by_reporter`: the reporter's own check on site (their token was
+    checked by the caller)."""
+    reporter_check = by_reporter and action in (Action.verify, Action.not_fixed)
+    if not reporter_check and not may(session, actor, incident, action):
+        if not sees(session, actor, incident):
+            raise NotFound(what=_what(incident.id))
+        raise Forbidden(action=flows.NEEDS[action].value)
+    if expected_version is not None and expected_version != incident.version:
+        raise Conflict("incident_changed", field="version", version=incident.version)
+    target = flows.next_state(incident.state, action)
+    if target is None:
+        raise Conflict(
+            "incident_move",
+            field="action",
+            action=flows.ACTION_LABEL[action],
+            state=_state_word(incident.state),
+        )
+    now = at or utcnow()
+    before = incident.state
+    data: dict[str, Any] = {}
+    merged_into: Incident | None = None
+    if action == Action.reject:
+        incident.reject_reason = data["reason"] = _reason(action, reason)
+    elif action == Action.send_back:
+        data["reason"] = _reason(action, reason)
+        incident.assignee_user_id = incident.assignee = None
+    elif action == Action.merge:
+        merged_into = _merge_target(session, actor, incident, target_id)
+        incident.merged_into_id = data["into"] = merged_into.id
+    elif action == Action.assign:
+        _assign(session, incident, assignee_user_id, assignee)
+        incident.assigned_at = now
+        data["assignee"] = incident.assignee
+        if incident.assignee_user_id is not None:
+            data["assignee_user_id"] = incident.assignee_user_id
+    elif action == Action.accept:
+        incident.accepted_at = now
+        _due(session, incident, now)
+    elif action == Action.done:
+        if not photos:
+            raise Invalid("incident_after_photo", field="photos")
+        incident.done_at = now
+        incident.on_time = incident.due_at is None or now <= incident.due_at
+    elif action == Action.verify:
+        incident.verified_at = now
+    elif action == Action.not_fixed:
+        incident.done_at = incident.on_time = None
+    elif action == Action.extend_ask:
+        if not (note and note.strip()) or days is None:
+            raise Invalid("incident_extension", field="days")
+        incident.extension_asked, incident.extension_days = note.strip(), days
+        data["days"] = days
+    elif action in (Action.extend_grant, Action.extend_refuse):
+        if incident.extension_asked is None:
+            raise Conflict("incident_no_extension", field="action")
+        if action == Action.extend_grant:
+            granted = days or incident.extension_days or 1
+            assert incident.due_at is not None
+            incident.due_at = calendar.add_working_days(incident.due_at, granted)
+            start = incident.accepted_at or now
+            incident.remind_at = start + (incident.due_at - start) * REMIND_AT
+            if incident.due_at > now:
+                incident.overdue_at = None
+                incident.reminded_at = None
+                incident.level = Level.street if incident.supervised else Level.normal
+            data["days"] = granted
+        incident.extension_asked = incident.extension_days = None
+    elif action == Action.supervise:
+        incident.supervised = True
+        incident.level = Level.street
+    incident.state = target
+    if target in (IncidentState.closed, IncidentState.rejected, IncidentState.merged):
+        incident.is_open = False
+        incident.closed_at = now
+    incident.updated_at = now
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise Conflict("incident_changed", field="version", version="?") from exc
+    entry = _entry(
+        session,
+        incident,
+        action.value,
+        actor=actor,
+        from_state=before,
+        note=note,
+        data=data or None,
+        at=now,
+    )
+    if photos:
+        _add_photos(
+            session, incident, entry, photos, "after" if action == Action.done else "before"
+        )
+    if merged_into is not None:
+        _entry(session, merged_into, "merged_in", actor=actor, data={"from": incident.id}, at=now)
+    if target == IncidentState.closed:
+        _close_links(session, incident, at=now)
+    session.flush()
+    return incident
+
+
+def _state_word(state: IncidentState) -> str:
+    from pingan.incidents.models import STATE_LABEL
+
+    return STATE_LABEL[state]
+
+
+def _merge_target(
+    session: Session, actor: Principal, incident: Incident, target_id: int | None
+) -> Incident:
+    if target_id is None or target_id == incident.id:
+        raise Invalid("incident_merge", field="target_id")
+    other = get_visible_or_raise(session, actor=actor, incident_id=target_id)
+    if not other.is_open or other.kind != incident.kind:
+        raise Invalid("incident_merge", field="target_id")
+    return other
+
+
+def merged_reporters(session: Session, *, incident: Incident) -> list[Incident]:
+    """The reports merged into a case: their reporters are told of its outcome too."""
+    return list(
+        session.scalars(
+            select(Incident).where(Incident.merged_into_id == incident.id).order_by(Incident.id)
+        )
+    )
+
+
+def outcome_of(session: Session, *, incident: Incident) -> Incident:
+    """The case whose outcome a report shares: itself, or the one it was merged into."""
+    seen = {incident.id}
+    while incident.merged_into_id is not None and incident.merged_into_id not in seen:
+        target = session.get(Incident, incident.merged_into_id)
+        if target is None:
+            break
+        seen.add(target.id)
+        incident = target
+    return incident
+
+
+def rate(
+    session: Session,
+    *,
+    incident: Incident,
+    rating: Rating,
+    fixed: bool = True,
+    note: str | None = None,
+    actor: Principal | None = None,
+    at: datetime | None = None,
+) -> Incident:
+    """The reporter's rating of a closed case. "Not fixed" reopens it once (back to its handler);
+    the second time it returns to the community to decide."""
+    if incident.state != IncidentState.closed:
+        raise Conflict("incident_rate", field="rating")
+    now = at or utcnow()
+    incident.rating, incident.rating_note, incident.rated_at = rating, note, now
+    incident.updated_at = now
+    _entry(
+        session,
+        incident,
+        "rated",
+        actor=actor,
+        note=note,
+        data={"rating": rating.value, "fixed": fixed},
+        at=now,
+    )
+    if not fixed and incident.reopened < 2:
+        action = Action.reopen if incident.reopened == 0 else Action.to_community
+        before = incident.state
+        incident.state = flows.MOVES[before][action]
+        incident.reopened += 1
+        incident.is_open = True
+        incident.closed_at = incident.verified_at = incident.done_at = incident.on_time = None
+        incident.rating = None
+        if action == Action.to_community:
+            incident.assignee_user_id = incident.assignee = None
+            incident.level = max(incident.level, Level.community)
+        start = now
+        _due(session, incident, start)
+        incident.overdue_at = None
+        session.flush()
+        _entry(session, incident, action.value, from_state=before, at=now)
+    session.flush()
+    return incident
+
+
+# --- time limits --------------------------------------------------------------------------------
+
+
+def tick(session: Session, *, now: datetime | None = None) -> dict[str, int]:
+    """Remind handlers at 80 % of the limit; past it a case is overdue and goes to the
+    community's desk; overdue by as long again, to the street's."""
+    now = now or utcnow()
+    timed = [s.value for s in TIMED_STATES]
+    counts = {"reminded": 0, "overdue": 0, "escalated": 0}
+    for incident in session.scalars(
+        select(Incident)
+        .where(
+            Incident.is_open.is_(True),
+            Incident.state.in_(timed),
+            Incident.reminded_at.is_(None),
+            Incident.remind_at <= now,
+        )
+        .with_for_update(skip_locked=True)
+    ):
+        incident.reminded_at = now
+        _entry(session, incident, "reminded", at=now)
+        counts["reminded"] += 1
+    for incident in session.scalars(
+        select(Incident)
+        .where(
+            Incident.is_open.is_(True),
+            Incident.state.in_(timed),
+            Incident.overdue_at.is_(None),
+            Incident.due_at <= now,
+        )
+        .with_for_update(skip_locked=True)
+    ):
+        incident.overdue_at = now
+        incident.level = max(incident.level, Level.community)
+        _entry(session, incident, "overdue", at=now)
+        counts["overdue"] += 1
+    for incident in session.scalars(
+        select(Incident)
+        .where(
+            Incident.is_open.is_(True),
+            Incident.state.in_(timed),
+            Incident.overdue_at.is_not(None),
+            Incident.level < Level.street,
+        )
+        .with_for_update(skip_locked=True)
+    ):
+        assert incident.due_at is not None
+        start = incident.accepted_at or incident.reported_at
+        if now >= incident.due_at + (incident.due_at - start):
+            incident.level = Level.street
+            _entry(session, incident, "escalated", at=now)
+            counts["escalated"] += 1
+    session.flush()
+    return counts
+
+
+OPEN_VALUES = [s.value for s in OPEN_STATES]
