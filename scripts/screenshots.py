@@ -141,10 +141,17 @@ def shoot(passwords: dict[str, str]) -> None:
             ("device-registry", "/devices/registry"),
             ("faces", "/faces"),
             ("desk-en", "/desk?lang=en"),
+            ("incidents", "/incidents"),
         ):
             took = ready(admin, path)
             admin.screenshot(path=str(OUT / f"{name}.png"))
             print(f"{path}: {took:.0f} ms", file=sys.stderr)
+
+        # An overdue case, with its timeline.
+        ready(admin, "/incidents?view=overdue")
+        admin.locator("#incidents tbody tr a").first.click()
+        admin.wait_for_load_state("networkidle")
+        admin.screenshot(path=str(OUT / "incident.png"), full_page=True)
 
         # 柳欣苑's gate camera, its live picture open (the demo's looped clip).
         manager = signed_in("lxy_manager")
@@ -159,6 +166,20 @@ def shoot(passwords: dict[str, str]) -> None:
         ready(phone, "/m/")
         phone.wait_for_timeout(1000)
         phone.screenshot(path=str(OUT / "phone.png"))
+
+        # A resident's report form (no log-in), and the grid officer's cases on the phone.
+        resident = browser.new_page(viewport={"width": 390, "height": 844})
+        ready(resident, "/m/report")
+        resident.select_option("select[name=kind]", "fire.ebike_indoor")
+        resident.fill(
+            "textarea[name=description]", "3栋二单元楼道里两辆电动车在充电，插线板放在地上"
+        )
+        resident.fill("input[name=address]", "柳欣苑3栋二单元")
+        resident.evaluate("window.scrollTo(0, 0)")
+        resident.screenshot(path=str(OUT / "report.png"))
+        officer = signed_in("yfl_grid1", 390, 844)
+        ready(officer, "/m/cases")
+        officer.screenshot(path=str(OUT / "cases.png"))
         browser.close()
 
 

@@ -42,7 +42,10 @@ from pingan.auth.schemas import BindingIn, UserCreate  # noqa: E402
 from pingan.config import Settings  # noqa: E402
 from pingan.db import migrate  # noqa: E402
 from pingan.db.engine import make_engine  # noqa: E402
+from pingan.incidents.api import PUBLIC_REPORTS_PER_HOUR  # noqa: E402
+from pingan.incidents.open311 import REQUESTS_PER_MINUTE  # noqa: E402
 from pingan.ingest.http import Strangers  # noqa: E402
+from pingan.limits import Window  # noqa: E402
 from pingan.territory import service as territory_service  # noqa: E402
 from pingan.territory.models import NodeKind, SiteType  # noqa: E402
 from pingan.territory.schemas import NodeCreate, PersonCreate  # noqa: E402
@@ -183,7 +186,10 @@ def db(backend: Backend) -> Iterator[Session]:
 
 @pytest.fixture()
 def client(backend: Backend, db: Session) -> Iterator[TestClient]:
-    backend.app.state.strangers = Strangers()  # no test inherits another's refused tokens
+    # No test inherits another's refused tokens or spent rates.
+    backend.app.state.strangers = Strangers()
+    backend.app.state.public_reports = Window(PUBLIC_REPORTS_PER_HOUR, 3600)
+    backend.app.state.open311_clients = Window(REQUESTS_PER_MINUTE, 60)
     with TestClient(backend.app, base_url="http://testserver") as c:
         yield c
 

@@ -172,6 +172,47 @@ def _three_months(db: Session, folder: Path) -> None:
 
         assert device_service.get_all(db, actor=who, limit=1)[1] > 10, role_user
         assert alarm_service.get_all(db, actor=who, limit=1)[1] > 10, (role_user, place)
+    _a_month_of_incidents(db)
     everything = figures.Figures(db, actor=SYSTEM, period=figures.period(None, None))
     for name, make in figures.FIGURES.items():
         assert make(everything).rows, name
+
+
+def _a_month_of_incidents(db: Session) -> None:
+    """A month of grid incidents across the communities, through every channel and state; the
+    streets of 万盛 and 和平 with their chiefs, who see the cases along them."""
+    from importlib import resources
+
+    from pingan import demo_incidents
+    from pingan.incidents import service as incident_service
+    from pingan.incidents import streets
+    from pingan.incidents.models import Channel, Incident, IncidentState, Level
+
+    data = resources.files("pingan.territory").joinpath("demo/streets.geojson").read_bytes()
+    counts = demo_incidents.month(db, actor=SYSTEM, street_data=data)
+    assert counts["incidents"] > 300 and counts["closed"] > 0.7 * counts["incidents"]
+    assert counts["streets"] >= 6 and counts["overdue"] > 0
+    cases = db.scalars(select(Incident)).all()
+    assert {c.channel for c in cases} >= set(Channel) - {Channel.alarm}
+    assert {c.state for c in cases} >= {
+        IncidentState.reported,
+        IncidentState.assigned,
+        IncidentState.in_hand,
+        IncidentState.done,
+        IncidentState.closed,
+        IncidentState.rejected,
+    }
+    communities = {c.community_id for c in cases}
+    assert len(communities) == 19
+    assert any(c.reopened for c in cases) and any(c.on_time is False for c in cases)
+    assert any(c.level == Level.street for c in cases if c.is_open)
+    lines = streets.get_all(db, actor=SYSTEM)
+    chiefs = {line.chief_user_id for line in lines}
+    for username in ("ws_chief", "hp_chief"):
+        chief = auth_service.get_by_username(db, username=username)
+        assert chief is not None and chief.id in chiefs
+        theirs = incident_service.get_all(
+            db, actor=auth_service.principal_for(db, user=chief), limit=1
+        )[1]
+        assert theirs > 0, username
+    assert demo_incidents.month(db, actor=SYSTEM, street_data=data) == {}

@@ -90,6 +90,19 @@ def _publisher(
     out.put({"sent": sent, "elapsed": elapsed, "alarms": alarms})
 
 
+def percentiles(samples: list[float]) -> dict[str, float]:
+    """Median and 99th percentile of latencies, with the number of samples."""
+    if not samples:
+        return {"p50": float("nan"), "p99": float("nan"), "samples": 0}
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return {
+        "p50": round(statistics.median(ordered), 1),
+        "p99": round(p99, 1),
+        "samples": len(ordered),
+    }
+
+
 class Platform:
     def __init__(self, backend: str, folder: Path, pg_url: str, progress: Progress) -> None:
         self.backend = backend

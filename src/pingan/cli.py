@@ -213,6 +213,32 @@ def _demo_history(actor: Principal) -> None:
             f" recognitions（开门 granted {counts['grant']}，拒绝 denied {counts['deny']}）"
             f" ({time.monotonic() - started:.0f} s)"
         )
+    _demo_incidents(actor)
+
+
+def _demo_incidents(actor: Principal) -> None:
+    """The streets of 万盛 and 和平 with their chiefs, and a month of grid incidents."""
+    from importlib import resources
+
+    from pingan import demo_incidents
+    from pingan.db.engine import session_scope
+
+    started = time.monotonic()
+    streets = resources.files("pingan.territory").joinpath("demo/streets.geojson").read_bytes()
+    with session_scope(actor=actor.name) as session:
+        counts = demo_incidents.month(
+            session,
+            actor=actor,
+            street_data=streets,
+            progress=lambda step: typer.echo(f"  生成 making {step} …"),
+        )
+    if counts:
+        typer.echo(
+            f"演示网格事件已生成 a month of grid incidents made: {counts['incidents']} 件 cases"
+            f"（已结案 closed {counts['closed']}，办理中 open {counts['open']}，"
+            f"超期 overdue {counts['overdue']}），{counts['streets']} 条街巷 streets with chiefs"
+            f" ({time.monotonic() - started:.0f} s)"
+        )
 
 
 @user_app.command("add")
@@ -547,7 +573,7 @@ def simulate(
 
 @app.command()
 def bench(
-    what: Annotated[str, typer.Argument(help="alarms | faces | patrol | concurrency")],
+    what: Annotated[str, typer.Argument(help="alarms | faces | patrol | incidents | concurrency")],
     backends: Annotated[str, typer.Option(help="sqlite,postgresql")] = "sqlite,postgresql",
     pg_url: Annotated[
         str, typer.Option(help="PostgreSQL for the postgresql run")
@@ -598,10 +624,20 @@ def bench(
         )
         typer.echo(json.dumps(figures, indent=2))
         return
+    if what == "incidents":
+        from pingan.incidents import bench as incident_bench
+
+        figures = incident_bench.incidents(
+            backends=[b.strip() for b in backends.split(",") if b.strip()],
+            pg_url=pg_url,
+            progress=lambda m: typer.echo(m, err=True),
+        )
+        typer.echo(json.dumps(figures, indent=2))
+        return
     if what != "alarms":
         _fail(
             f"unknown benchmark {what!r}",
-            "pingan bench alarms | faces | patrol | concurrency",
+            "pingan bench alarms | faces | patrol | incidents | concurrency",
         )
     result = bench_mod.alarms(
         backends=[b.strip() for b in backends.split(",") if b.strip()],

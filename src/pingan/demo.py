@@ -69,6 +69,10 @@ ACCOUNTS = (
         "yfl_patrol", "鱼凫路社区巡逻队员（演示）", Role.patrol_member, (STREET, "鱼凫路社区")
     ),
     DemoAccount("jd_police", "辖区公安联络员（演示）", Role.police_liaison, (STREET,)),
+    # The pilot's street chiefs (万盛, 和平) and the city-management officer of their streets.
+    DemoAccount("ws_chief", "万盛片区街长（演示）", Role.street_chief, (STREET,)),
+    DemoAccount("hp_chief", "和平片区街长（演示）", Role.street_chief, (STREET,)),
+    DemoAccount("jd_city", "城管专员（演示）", Role.city_officer, (STREET,)),
 )
 
 

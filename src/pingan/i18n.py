@@ -102,7 +102,7 @@ MESSAGES: dict[str, str] = {
     "incident_extension": N_("申请延期须写明理由和天数"),
     "incident_no_extension": N_("没有待审批的延期申请"),
     "incident_merge": N_("只能合并到同一小类、尚未办结的另一事件"),
-    "incident_rate": N_("只有已结案的事件可以评价"),
+    "incident_rate": N_("只有已结案、尚未评价的事件可以评价"),
     "bad_attribute": N_("补充信息有误：{reason}"),
     "report_rate": N_("此地址上报过于频繁，请 {seconds} 秒后再试"),
     "street_node": N_("街巷须属于一个街道（街道级节点）"),

@@ -170,7 +170,7 @@ class Workers:
         community's desk, then the street's."""
         with unit_of_work(self.factory, actor="system:incidents") as session:
             if self._locked(session, LOCK_INCIDENTS):
-                incident_service.tick(session)
+                incident_service.tick(session, rules=self.runtime.rules)
 
     def purge_faces(self) -> None:
         """Face snapshots and unknown faces past their retention period go (hourly)."""

@@ -17,6 +17,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from pingan.auth.roles import Role
+from pingan.db.base import utcnow
 from pingan.incidents import service
 from pingan.incidents.models import Incident, IncidentPhoto, Level
 from tests.auth.test_audit import _entries
@@ -246,7 +247,7 @@ def test_reject_and_send_back_need_their_reasons(client: TestClient, staff: Worl
 def test_duplicates_are_shown_and_merged_and_the_merged_reporter_follows_the_outcome(
     client: TestClient, staff: World
 ) -> None:
-    first = report(client, staff).json()
+    first = report(client, staff, photos=[jpeg()]).json()
     near = {"lon": IN_GH["lon"] + 0.0002, "lat": IN_GH["lat"]}  # about 19 m east
     r = client.get("/api/v1/incidents/nearby", params={"kind": "fire.ebike_indoor", **near})
     assert [d["id"] for d in r.json()] == [first["id"]] and "description" not in r.json()[0]
@@ -266,6 +267,11 @@ def test_duplicates_are_shown_and_merged_and_the_merged_reporter_follows_the_out
     # The resident's own page follows the case theirs was merged into.
     mine = client.get(f"/api/v1/public/incidents/{second['token']}").json()
     assert mine["state"] == "reported" and mine["merged_into_id"] == first["id"]
+    # Not the other reporter's photo, even through the key of one's own.
+    [theirs] = first["timeline"][0]["photos"]
+    assert theirs not in mine["photos"]
+    r = client.get(f"/api/v1/public/incidents/{second['token']}/photos/{theirs}")
+    assert r.status_code == 404
     move(client, staff, "gh_admin", first["id"], action="reject", reason="not_a_problem")
     mine = client.get(f"/api/v1/public/incidents/{second['token']}").json()
     assert mine["state"] == "rejected"
@@ -481,3 +487,159 @@ def test_a_case_near_a_street_goes_to_its_chief(client: TestClient, staff: World
     bad = {**body, "geometry": {"type": "Point", "coordinates": [103.8, 30.68]}}
     r = client.post("/api/v1/street-lines", json=bad, headers=staff.auth("street_admin"))
     assert r.status_code == 422 and "LineString" in r.json()["detail"]
+
+
+def test_the_figures_count_what_happened(client: TestClient, staff: World) -> None:
+    on_time = report(client, staff).json()
+    close_case(client, staff, on_time["id"])
+    late = report(client, staff, kind="environment.exposed_rubbish", attributes={}).json()
+    move(client, staff, "gh_admin", late["id"], action="accept")
+    row = staff.session.get(Incident, late["id"])
+    assert row is not None
+    row.due_at = row.remind_at = utcnow() - timedelta(hours=1)  # its limit has passed
+    staff.session.flush()
+    assert service.tick(staff.session)["overdue"] == 1
+    move(client, staff, "gh_admin", late["id"], action="assign", assignee="环卫所")
+    close_case_rest = [
+        ("gh_admin", {"action": "done"}, [jpeg()]),
+        ("gh_grid", {"action": "verify"}, None),
+        ("gh_admin", {"action": "close"}, None),
+    ]
+    for user, body, photos in close_case_rest:
+        assert move(client, staff, user, late["id"], photos=photos, **body).status_code == 200
+    assert report(client, None, user=None, reporter_phone="13800001111").status_code == 201
+    r = client.post(
+        f"/api/v1/public/incidents/{on_time['token']}/rating", json={"rating": "satisfied"}
+    )
+    assert r.status_code == 200
+
+    def figure(name: str, user: str = "gh_admin") -> dict[str, Any]:
+        r = client.get(f"/api/v1/figures/{name}", headers=staff.auth(user))
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    outcomes = {row[0]: row[1] for row in figure("incident_outcomes")["rows"]}
+    assert outcomes["上报"] == 3 and outcomes["已结案"] == 2
+    assert outcomes["按时办结率"] == 0.5  # one in time, one done after its limit
+    assert outcomes["满意率（含基本满意）"] == 1.0 and outcomes["评价数"] == 1
+    assert outcomes["当前超期"] == 0
+    channels = {row[0]: row[1] for row in figure("incidents_by_channel")["rows"]}
+    assert channels == {"网格员巡查": 2, "居民上报": 1}
+    [fire] = [r for r in figure("incidents_by_category")["rows"] if r[0] == "消防隐患"]
+    assert fire[1:] == [2, 1, 1, 1.0]
+    times = {row[0]: row for row in figure("incident_times")["rows"]}
+    assert times["立案用时"][1] == 2 and times["结案用时"][1] == 2
+    assert figure("incidents_by_grid")["rows"][0][:2] == ["光华第1网格", 3]
+    # 红光 sees none of it; the CSV has the same numbers, in English when asked.
+    assert {row[0]: row[1] for row in figure("incident_outcomes", "hg_admin")["rows"]}["上报"] == 0
+    r = client.get(
+        "/api/v1/figures/incident_outcomes.csv",
+        headers={**staff.auth("gh_admin"), "Accept-Language": "en"},
+    )
+    assert "On-time rate,0.5,ratio" in r.text
+
+
+def test_reporters_who_asked_and_handlers_are_told(client: TestClient, staff: World) -> None:
+    from pingan.alarms.models import Notification
+    from pingan.alarms.rules import RuleBook
+
+    def told() -> list[tuple[str, str | None, str]]:
+        rows = staff.session.scalars(select(Notification).order_by(Notification.id)).all()
+        return [(n.event, n.recipient, n.message["link"]) for n in rows if n.message]
+
+    asked = report(client, None, user=None, reporter_phone="13800001111", notify_sms=True).json()
+    quiet = report(client, None, user=None, reporter_phone="13800002222").json()
+    near = {"lon": IN_GH["lon"] + 0.0001, "lat": IN_GH["lat"]}
+    joined = report(client, None, user=None, reporter_phone="13800003333", notify_sms=True, **near)
+    joined_case = joined.json()
+    move(client, staff, "gh_admin", joined_case["id"], action="merge", target_id=asked["id"])
+    close_case(client, staff, asked["id"])
+    mine = f"/m/case/{asked['token']}"
+    theirs = f"/m/case/{joined_case['token']}"
+    assert [t for t in told() if t[1] == "13800001111"] == [
+        ("incident.changed", "13800001111", mine)
+    ] * 3  # accepted, done (please check), closed
+    # The merged reporter heard of the merge and of the case's closing; the quiet one, nothing.
+    assert [t[0] for t in told() if t[1] == "13800003333"] == ["incident.changed"] * 4
+    assert {t[2] for t in told() if t[1] == "13800003333"} == {theirs}
+    assert not [t for t in told() if t[1] == "13800002222"]
+    del quiet
+    # Overdue: the handler's number and the centre's channels told of every alarm.
+    from pingan.auth.models import User
+
+    property_manager = staff.session.get(User, staff.users["gh_property"])
+    assert property_manager is not None
+    property_manager.phone = "13900009999"
+    late = report(client, staff).json()
+    move(client, staff, "gh_admin", late["id"], action="accept")
+    move(
+        client,
+        staff,
+        "gh_admin",
+        late["id"],
+        action="assign",
+        assignee_user_id=staff.users["gh_property"],
+    )
+    row = staff.session.get(Incident, late["id"])
+    assert row is not None and row.due_at is not None
+    rules = RuleBook.load(None)
+    service.tick(staff.session, now=row.due_at, rules=rules)
+    events = [(t[0], t[1]) for t in told() if t[2] == f"/incidents/{late['id']}"]
+    assert ("incident.reminded", "13900009999") in events
+    assert ("incident.overdue", "13900009999") in events
+
+
+def test_a_missed_checkpoint_and_a_call_to_the_centre(client: TestClient, staff: World) -> None:
+    from pingan.auth.principal import SYSTEM
+    from pingan.patrol import service as patrol_service
+    from pingan.patrol.schemas import CheckpointIn, RouteIn, TeamIn
+
+    team = patrol_service.create_team(
+        staff.session,
+        actor=SYSTEM,
+        data=TeamIn(kind="volunteers", name="光华巡逻队", node_id=staff.nodes["gh"]),
+    )
+    route = patrol_service.create_route(
+        staff.session,
+        actor=SYSTEM,
+        data=RouteIn(
+            team_id=team.id,
+            name="夜巡",
+            duration_min=30,
+            checkpoints=[CheckpointIn(name="北门", lon=103.806, lat=30.686, due_min=10)],
+        ),
+    )
+    [checkpoint] = patrol_service.checkpoints(staff.session, route=route)
+    staff.session.flush()
+    r = report(
+        client,
+        staff,
+        user="gh_patrol",
+        kind="facilities.access_control",
+        attributes={},
+        lon=None,
+        lat=None,
+        checkpoint_id=checkpoint.id,
+        description="北门锁坏了，进不去签到",
+    )
+    assert r.status_code == 201, r.text
+    case = r.json()
+    assert case["channel"] == "patrol_exception" and case["checkpoint_id"] == checkpoint.id
+    assert (case["lon"], case["lat"]) == (103.806, 30.686)  # the checkpoint's place
+    r = report(client, staff, user="hg_grid", checkpoint_id=checkpoint.id)
+    assert r.status_code == 404  # a checkpoint of another community's route
+    # The centre takes a call: the caller's number, masked in every answer.
+    r = report(client, staff, user="gh_operator", reporter_phone="13912345678", reporter_name="刘")
+    assert r.status_code == 201 and r.json()["channel"] == "hotline"
+    assert r.json()["reporter_phone"] == "139****5678"
+    listed = client.get("/api/v1/incidents", headers=staff.auth("gh_admin")).json()["items"]
+    assert "13912345678" not in json.dumps(listed)
+
+
+def test_a_closing_is_rated_once(client: TestClient, staff: World) -> None:
+    case = report(client, None, user=None).json()
+    close_case(client, staff, case["id"])
+    url = f"/api/v1/public/incidents/{case['token']}/rating"
+    assert client.post(url, json={"rating": "satisfied"}).status_code == 200
+    r = client.post(url, json={"rating": "unsatisfied", "fixed": False})
+    assert r.status_code == 409 and "尚未评价" in r.json()["detail"]

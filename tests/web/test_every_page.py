@@ -14,20 +14,21 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page
 from sqlalchemy import func, select, text
 
 from pingan.app import create_app
-from pingan.auth.roles import PERMISSIONS, Role
+from pingan.auth.roles import Role
 from pingan.db.engine import make_engine
 from pingan.demo import ACCOUNTS
 from pingan.web import basemap
 from tests.conftest import BACKENDS, require_chromium, require_pg, settings_for
 from tests.live import Live, make_live
 from tests.web.test_desk import browser
-from tests.web.test_page_permissions import pages_of
+from tests.web.test_page_permissions import opens, pages_of
 
 __all__ = ["browser"]  # fixture
 
@@ -48,6 +49,9 @@ USER_DATA = {
     "alarms": ["subject"],
     "notification_channels": ["name"],
     "patrol_meetings": ["title", "decisions"],
+    "incidents": ["description", "address", "assignee", "reporter_name", "rating_note"],
+    "incident_entries": ["note", "actor"],
+    "street_lines": ["name"],
 }
 
 # The text of a page as a reader meets it: visible or not (a closed dialog, a hidden row), and the
@@ -106,12 +110,12 @@ def _user_words(live: Live) -> list[str]:
     return sorted(words, key=len, reverse=True)  # a device's name before its site's
 
 
-def _ids(live: Live) -> dict[str, int]:
+def _ids(live: Live) -> dict[str, Any]:
     """A record of each kind for the pages that show one: the fullest of the demo's."""
     engine = make_engine(live.settings)
     with engine.connect() as conn:
         one = lambda sql: int(conn.execute(text(sql)).scalar_one())  # noqa: E731
-        ids = {
+        ids: dict[str, Any] = {
             # The alarm whose timeline has the most kinds of line (escalated, dispatched …).
             "alarm_id": one(
                 "SELECT alarm_id FROM alarm_entries GROUP BY alarm_id"
@@ -123,7 +127,19 @@ def _ids(live: Live) -> dict[str, int]:
                 "SELECT MAX(id) FROM people WHERE relation IS NOT NULL AND residence IS NOT NULL"
             ),
             "route_id": one("SELECT MIN(id) FROM patrol_routes"),
+            # The case whose timeline has the most kinds of line (sent back, reopened …).
+            "incident_id": one(
+                "SELECT incident_id FROM incident_entries GROUP BY incident_id"
+                " ORDER BY COUNT(DISTINCT action) DESC, incident_id LIMIT 1"
+            ),
         }
+        # A resident's closed case with its photos: the page of its key.
+        ids["token"] = conn.execute(
+            text(
+                "SELECT token FROM incidents WHERE channel = 'resident' AND state = 'closed'"
+                " ORDER BY id LIMIT 1"
+            )
+        ).scalar_one()
     engine.dispose()
     return ids
 
@@ -136,8 +152,9 @@ def _account_for(path: str, perm: object) -> str:
     roles = {a.username: a.role for a in ACCOUNTS}
     order = ["jd_admin", *[a.username for a in ACCOUNTS if a.username != "jd_admin"]]
     for username in order:
-        if perm is None or perm in PERMISSIONS[Role(roles[username])]:
-            if path.startswith("/m") and roles[username] != Role.patrol_member:
+        if perm is None or opens(perm, Role(roles[username])):  # type: ignore[arg-type]
+            # The phone's pages in the hands of those who carry them.
+            if path in PHONE_ROLES and roles[username] not in PHONE_ROLES[path]:
                 continue
             return username
     raise AssertionError(f"no demo account opens {path}")
@@ -165,6 +182,9 @@ def _left_over(page: Page, words: list[str]) -> list[str]:
 
 
 PHONE = {"width": 390, "height": 844}
+PHONE_ROLES = {"/m/": {Role.patrol_member}, "/m/cases": {Role.grid_officer}}
+# The phone's public pages: a resident's report, and their own case by its key.
+PUBLIC_PHONE = ("/m/report", "/m/case/{token}")
 DESK = {"width": 1366, "height": 768}
 
 
@@ -231,6 +251,28 @@ def walk(live: Live, passwords: dict[str, str], browser: Browser, lang: str) -> 
             if problems:
                 seen.errors[where] = list(problems)
         context.close()
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"script: {exc}"))
+    page.on(
+        "response",
+        lambda r: (
+            problems.append(f"{r.status} {r.url}")
+            if r.status >= 400 and r.url.startswith(base)
+            else None
+        ),
+    )
+    for path in PUBLIC_PHONE:
+        problems.clear()
+        response = page.goto(f"{base}{path.format(**ids)}?lang={lang}")
+        assert response is not None and response.status == 200, path
+        page.wait_for_load_state("networkidle")
+        if lang == "en":
+            seen.chinese[path] = _left_over(page, words)
+        if problems:
+            seen.errors[path] = list(problems)
+    context.close()
     seen.chinese = {where: lines for where, lines in seen.chinese.items() if lines}
     return seen
 

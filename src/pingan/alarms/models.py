@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -146,13 +147,22 @@ class AlarmEntry(Base):
 
 
 class Notification(Base):
-    """One message to send about an alarm on one channel: an outbox row, retried until sent."""
+    """One message to send on one channel: an outbox row, retried until sent. About an alarm
+    (the message made from it when sent), or another domain's (a grid incident's) with its
+    message written when it was queued."""
 
     __tablename__ = "notifications"
     __table_args__ = (Index("ix_notifications_due", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id", ondelete="CASCADE"), index=True)
+    alarm_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alarms.id", ondelete="CASCADE"), index=True
+    )
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    # The message as queued (AlarmMessage's fields; `link` a path under PINGAN_PUBLIC_URL).
+    message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     entry_id: Mapped[int | None] = mapped_column(
         ForeignKey("alarm_entries.id", ondelete="SET NULL")
     )

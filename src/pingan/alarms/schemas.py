@@ -67,7 +67,8 @@ class ActIn(BaseModel):
 class NotificationOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
-    alarm_id: int
+    alarm_id: int | None
+    incident_id: int | None = None
     channel: str
     kind: str
     event: str

@@ -17,6 +17,14 @@ from pingan.auth.roles import Perm
 from pingan.i18n import gettext
 
 router = APIRouter(dependencies=[StrictQuery], tags=["figures"])
+# Whoever reads one of the domains the figures count; each figure counts only what they see.
+FIGURE_READERS = (
+    Perm.alarms_read,
+    Perm.devices_read,
+    Perm.patrol_read,
+    Perm.incidents_read,
+    Perm.incidents_streets,
+)
 
 
 class FigureOut(BaseModel):
@@ -43,7 +51,7 @@ def _figure(
 @router.get(
     "/figures",
     response_model=list[str],
-    openapi_extra=needs(Perm.alarms_read, Perm.devices_read, Perm.patrol_read),
+    openapi_extra=needs(*FIGURE_READERS),
 )
 def list_figures(actor: Actor) -> list[str]:
     """The names of the figures: by_category, by_day, by_community, tta, ttr, …"""
@@ -53,7 +61,7 @@ def list_figures(actor: Actor) -> list[str]:
 @router.get(
     "/figures/{name}.csv",
     response_class=Response,
-    openapi_extra=needs(Perm.alarms_read, Perm.devices_read, Perm.patrol_read),
+    openapi_extra=needs(*FIGURE_READERS),
 )
 def figure_csv(
     name: str, request: Request, actor: Actor, session: DB, start: Start = None, end: End = None
@@ -75,7 +83,7 @@ def figure_csv(
 @router.get(
     "/figures/{name}",
     response_model=FigureOut,
-    openapi_extra=needs(Perm.alarms_read, Perm.devices_read, Perm.patrol_read),
+    openapi_extra=needs(*FIGURE_READERS),
 )
 def figure_json(
     name: str, request: Request, actor: Actor, session: DB, start: Start = None, end: End = None

@@ -18,6 +18,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from pingan.alarms.models import CATEGORY_LABEL, Alarm, AlarmEntry
+from pingan.auth import service as auth_service
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
 from pingan.db.base import SHANGHAI
@@ -25,6 +26,8 @@ from pingan.devices import service as device_service
 from pingan.devices.models import DeviceKind
 from pingan.errors import Invalid, NotFound
 from pingan.i18n import N_, phrase
+from pingan.incidents import service as incident_service
+from pingan.incidents.models import CHANNEL_LABEL, Channel
 from pingan.patrol import service as patrol_service
 from pingan.patrol.models import Member, Task, Team
 from pingan.territory import service as territory_service
@@ -128,6 +131,7 @@ class Figures:
         ).all()
         self.alarms = [_AlarmRow(*row) for row in rows]
         self._names: dict[int, str] | None = None
+        self._incidents: list[incident_service.FigureRow] | None = None
 
     def names(self) -> dict[int, str]:
         if self._names is None:
@@ -404,6 +408,175 @@ class Figures:
             note,
         )
 
+    # --- grid incidents ---------------------------------------------------------------------------
+
+    def incidents(self) -> list[incident_service.FigureRow]:
+        if self._incidents is None:
+            self._incidents = incident_service.figure_rows(
+                self.session, actor=self.actor, since=self.period.since, until=self.period.until
+            )
+        return self._incidents
+
+    def _grid_names(self) -> dict[int, str]:
+        ids = {r.grid_id for r in self.incidents() if r.grid_id is not None}
+        return territory_service.names(self.session, node_ids=ids)
+
+    @staticmethod
+    def _on_time(rows: list[incident_service.FigureRow]) -> float | None:
+        judged = [r.on_time for r in rows if r.closed_at is not None and r.on_time is not None]
+        return round(sum(judged) / len(judged), 3) if judged else None
+
+    def _incidents_by(
+        self,
+        name: str,
+        title: str,
+        column: str,
+        key: Callable[[incident_service.FigureRow], Any],
+        label: Callable[[Any], str],
+    ) -> Figure:
+        groups: dict[Any, list[incident_service.FigureRow]] = defaultdict(list)
+        for r in self.incidents():
+            groups[key(r)].append(r)
+        rows: list[list[Any]] = [
+            [
+                label(k),
+                len(rs),
+                sum(r.is_open for r in rs),
+                sum(r.closed_at is not None and r.state == "closed" for r in rs),
+                self._on_time(rs),
+            ]
+            for k, rs in groups.items()
+        ]
+        rows.sort(key=lambda r: -r[1])
+        return Figure(name, title, [column, "reported", "open", "closed", "on_time_rate"], rows)
+
+    def incidents_by_category(self) -> Figure:
+        catalogue = incident_service.catalogue(self.session)
+        names = {c.code: c.name for c in catalogue.categories}
+        return self._incidents_by(
+            "incidents_by_category",
+            N_("按类别的网格事件"),
+            "category",
+            lambda r: r.category,
+            lambda k: names.get(k, k),
+        )
+
+    def incidents_by_community(self) -> Figure:
+        return self._incidents_by(
+            "incidents_by_community",
+            N_("各社区网格事件"),
+            "community",
+            lambda r: r.community_id,
+            self._name,
+        )
+
+    def incidents_by_grid(self) -> Figure:
+        grids = self._grid_names()
+        return self._incidents_by(
+            "incidents_by_grid",
+            N_("各网格网格事件"),
+            "grid",
+            lambda r: r.grid_id,
+            lambda k: grids.get(k, "—") if k is not None else "—",
+        )
+
+    def incidents_by_channel(self) -> Figure:
+        return self._incidents_by(
+            "incidents_by_channel",
+            N_("网格事件来源"),
+            "channel",
+            lambda r: r.channel,
+            lambda k: CHANNEL_LABEL.get(Channel(k), k),
+        )
+
+    def incident_times(self) -> Figure:
+        """Time to accept and to close, from the report, in hours: median and 90th percentile."""
+        rows: list[list[Any]] = []
+        measures: list[tuple[str, Callable[[incident_service.FigureRow], datetime | None]]] = [
+            (N_("立案用时"), lambda r: r.accepted_at),
+            (N_("结案用时"), lambda r: r.closed_at if r.state == "closed" else None),
+        ]
+        for label, end in measures:
+            hours = [
+                (stop - r.reported_at).total_seconds() / 3600
+                for r in self.incidents()
+                if (stop := end(r)) is not None and stop >= r.reported_at
+            ]
+            p50 = p90 = None
+            if hours:
+                cuts = statistics.quantiles(hours, n=10) if len(hours) > 1 else [hours[0]] * 9
+                p50, p90 = round(statistics.median(hours), 2), round(cuts[8], 2)
+            rows.append([label, len(hours), p50, p90])
+        return Figure(
+            "incident_times",
+            N_("网格事件办理用时（小时）"),
+            ["measure", "cases", "p50_h", "p90_h"],
+            rows,
+        )
+
+    def incident_outcomes(self) -> Figure:
+        """On-time closure, reopening, satisfaction, and what is overdue now."""
+        rows = self.incidents()
+        closed = [r for r in rows if r.state == "closed"]
+        rated = [r for r in rows if r.rating is not None]
+        satisfied = [r for r in rated if r.rating in ("satisfied", "fair")]
+        overdue = sum(n for _c, n in incident_service.overdue_now(self.session, actor=self.actor))
+
+        def ratio(part: int, whole: int) -> float | None:
+            return round(part / whole, 3) if whole else None
+
+        return Figure(
+            "incident_outcomes",
+            N_("网格事件办理成效"),
+            ["measure", "value", "unit"],
+            [
+                [N_("上报"), len(rows), "count"],
+                [N_("已结案"), len(closed), "count"],
+                [N_("按时办结率"), self._on_time(rows), "ratio"],
+                [N_("重新办理率"), ratio(sum(r.reopened > 0 for r in rows), len(rows)), "ratio"],
+                [N_("满意率（含基本满意）"), ratio(len(satisfied), len(rated)), "ratio"],
+                [N_("评价数"), len(rated), "count"],
+                [N_("当前超期"), overdue, "count"],
+            ],
+        )
+
+    def incidents_by_street(self) -> Figure:
+        """Per street chief: their streets' cases and how quickly they were closed."""
+        groups: dict[int, list[incident_service.FigureRow]] = defaultdict(list)
+        for r in self.incidents():
+            if r.street_line_id is not None:
+                groups[r.street_line_id].append(r)
+        streets = incident_service.street_names(self.session, street_ids=groups)
+        chiefs = auth_service.display_names(
+            self.session, user_ids=[c for _n, c in streets.values() if c]
+        )
+        rows: list[list[Any]] = []
+        for street_id, rs in groups.items():
+            name, chief = streets.get(street_id, ("—", None))
+            hours = [
+                (r.closed_at - r.reported_at).total_seconds() / 3600
+                for r in rs
+                if r.closed_at is not None and r.state == "closed"
+            ]
+            median = round(statistics.median(hours), 2) if hours else None
+            rows.append(
+                [
+                    name,
+                    len(rs),
+                    sum(r.is_open for r in rs),
+                    len(hours),
+                    median,
+                    chiefs.get(chief or 0, "—"),
+                ]
+            )
+        rows.sort(key=lambda r: -r[1])
+        return Figure(
+            "incidents_by_street",
+            N_("各街巷（街长）网格事件"),
+            ["street", "reported", "open", "closed", "p50_close_h", "chief"],
+            rows,
+        )
+
     def all(self) -> list[Figure]:
         """Every figure of the period, from the one load (the statistics page)."""
         return [method(self) for method in FIGURES.values()]
@@ -427,6 +600,13 @@ FIGURES: dict[str, Callable[[Figures], Figure]] = {
     "patrol_coverage": Figures.patrol_coverage,
     "volunteer_hours": Figures.volunteer_hours,
     "dispatch_response": Figures.dispatch_response,
+    "incident_outcomes": Figures.incident_outcomes,
+    "incidents_by_category": Figures.incidents_by_category,
+    "incidents_by_community": Figures.incidents_by_community,
+    "incidents_by_grid": Figures.incidents_by_grid,
+    "incidents_by_channel": Figures.incidents_by_channel,
+    "incident_times": Figures.incident_times,
+    "incidents_by_street": Figures.incidents_by_street,
 }
 
 

@@ -15,7 +15,7 @@ from pingan.auth import audit
 from pingan.auth.models import ApiToken, AuditEntry, LoginAttempt, RoleBinding, User
 from pingan.auth.passwords import generate_password, hash_password, verify_password
 from pingan.auth.principal import Grant, Principal
-from pingan.auth.roles import RANK, Perm, Role
+from pingan.auth.roles import PERMISSIONS, RANK, Perm, Role
 from pingan.auth.schemas import BindingIn, UserCreate, UserUpdate
 from pingan.config import get_settings
 from pingan.db.base import utcnow
@@ -122,6 +122,24 @@ def display_names(session: Session, *, user_ids: Iterable[int]) -> dict[int, str
         return {}
     rows = session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all()
     return {int(i): str(n) for i, n in rows}
+
+
+def holders(session: Session, *, perm: Perm, path: str) -> list[tuple[User, Role, str]]:
+    """Active accounts holding `perm` through a role bound at this node, above it or inside it
+    (who may be given a case there), with that role and the node's name."""
+    roles = [r.value for r in Role if perm in PERMISSIONS[r]]
+    rows = session.execute(
+        select(User, RoleBinding.role, TerritoryNode.name, TerritoryNode.path)
+        .join(RoleBinding, RoleBinding.user_id == User.id)
+        .join(TerritoryNode, TerritoryNode.id == RoleBinding.node_id)
+        .where(User.is_active.is_(True), RoleBinding.role.in_(roles))
+        .order_by(User.display_name)
+    ).all()
+    found: dict[int, tuple[User, Role, str]] = {}
+    for user, role, name, node_path in rows:
+        if node_path.startswith(path) or path.startswith(node_path):
+            found.setdefault(user.id, (user, Role(role), str(name)))
+    return list(found.values())
 
 
 def _check_grant(session: Session, *, actor: Principal, binding: BindingIn) -> None:

@@ -13,11 +13,13 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from pingan import geojson
 from pingan.api_common import (
     DB,
     PUBLIC,
     Actor,
     DetachedActor,
+    MapCRS,
     Page,
     Paging,
     StrictQuery,
@@ -28,6 +30,7 @@ from pingan.api_common import (
 )
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
+from pingan.db.base import utcnow
 from pingan.errors import Invalid, NotFound, RateLimited
 from pingan.i18n import N_, phrase
 from pingan.incidents import open311, service, streets
@@ -53,7 +56,9 @@ from pingan.incidents.schemas import (
 )
 from pingan.limits import Window
 from pingan.photos import MAX_BYTES, Photo, PhotoError, intake
+from pingan.territory import geo
 from pingan.territory import service as territory_service
+from pingan.territory.geo import CRS
 
 router = APIRouter(dependencies=[StrictQuery], tags=["incidents"])
 
@@ -81,19 +86,7 @@ def _detail(session: Session, actor: Principal, incident: Incident) -> IncidentD
     entries = service.timeline(session, incident=incident)
     base = _out(session, actor, incident, sum(len(p) for _e, p in entries))
     timeline = [EntryOut.model_validate(e).model_copy(update={"photos": p}) for e, p in entries]
-    dupes = (
-        service.duplicates(
-            session,
-            kind=incident.kind,
-            lon=incident.lon,
-            lat=incident.lat,
-            at=incident.reported_at,
-            exclude=incident.id,
-        )
-        if incident.is_open
-        else []
-    )
-    visible = [d.id for d in dupes if service.sees(session, actor, d)]
+    visible = [d.id for d in service.duplicates_seen(session, actor=actor, incident=incident)]
     return IncidentDetail(**base.model_dump(), timeline=timeline, duplicates=visible)
 
 
@@ -300,6 +293,31 @@ def get_incident(incident_id: int, actor: Actor, session: DB) -> IncidentDetail:
     return _detail(session, actor, incident)
 
 
+@router.get("/map/incidents", tags=["map"], openapi_extra=needs(*READ))
+def map_incidents(actor: Actor, session: DB, crs: MapCRS = CRS.wgs84) -> dict[str, Any]:
+    """Open cases you see, as points: their age in days, whether overdue, their kind and state
+    (the map colours them by age)."""
+    now = utcnow()
+    rows, _total = service.get_all(
+        session, actor=actor, filters=service.Filters(view="open"), limit=5000
+    )
+    return geojson.collection(
+        [
+            geojson.feature(
+                geojson.point(*geo.from_wgs84(i.lon, i.lat, crs)),
+                id=i.id,
+                kind=i.kind,
+                state=i.state.value,
+                priority=i.priority,
+                age_days=round((now - i.reported_at).total_seconds() / 86400, 1),
+                overdue=i.overdue_at is not None,
+                address=i.address,
+            )
+            for i in rows
+        ]
+    )
+
+
 def _jpeg(data: bytes) -> Response:
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private"})
 
@@ -374,41 +392,11 @@ def _case_or_404(session: Session, token: str) -> Incident:
     return incident
 
 
-def public_case(session: Session, incident: Incident) -> PublicCase:
-    outcome = service.outcome_of(session, incident=incident)
-    entries = service.timeline(session, incident=outcome)
-    steps = [
-        {"at": e.at.isoformat(), "action": e.action, "state": e.to_state}
-        for e, _p in entries
-        if e.action != Action.note.value
-    ]
-    photos = [p for _e, ps in entries for p in ps]
-    return PublicCase(
-        id=incident.id,
-        kind=incident.kind,
-        state=outcome.state if incident.state == IncidentState.merged else incident.state,
-        description=incident.description,
-        address=incident.address,
-        reported_at=incident.reported_at,
-        accepted_at=outcome.accepted_at,
-        due_at=outcome.due_at,
-        done_at=outcome.done_at,
-        closed_at=outcome.closed_at,
-        merged_into_id=incident.merged_into_id,
-        reject_reason=incident.reject_reason,
-        rating=incident.rating,
-        may_rate=incident.state == IncidentState.closed and incident.rating is None,
-        may_verify=incident.state == IncidentState.done,
-        steps=steps,
-        photos=photos,
-    )
-
-
 @router.get("/public/incidents/{token}", response_model=PublicCase, openapi_extra=needs(PUBLIC))
 def get_own_case(token: str, session: DB) -> PublicCase:
     """The reporter's own case, by the token their report was answered with: its steps and
     photos, no one's name or number. A report merged into another follows that one."""
-    return public_case(session, _case_or_404(session, token))
+    return service.public_case(session, incident=_case_or_404(session, token))
 
 
 @router.get(
@@ -417,8 +405,12 @@ def get_own_case(token: str, session: DB) -> PublicCase:
     openapi_extra=needs(PUBLIC),
 )
 def own_case_photo(token: str, photo_id: int, session: DB) -> Response:
-    incident = service.outcome_of(session, incident=_case_or_404(session, token))
-    return _jpeg(service.photo_or_raise(session, incident=incident, photo_id=photo_id).data)
+    """One of the photos the reporter's own case page shows: their own, and the after-photos of
+    the work."""
+    incident = _case_or_404(session, token)
+    if photo_id not in service.public_photos(session, incident=incident):
+        raise NotFound(what=phrase(N_("照片 {n}"), n=photo_id))
+    return _jpeg(service.photo(session, photo_id=photo_id).data)
 
 
 @router.post(
@@ -436,7 +428,7 @@ def rate_own_case(token: str, data: RateIn, session: DB) -> PublicCase:
         note=data.note,
         actor=PUBLIC_ACTOR,
     )
-    return public_case(session, incident)
+    return service.public_case(session, incident=incident)
 
 
 @router.post(
@@ -454,7 +446,7 @@ def check_own_case(token: str, data: RateIn, session: DB) -> PublicCase:
         note=data.note,
         by_reporter=True,
     )
-    return public_case(session, incident)
+    return service.public_case(session, incident=incident)
 
 
 # --- streets and their chiefs -------------------------------------------------------------------

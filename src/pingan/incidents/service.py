@@ -20,10 +20,13 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from pingan.alarms import flows as alarm_flows
 from pingan.alarms import service as alarm_service
+from pingan.alarms.notify import outbox
+from pingan.alarms.notify.channels import AlarmMessage
+from pingan.alarms.rules import RuleBook
 from pingan.auth import service as auth_service
 from pingan.auth.principal import SYSTEM, Principal
 from pingan.auth.roles import Perm
-from pingan.db.base import utcnow
+from pingan.db.base import SHANGHAI, utcnow
 from pingan.db.paging import paginate
 from pingan.errors import Conflict, Forbidden, Invalid, NotFound
 from pingan.i18n import N_, Phrase, phrase
@@ -32,6 +35,7 @@ from pingan.incidents.catalogue import Catalogue, Kind, shipped
 from pingan.incidents.flows import Action
 from pingan.incidents.models import (
     OPEN_STATES,
+    STATE_LABEL,
     TIMED_STATES,
     CatalogueVersion,
     Channel,
@@ -43,7 +47,7 @@ from pingan.incidents.models import (
     Rating,
     StreetLine,
 )
-from pingan.incidents.schemas import ReportIn
+from pingan.incidents.schemas import PublicCase, ReportIn
 from pingan.patrol import dispatch as patrol_dispatch
 from pingan.patrol import service as patrol_service
 from pingan.photos import Photo
@@ -56,6 +60,7 @@ DUPLICATE_H = 72  # … and 72 hours may be the same problem
 STREET_M = 30.0  # a case this close to a street goes to its chief too
 REMIND_AT = 0.8  # the handler is reminded at 80 % of the limit
 SYSTEM_ACTOR = "system"
+REPORTER = Principal(user_id=None, name="reporter")  # a reporter acting by their case's key
 
 
 def _what(incident_id: int) -> Phrase:
@@ -213,6 +218,21 @@ def duplicates(
     ]
 
 
+def duplicates_seen(session: Session, *, actor: Principal, incident: Incident) -> list[Incident]:
+    """The possible duplicates of an open case that the actor sees (for the officer to merge)."""
+    if not incident.is_open:
+        return []
+    found = duplicates(
+        session,
+        kind=incident.kind,
+        lon=incident.lon,
+        lat=incident.lat,
+        at=incident.reported_at,
+        exclude=incident.id,
+    )
+    return [d for d in found if sees(session, actor, d)]
+
+
 # --- seeing cases -------------------------------------------------------------------------------
 
 
@@ -287,7 +307,15 @@ def may(session: Session, actor: Principal, incident: Incident, action: Action) 
 
 
 def actions_for(session: Session, actor: Principal, incident: Incident) -> list[Action]:
-    return [a for a in flows.allowed(incident.state) if may(session, actor, incident, a)]
+    """What the actor may do now: the state's moves they are allowed, an extension asked for
+    only when none waits, granted or refused only when one does."""
+    waiting = incident.extension_asked is not None
+    skip = {Action.extend_ask} if waiting else {Action.extend_grant, Action.extend_refuse}
+    return [
+        a
+        for a in flows.allowed(incident.state)
+        if a not in skip and may(session, actor, incident, a)
+    ]
 
 
 @dataclass(frozen=True)
@@ -389,6 +417,59 @@ def photo_or_raise(session: Session, *, incident: Incident, photo_id: int) -> In
     if photo is None or photo.incident_id != incident.id:
         raise NotFound(what=phrase(N_("照片 {n}"), n=photo_id))
     return photo
+
+
+def photo(session: Session, *, photo_id: int) -> IncidentPhoto:
+    found = session.get(IncidentPhoto, photo_id)
+    if found is None:
+        raise NotFound(what=phrase(N_("照片 {n}"), n=photo_id))
+    return found
+
+
+def public_photos(session: Session, *, incident: Incident) -> list[int]:
+    """The photos a reporter's own page shows: those of their report, and the after-photos of
+    the work on the case it follows (never another reporter's photos of a merged report)."""
+    own = [p for _e, ps in timeline(session, incident=incident) for p in ps]
+    outcome = outcome_of(session, incident=incident)
+    if outcome.id == incident.id:
+        return own
+    after = [
+        p
+        for e, ps in timeline(session, incident=outcome)
+        if e.action == Action.done.value
+        for p in ps
+    ]
+    return [*own, *after]
+
+
+def public_case(session: Session, *, incident: Incident) -> PublicCase:
+    """A case as its reporter sees it: its steps (no names, no notes) and photos; a report merged
+    into another follows that one's outcome."""
+    outcome = outcome_of(session, incident=incident)
+    steps = [
+        {"at": e.at.isoformat(), "action": e.action, "state": e.to_state}
+        for e, _p in timeline(session, incident=outcome)
+        if e.action != Action.note.value
+    ]
+    return PublicCase(
+        id=incident.id,
+        kind=incident.kind,
+        state=outcome.state if incident.state == IncidentState.merged else incident.state,
+        description=incident.description,
+        address=incident.address,
+        reported_at=incident.reported_at,
+        accepted_at=outcome.accepted_at,
+        due_at=outcome.due_at,
+        done_at=outcome.done_at,
+        closed_at=outcome.closed_at,
+        merged_into_id=incident.merged_into_id,
+        reject_reason=incident.reject_reason,
+        rating=incident.rating,
+        may_rate=incident.state == IncidentState.closed and incident.rating is None,
+        may_verify=incident.state == IncidentState.done,
+        steps=steps,
+        photos=public_photos(session, incident=incident),
+    )
 
 
 def for_alarm(session: Session, *, actor: Principal, alarm_id: int) -> list[Incident]:
@@ -493,12 +574,14 @@ def report(
         attributes = kind.attributes(data.attributes)
     except ValueError as exc:
         raise Invalid("bad_attribute", field="attributes", reason=str(exc)) from exc
-    where = place(session, lon=data.lon, lat=data.lat, address=data.address, crs=data.crs)
-    alarm_id = _link_alarm(session, actor=actor, alarm_id=data.alarm_id) if data.alarm_id else None
     if data.checkpoint_id is not None:
-        patrol_service.checkpoint_visible_or_raise(
+        checkpoint, _route = patrol_service.checkpoint_visible_or_raise(
             session, actor=actor, checkpoint_id=data.checkpoint_id
         )
+        if data.lon is None and data.lat is None:  # where the checkpoint is
+            data = data.model_copy(update={"lon": checkpoint.lon, "lat": checkpoint.lat})
+    where = place(session, lon=data.lon, lat=data.lat, address=data.address, crs=data.crs)
+    alarm_id = _link_alarm(session, actor=actor, alarm_id=data.alarm_id) if data.alarm_id else None
     now = at or utcnow()
     node = where.grid or where.community
     incident = Incident(
@@ -591,6 +674,29 @@ def _may_handle(session: Session, user: Any, incident: Incident) -> bool:
     )
 
 
+def handlers_for(session: Session, *, incident: Incident) -> list[dict[str, Any]]:
+    """Accounts the case may be assigned to: those who handle cases in its community (a site's
+    manager, the grid officer, the police liaison …) and its street's officer and chief."""
+    community = territory_service.get(session, node_id=incident.community_id)
+    found = auth_service.holders(
+        session, perm=Perm.incidents_work, path=community.path if community else incident.path
+    )
+    out = [
+        {"id": user.id, "name": user.display_name, "role": role.value, "place": place}
+        for user, role, place in found
+    ]
+    line = session.get(StreetLine, incident.street_line_id) if incident.street_line_id else None
+    seen = {o["id"] for o in out}
+    for user_id in (line.officer_user_id, line.chief_user_id) if line else ():
+        user = auth_service.get(session, user_id=user_id) if user_id else None
+        if user is not None and user.id not in seen and line is not None:
+            grants = auth_service.principal_for(session, user=user).grants
+            role = grants[0].role.value if grants else ""
+            out.append({"id": user.id, "name": user.display_name, "role": role, "place": line.name})
+            seen.add(user.id)
+    return out
+
+
 def _assign(session: Session, incident: Incident, user_id: int | None, name: str | None) -> None:
     if user_id is None and not (name and name.strip()):
         raise Invalid("incident_assignee", field="assignee_user_id")
@@ -640,10 +746,12 @@ def act(
     expected_version: int | None = None,
     by_reporter: bool = False,
     at: datetime | None = None,
+    told: bool = True,
 ) -> Incident:
     """Move a case (or take a step on it). A move the state does not allow, or a stale view, is a
     409 and nothing is written. `by_reporter`: the reporter's own check on site (their token was
-    checked by the caller)."""
+    checked by the caller). `told`: False for a move recorded after the fact (the demo's past),
+    which nobody is told of now."""
     reporter_check = by_reporter and action in (Action.verify, Action.not_fixed)
     if not reporter_check and not may(session, actor, incident, action):
         if not sees(session, actor, incident):
@@ -657,7 +765,7 @@ def act(
             "incident_move",
             field="action",
             action=flows.ACTION_LABEL[action],
-            state=_state_word(incident.state),
+            state=STATE_LABEL[incident.state],
         )
     now = at or utcnow()
     before = incident.state
@@ -739,14 +847,10 @@ def act(
         _entry(session, merged_into, "merged_in", actor=actor, data={"from": incident.id}, at=now)
     if target == IncidentState.closed:
         _close_links(session, incident, at=now)
+    if told:
+        tell(session, incident=incident, entry=entry)
     session.flush()
     return incident
-
-
-def _state_word(state: IncidentState) -> str:
-    from pingan.incidents.models import STATE_LABEL
-
-    return STATE_LABEL[state]
 
 
 def _merge_target(
@@ -790,12 +894,14 @@ def rate(
     note: str | None = None,
     actor: Principal | None = None,
     at: datetime | None = None,
+    told: bool = True,
 ) -> Incident:
     """The reporter's rating of a closed case. "Not fixed" reopens it once (back to its handler);
     the second time it returns to the community to decide."""
-    if incident.state != IncidentState.closed:
-        raise Conflict("incident_rate", field="rating")
+    if incident.state != IncidentState.closed or incident.rating is not None:
+        raise Conflict("incident_rate", field="rating")  # a closing is rated once
     now = at or utcnow()
+    actor = actor or REPORTER
     incident.rating, incident.rating_note, incident.rated_at = rating, note, now
     incident.updated_at = now
     _entry(
@@ -822,15 +928,111 @@ def rate(
         _due(session, incident, start)
         incident.overdue_at = None
         session.flush()
-        _entry(session, incident, action.value, from_state=before, at=now)
+        tell(
+            session,
+            incident=incident,
+            entry=_entry(session, incident, action.value, from_state=before, at=now),
+        )
     session.flush()
     return incident
+
+
+# --- telling people -----------------------------------------------------------------------------
+
+# The moves a reporter who asked to be told hears of, by SMS.
+TOLD = frozenset(
+    {
+        Action.accept.value,
+        Action.reject.value,
+        Action.merge.value,
+        Action.done.value,
+        Action.close.value,
+        Action.reopen.value,
+        Action.to_community.value,
+    }
+)
+
+
+def _message(
+    session: Session, incident: Incident, event: str, link: str, at: datetime
+) -> AlarmMessage:
+    """What a channel or an SMS says about a case (the outbox's message of an alarm's shape)."""
+    found = catalogue(session).kind(incident.kind)
+    names = territory_service.names(
+        session, node_ids=[incident.community_id, incident.grid_id or 0]
+    )
+    place = " / ".join(
+        filter(None, [names.get(incident.community_id), names.get(incident.grid_id or 0)])
+    )
+    return AlarmMessage(
+        event=event,
+        alarm_id=incident.id,
+        priority=incident.priority,
+        category=incident.kind,
+        title=f"#{incident.id} {found[1].name if found else incident.kind}",
+        state=STATE_LABEL[incident.state],
+        level=incident.level,
+        place=" · ".join(filter(None, [place, incident.address])),
+        raised_at=at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
+        link=link,
+    )
+
+
+def tell(
+    session: Session,
+    *,
+    incident: Incident,
+    entry: IncidentEntry,
+    rules: RuleBook | None = None,
+) -> int:
+    """After a move: the reporter (and those whose reports were merged into the case) by SMS
+    when they asked to be; the handler of a case near or past its limit by SMS; the centre's
+    channels of an overdue case. Queued in the outbox, sent after the commit."""
+    queued = 0
+    if entry.action in TOLD:
+        for report in [incident, *merged_reporters(session, incident=incident)]:
+            if report.notify_sms and report.reporter_phone:
+                message = _message(
+                    session, incident, "incident.changed", f"/m/case/{report.token}", entry.at
+                )
+                queued += outbox.enqueue_message(
+                    session,
+                    message=message,
+                    incident_id=report.id,
+                    numbers=[report.reporter_phone],
+                    every_alarm=False,
+                    rules=None,
+                )
+    if entry.action in ("reminded", "overdue", "escalated"):
+        handler = (
+            auth_service.get(session, user_id=incident.assignee_user_id)
+            if incident.assignee_user_id
+            else None
+        )
+        numbers = [handler.phone] if handler is not None and handler.phone else []
+        queued += outbox.enqueue_message(
+            session,
+            message=_message(
+                session, incident, f"incident.{entry.action}", f"/incidents/{incident.id}", entry.at
+            ),
+            incident_id=incident.id,
+            numbers=numbers,
+            every_alarm=entry.action != "reminded",
+            rules=rules,
+        )
+    return queued
 
 
 # --- time limits --------------------------------------------------------------------------------
 
 
-def tick(session: Session, *, now: datetime | None = None) -> dict[str, int]:
+def tick(
+    session: Session,
+    *,
+    now: datetime | None = None,
+    rules: RuleBook | None = None,
+    told: bool = True,
+) -> dict[str, int]:
     """Remind handlers at 80 % of the limit; past it a case is overdue and goes to the
     community's desk; overdue by as long again, to the street's."""
     now = now or utcnow()
@@ -847,7 +1049,12 @@ def tick(session: Session, *, now: datetime | None = None) -> dict[str, int]:
         .with_for_update(skip_locked=True)
     ):
         incident.reminded_at = now
-        _entry(session, incident, "reminded", at=now)
+        tell(
+            session,
+            incident=incident,
+            entry=_entry(session, incident, "reminded", at=now),
+            rules=rules,
+        )
         counts["reminded"] += 1
     for incident in session.scalars(
         select(Incident)
@@ -861,7 +1068,12 @@ def tick(session: Session, *, now: datetime | None = None) -> dict[str, int]:
     ):
         incident.overdue_at = now
         incident.level = max(incident.level, Level.community)
-        _entry(session, incident, "overdue", at=now)
+        tell(
+            session,
+            incident=incident,
+            entry=_entry(session, incident, "overdue", at=now),
+            rules=rules,
+        )
         counts["overdue"] += 1
     for incident in session.scalars(
         select(Incident)
@@ -877,10 +1089,97 @@ def tick(session: Session, *, now: datetime | None = None) -> dict[str, int]:
         start = incident.accepted_at or incident.reported_at
         if now >= incident.due_at + (incident.due_at - start):
             incident.level = Level.street
-            _entry(session, incident, "escalated", at=now)
+            entry = _entry(session, incident, "escalated", at=now)
+            if told:
+                tell(session, incident=incident, entry=entry, rules=rules)
             counts["escalated"] += 1
     session.flush()
     return counts
 
 
 OPEN_VALUES = [s.value for s in OPEN_STATES]
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FigureRow:
+    """What the figures need of a case (assessment.figures)."""
+
+    kind: str
+    category: str
+    channel: str
+    community_id: int
+    grid_id: int | None
+    street_line_id: int | None
+    reported_at: datetime
+    accepted_at: datetime | None
+    closed_at: datetime | None
+    state: str
+    is_open: bool
+    on_time: bool | None
+    reopened: int
+    rating: str | None
+    overdue: bool
+
+
+def figure_rows(
+    session: Session, *, actor: Principal, since: datetime, until: datetime
+) -> list[FigureRow]:
+    """The cases reported in a period that the actor sees (merged duplicates left out: they are
+    counted in the case they joined)."""
+    rows = session.execute(
+        select(
+            Incident.kind,
+            Incident.category,
+            Incident.channel,
+            Incident.community_id,
+            Incident.grid_id,
+            Incident.street_line_id,
+            Incident.reported_at,
+            Incident.accepted_at,
+            Incident.closed_at,
+            Incident.state,
+            Incident.is_open,
+            Incident.on_time,
+            Incident.reopened,
+            Incident.rating,
+            Incident.overdue_at.is_not(None).label("overdue"),
+        ).where(
+            scope_clause(session, actor),
+            Incident.reported_at >= since,
+            Incident.reported_at < until,
+            Incident.state != IncidentState.merged,
+        )
+    ).all()
+    return [FigureRow(**dict(r._mapping)) for r in rows]
+
+
+def overdue_now(session: Session, *, actor: Principal) -> list[tuple[int, int]]:
+    """Open overdue cases now, by community: (community id, count)."""
+    rows = session.execute(
+        select(Incident.community_id, func.count(Incident.id))
+        .where(
+            scope_clause(session, actor),
+            Incident.is_open.is_(True),
+            Incident.overdue_at.is_not(None),
+        )
+        .group_by(Incident.community_id)
+    ).all()
+    return [(int(c), int(n)) for c, n in rows]
+
+
+def street_names(
+    session: Session, *, street_ids: Iterable[int]
+) -> dict[int, tuple[str, int | None]]:
+    """Streets' names and chiefs, by id."""
+    ids = list(set(street_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(StreetLine.id, StreetLine.name, StreetLine.chief_user_id).where(
+            StreetLine.id.in_(ids)
+        )
+    )
+    return {int(i): (str(n), c) for i, n, c in rows}

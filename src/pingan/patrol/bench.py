@@ -14,7 +14,6 @@ with their phone page's task stream open and an operator with the alarm stream o
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import threading
 import time
@@ -33,7 +32,7 @@ from pingan.auth import service as auth_service
 from pingan.auth.principal import SYSTEM
 from pingan.auth.roles import Role
 from pingan.auth.schemas import BindingIn, UserCreate
-from pingan.bench import Platform, listen
+from pingan.bench import Platform, listen, percentiles
 from pingan.db.base import utcnow
 from pingan.faces.vault import Vault
 from pingan.patrol import service as patrol_service
@@ -49,18 +48,6 @@ DISPATCHES = 60
 CHECKIN_S = 10.0
 PACED = 50  # check-ins a second in all: a whole sub-district's patrols at their busiest, and more
 Progress = Callable[[str], None]
-
-
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    if not samples:
-        return {"p50": float("nan"), "p99": float("nan"), "samples": 0}
-    ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return {
-        "p50": round(statistics.median(ordered), 1),
-        "p99": round(p99, 1),
-        "samples": len(ordered),
-    }
 
 
 def _token(session: Session, username: str, role: Role, node_id: int, person_id: int | None) -> str:
@@ -216,8 +203,8 @@ def _dispatch(platform: Platform, world: dict[str, Any]) -> dict[str, Any]:
             http.post(f"/api/v1/patrol/tasks/{task['id']}/resolve", json={}, headers=phone)
     stop.set()
     return {
-        "dispatch_to_phone_ms": _percentiles(to_phone),
-        "step_to_centre_ms": _percentiles(to_centre),
+        "dispatch_to_phone_ms": percentiles(to_phone),
+        "step_to_centre_ms": percentiles(to_centre),
     }
 
 
@@ -264,7 +251,7 @@ def _checkins(platform: Platform, world: dict[str, Any], rate: float | None) -> 
         "walkers": WALKERS,
         "target_per_s": rate,
         "per_s": round(len(samples) / elapsed),
-        "latency_ms": _percentiles(samples),
+        "latency_ms": percentiles(samples),
         "errors": sum(errors),
     }
 

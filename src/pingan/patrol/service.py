@@ -744,6 +744,7 @@ def mine(session: Session, *, actor: Principal, now: datetime | None = None) -> 
                     "member": walker,
                     "finished_at": done.finished_at,
                     "missed": missed_names(session, route=route, run=done),
+                    "missed_ids": list(done.missed or []),
                 }
             )
     me = session.get(Person, rows[0][0].person_id) if rows else None

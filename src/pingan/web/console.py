@@ -26,6 +26,7 @@ from pingan.errors import PinganError
 from pingan.events import service as event_service
 from pingan.faces import service as face_service
 from pingan.faces.models import METHOD_LABEL
+from pingan.incidents import service as incident_service
 from pingan.masking import mask
 from pingan.patrol import dispatch
 from pingan.territory import geo
@@ -42,6 +43,7 @@ from pingan.territory.models import (
     ancestor_id,
     ancestor_path,
 )
+from pingan.web import incident_pages
 from pingan.web.phone import WORDS
 from pingan.web.text import alarm_words, lang_of
 
@@ -205,12 +207,19 @@ def install(app: FastAPI, pages: Pages) -> None:
         request: Request,
         principal: Principal = Depends(pages.viewer(Perm.territory_read)),
     ) -> Response:
+        with pages.session(principal, request) as session:
+            incident_words = incident_pages.incident_words(
+                request, incident_service.catalogue(session)
+            )
         return pages.render(
             request,
             "map.html",
             principal=principal,
             show_devices=principal.holds(Perm.devices_read),
             show_responders=principal.holds(Perm.alarms_handle),
+            show_incidents=principal.holds(Perm.incidents_read),
+            incident_kinds=incident_words["kinds"],
+            incident_states=incident_words["states"],
         )
 
     # --- device wall ------------------------------------------------------------------------------

@@ -34,7 +34,16 @@ from pingan.db.engine import unit_of_work
 from pingan.errors import PinganError
 from pingan.i18n import N_, gettext, t
 from pingan.security import same_origin
-from pingan.web import admin, basemap, console, device_pages, face_pages, patrol, phone
+from pingan.web import (
+    admin,
+    basemap,
+    console,
+    device_pages,
+    face_pages,
+    incident_pages,
+    patrol,
+    phone,
+)
 from pingan.web.text import LABELS, home_of, lang_of, menu
 
 HERE = Path(__file__).parent
@@ -169,9 +178,9 @@ class Pages:
             self.app.state.sessionmaker, actor=principal.actor, ip=client_ip(request)
         )
 
-    def viewer(self, perm: Perm | None = None) -> Callable[[Request], Principal]:
+    def viewer(self, perm: Perm | tuple[Perm, ...] | None = None) -> Callable[[Request], Principal]:
         """The one way a page requires its user: a dependency giving the signed-in principal
-        who holds `perm` somewhere (any signed-in user when None). Without a session the answer
+        who holds `perm` (or one of several) somewhere (any signed-in user when None). Without a session the answer
         is the log-in page, coming back here after; a page the role has no part of is a 404."""
 
         def signed_in_viewer(request: Request) -> Principal:
@@ -182,7 +191,8 @@ class Pages:
                 )
             if principal.must_change_password and request.url.path != PASSWORD_PAGE:
                 raise LogInFirst(request.url.path, page=PASSWORD_PAGE)
-            if perm is not None and not principal.holds(perm):
+            wanted = perm if isinstance(perm, tuple) else (perm,) if perm else ()
+            if wanted and not principal.holds(*wanted):
                 raise PageMissing(principal, request.url.path)
             return principal
 
@@ -299,3 +309,4 @@ def install(app: FastAPI) -> None:
     face_pages.install(app, pages)
     patrol.install(app, pages)
     phone.install(app, pages)
+    incident_pages.install(app, pages)

@@ -75,6 +75,8 @@ WORDS: dict[str, str] = {
     "shift": N_("本班至"),
     "no_team": N_("您还不是巡逻队的队员：请联系社区把您加入队伍"),
     "no_routes": N_("本队还没有巡逻路线"),
+    "report_here": N_("发现其他问题？上报网格事件"),
+    "report_missed": N_("上报漏检原因"),
 }
 
 

@@ -34,7 +34,15 @@ log = logging.getLogger("pingan.notify")
 TIMEOUT_S = 10
 
 
-VERBS = {"alarm.escalated": "升级", "task.offered": "派单，请接单", "channel.test": "测试"}
+VERBS = {
+    "alarm.escalated": "升级",
+    "task.offered": "派单，请接单",
+    "channel.test": "测试",
+    "incident.changed": "事件进展",
+    "incident.reminded": "事件临期",
+    "incident.overdue": "事件超期",
+    "incident.escalated": "事件超期督办",
+}
 
 
 @dataclass(frozen=True)
@@ -77,7 +85,8 @@ class DeliveryError(RuntimeError):
 def webhook_request(
     channel: Channel, msg: AlarmMessage, now: float | None = None
 ) -> tuple[bytes, dict[str, str]]:
-    body = json.dumps({"type": msg.event, "alarm": msg.as_dict()}, ensure_ascii=False).encode()
+    about = "incident" if msg.event.startswith("incident.") else "alarm"
+    body = json.dumps({"type": msg.event, about: msg.as_dict()}, ensure_ascii=False).encode()
     ts = str(int(now if now is not None else time.time()))
     headers = {
         "Content-Type": "application/json",

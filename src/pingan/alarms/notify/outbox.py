@@ -5,7 +5,7 @@ so a crash mid-send means it is sent again (at least once) rather than never."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -79,6 +79,44 @@ def enqueue(
     return _add(session, alarm=alarm, entry=entry, event=event, sends=sends)
 
 
+def enqueue_message(
+    session: Session,
+    *,
+    message: AlarmMessage,
+    incident_id: int,
+    numbers: list[str],
+    every_alarm: bool,
+    rules: RuleBook | None,
+) -> int:
+    """Another domain's message (a grid incident's), written now, sent like an alarm's: by SMS to
+    the numbers given and, when `every_alarm`, on the channels told of every alarm."""
+    sends: list[tuple[str, str, str | None]] = [(CONTACT_SMS, "sms", n) for n in numbers]
+    if every_alarm and rules is not None:
+        channels = store.in_force(session, rules=rules)
+        sends += [
+            (key, channels.by_key[key].type, None)
+            for key in channels.every_alarm
+            if key in channels.by_key
+        ]
+    now = utcnow()
+    for channel, kind, recipient in sends:
+        session.add(
+            Notification(
+                incident_id=incident_id,
+                message=message.as_dict(),
+                channel=channel,
+                recipient=recipient,
+                kind=kind,
+                event=message.event,
+                status="pending",
+                attempts=0,
+                created_at=now,
+                next_attempt_at=now,
+            )
+        )
+    return len(sends)
+
+
 def enqueue_for_responder(
     session: Session,
     *,
@@ -150,9 +188,14 @@ def claim(
     by_id = store.in_force(session, rules=rules).by_key
     out = []
     for row in rows:
-        alarm = session.get(Alarm, row.alarm_id)
-        if alarm is None:
-            continue
+        if row.message is not None:  # written when queued; its link a path of ours
+            message = AlarmMessage(**row.message)
+            message = replace(message, link=public_url.rstrip("/") + message.link)
+        else:
+            alarm = session.get(Alarm, row.alarm_id) if row.alarm_id else None
+            if alarm is None:
+                continue
+            message = message_for(session, alarm=alarm, event=row.event, public_url=public_url)
         row.status = "sending"
         row.attempts += 1
         row.next_attempt_at = now + timedelta(seconds=LEASE_S)
@@ -163,15 +206,7 @@ def claim(
         )
         if channel is not None and row.recipient and channel.type in ("wecom", "dingtalk"):
             channel = channel.model_copy(update={"mention": [row.recipient]})  # @ the responder
-        out.append(
-            Claimed(
-                row.id,
-                channel,
-                row.channel,
-                message_for(session, alarm=alarm, event=row.event, public_url=public_url),
-                row.attempts,
-            )
-        )
+        out.append(Claimed(row.id, channel, row.channel, message, row.attempts))
     session.flush()
     return out
 

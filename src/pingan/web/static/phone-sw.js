@@ -1,9 +1,10 @@
-// The phone page's service worker: keeps the page and its scripts so that it opens with no
-// network (a checkpoint's code opens /m/?t=…, and the check-in waits on the phone). The API is
-// never cached.
+// The phone pages' service worker: keeps the pages and their scripts so that they open with no
+// network (a checkpoint's code opens /m/?t=…, and the check-in waits on the phone; a report made
+// with no network waits on the phone too). The API is never cached.
 "use strict";
-const CACHE = "pingan-phone-v1";
+const CACHE = "pingan-phone-v2";
 const SHELL = "/m/";
+const PAGES = [SHELL, "/m/report"];
 const FILES = [
   SHELL,
   "/m/manifest.webmanifest",
@@ -11,6 +12,11 @@ const FILES = [
   "/static/phone.css",
   "/static/phone-icon.svg",
   "/static/vendor/jsqr/jsQR.js",
+  "/m/report",
+  "/static/report.js",
+  "/static/pingan.js",
+  "/static/vendor/leaflet/leaflet.js",
+  "/static/vendor/leaflet/leaflet.css",
 ];
 
 self.addEventListener("install", (event) => {
@@ -40,6 +46,6 @@ async function fresh(request, key) {
 self.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
   if (event.request.method !== "GET" || url.origin !== location.origin) return;
-  if (event.request.mode === "navigate" && url.pathname === SHELL) event.respondWith(fresh(event.request, SHELL));
+  if (event.request.mode === "navigate" && PAGES.includes(url.pathname)) event.respondWith(fresh(event.request, url.pathname));
   else if (FILES.includes(url.pathname)) event.respondWith(fresh(event.request, url.pathname));
 });

@@ -105,7 +105,10 @@
       ex.append(el("div", { class: "card" },
         el("h2", {}, `${W.missed} · ${e.route}`),
         el("p", { class: "meta" }, `${e.member} · ${hhmm(e.finished_at)}`),
-        el("p", {}, e.missed.join("、"))));
+        el("p", {}, e.missed.join("、")),
+        // A checkpoint missed for a reason worth handling (a locked gate, a broken light) is
+        // reported as a grid incident from here.
+        ...(e.missed_ids || []).map((id, i) => el("a", { class: "button second", href: `/m/report?checkpoint=${id}` }, `${W.report_missed} · ${e.missed[i]}`))));
     }
   }
 
@@ -320,6 +323,9 @@
         t.state === "offered" ? el("p", { class: "meta countdown", "data-deadline": t.deadline }) : null,
         t.snapshot ? el("img", { class: "snapshot", src: t.snapshot, alt: headline(t) }) : null);
       if (t.state === "on_scene") {
+        // What they find there that is not the alarm's (e-bikes charging in the stairwell …)
+        // becomes a grid incident linked to it.
+        card.append(el("a", { class: "button second", href: `/m/report?alarm=${t.alarm_id}` }, W.report_here));
         card.append(el("label", {}, W.note, el("textarea", { name: "note", maxlength: "2000" })));
         card.append(el("label", {}, W.photo, el("input", { type: "file", name: "photo", accept: "image/*", capture: "environment" })));
       }

@@ -5,6 +5,7 @@
   const words = span.words;
   const charts = [];
   const percent = (v) => `${(100 * v).toFixed(1)}%`;
+  const TABLES = ["defences", "incident_outcomes"];
 
   function option(figure) {
     const rows = figure.rows;
@@ -33,6 +34,18 @@
         return { ...base, xAxis: { type: "value" },
           yAxis: { type: "category", data: rows.slice(0, 15).map((r) => r[3]).reverse() },
           series: [{ type: "bar", name: words.hours, data: rows.slice(0, 15).map((r) => r[4]).reverse(), color: "#5f3dc4" }] };
+      case "incidents_by_category":
+      case "incidents_by_community":
+      case "incidents_by_grid":
+      case "incidents_by_channel":
+      case "incidents_by_street":
+        return { ...base, xAxis: { type: "value", minInterval: 1 },
+          yAxis: { type: "category", data: cats.slice(0, 15).reverse() },
+          series: [{ type: "bar", name: words.incidents, data: rows.slice(0, 15).map((r) => r[1]).reverse(), color: "#c2255c" }] };
+      case "incident_times":
+        return { ...base, xAxis: { type: "category", data: cats }, yAxis: { type: "value", name: words.hours },
+          series: [{ type: "bar", name: words.p50, data: rows.map((r) => r[2]) },
+            { type: "bar", name: words.p90, data: rows.map((r) => r[3]) }] };
       case "by_category":
         return { tooltip: { trigger: "item" },
           series: [{ type: "pie", radius: ["35%", "70%"], data: rows.map((r) => ({ name: r[1], value: r[2] })) }] };
@@ -43,13 +56,14 @@
   }
 
   function table(figure, box) {
-    // The three defences are figures, not a chart: a table reads better from across a room.
+    // Figures that are a few numbers (the three defences, the incidents' outcomes) read better
+    // as a table from across a room than as a chart. Each row ends with its value and unit.
     const t = document.createElement("table");
     t.className = "list defences";
-    for (const [defence, name, value, unit] of figure.rows) {
+    for (const row of figure.rows) {
       const tr = t.insertRow();
-      tr.insertCell().textContent = defence;
-      tr.insertCell().textContent = name;
+      const [value, unit] = row.slice(-2);
+      for (const word of row.slice(0, -2)) tr.insertCell().textContent = word;
       tr.insertCell().textContent = value === null ? "—" : unit === "ratio" ? percent(value) : value;
     }
     box.replaceWith(t);
@@ -60,7 +74,7 @@
   for (const figure of JSON.parse(document.getElementById("figures").textContent)) {
     const card = document.querySelector(`[data-figure="${figure.name}"]`);
     const box = card.querySelector(".chart");
-    if (figure.name === "defences") table(figure, box);
+    if (TABLES.includes(figure.name)) table(figure, box);
     else if (figure.rows.every((r) => r.every((v) => typeof v !== "number" || v === 0))) {
       box.classList.add("nodata");
       box.textContent = words.none;

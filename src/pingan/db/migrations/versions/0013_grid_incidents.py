@@ -1,7 +1,8 @@
 """grid incidents
 
 Cases from report to verified closure with their timelines and photos, the catalogue's
-versions, the streets with their chiefs, and the Open311 clients' keys.
+versions, the streets with their chiefs, and the Open311 clients' keys; the notification outbox
+carries a case's messages too.
 
 Revision ID: 0013
 Revises: 0012
@@ -320,8 +321,33 @@ def upgrade() -> None:
             batch_op.f("ix_incident_photos_incident_id"), ["incident_id"], unique=False
         )
 
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("incident_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("message", sa.JSON(), nullable=True))
+        batch_op.alter_column("alarm_id", existing_type=sa.INTEGER(), nullable=True)
+        batch_op.create_index(
+            batch_op.f("ix_notifications_incident_id"), ["incident_id"], unique=False
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_notifications_incident_id_incidents"),
+            "incidents",
+            ["incident_id"],
+            ["id"],
+            ondelete="CASCADE",
+        )
+
 
 def downgrade() -> None:
+    op.execute("DELETE FROM notifications WHERE alarm_id IS NULL")  # the cases' messages
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.drop_constraint(
+            batch_op.f("fk_notifications_incident_id_incidents"), type_="foreignkey"
+        )
+        batch_op.drop_index(batch_op.f("ix_notifications_incident_id"))
+        batch_op.alter_column("alarm_id", existing_type=sa.INTEGER(), nullable=False)
+        batch_op.drop_column("message")
+        batch_op.drop_column("incident_id")
+
     with op.batch_alter_table("incident_photos", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_incident_photos_incident_id"))
 
