@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from pingan.auth.roles import Role
 from pingan.db import migrate
 from pingan.localbroker import free_port
 from tests.conftest import BACKENDS, PG_URL, drop_pg_schema, new_pg_schema, require_pg
@@ -128,16 +129,7 @@ def test_demo_data_then_serve(tmp_path: Path) -> None:
         if line.startswith("  ") and "demo" not in line and "载入" not in line
     }
     roles = {role for _pw, role in accounts.values()}
-    assert roles == {
-        "street_admin",
-        "community_admin",
-        "centre_operator",
-        "site_manager",
-        "grid_officer",
-        "patrol_member",
-        "police_liaison",
-        "resident",
-    }
+    assert roles == {r.value for r in Role}  # an account of every role to try
     again = pingan(env, "demo-data").stdout
     assert "演示辖区已存在" in again
     new_passwords = {

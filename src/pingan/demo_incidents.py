@@ -337,6 +337,9 @@ def month(
                 )
         incident_service.tick(session, now=min(now, midnight + timedelta(days=1)), told=False)
     say("today")
+    _from_an_alarm(
+        session, rng=rng, actor=actor, now=now, places=places, accounts=accounts, counts=counts
+    )
     _today(session, rng=rng, now=now, places=places, accounts=accounts, counts=counts)
     counts["overdue"] = sum(n for _c, n in incident_service.overdue_now(session, actor=actor))
     meta.put(session, DONE_KEY, now.isoformat())
@@ -667,3 +670,55 @@ def _today(
                 told=False,
                 **extra,
             )
+
+
+def _from_an_alarm(
+    session: Session,
+    *,
+    rng: random.Random,
+    actor: Principal,
+    now: datetime,
+    places: Places,
+    accounts: dict[str, Any],
+    counts: dict[str, int],
+) -> None:
+    """A smoke alarm at 柳欣苑 a few days ago, found to be e-bikes charging in the stairwell: the
+    desk turned it into a case, which both timelines show."""
+    from pingan.alarms import service as alarm_service
+
+    alarms, _total = alarm_service.get_all(
+        session, actor=actor, category="fire", until=now - timedelta(days=2), limit=200
+    )
+    alarm = next((a for a in alarms if (a.subject or "").startswith("柳欣苑")), None)
+    site = next((s for s in places.sites if s.name == "柳欣苑"), None)
+    if alarm is None or site is None or site.lon is None or site.lat is None:
+        return
+    at = alarm.raised_at + timedelta(minutes=25)
+    incident = incident_service.report(
+        session,
+        actor=actor,
+        data=ReportIn(
+            kind="fire.ebike_indoor",
+            description="烟感报警现场查看：楼梯间两辆电动车在充电，充电器发热",
+            attributes={"place": "corridor", "count": 2},
+            lon=site.lon,
+            lat=site.lat,
+            address=f"{alarm.subject}",
+            alarm_id=alarm.id,
+        ),
+        channel=Channel.alarm,
+        photos=[_photo(990, after=False)],
+        at=at,
+    )
+    counts["incidents"] += 1
+    _life(
+        session,
+        rng=rng,
+        incident=incident,
+        staff=places.people[places.community_of[site.id].id],
+        department="物业",
+        at=at,
+        now=now,
+        accounts=accounts,
+        counts=counts,
+    )

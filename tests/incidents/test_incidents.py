@@ -643,3 +643,18 @@ def test_a_closing_is_rated_once(client: TestClient, staff: World) -> None:
     assert client.post(url, json={"rating": "satisfied"}).status_code == 200
     r = client.post(url, json={"rating": "unsatisfied", "fixed": False})
     assert r.status_code == 409 and "尚未评价" in r.json()["detail"]
+
+
+def test_open_cases_on_the_map_by_age(client: TestClient, staff: World) -> None:
+    open_case = report(client, staff).json()
+    done = report(client, staff, lon=IN_GH["lon"] + 0.001).json()
+    close_case(client, staff, done["id"])
+    r = client.get("/api/v1/map/incidents", headers=staff.auth("gh_admin"))
+    assert r.status_code == 200
+    [feature] = r.json()["features"]
+    assert feature["properties"]["id"] == open_case["id"]
+    assert feature["properties"]["age_days"] == 0 and feature["properties"]["overdue"] is False
+    assert feature["geometry"]["coordinates"] == [IN_GH["lon"], IN_GH["lat"]]
+    assert (
+        client.get("/api/v1/map/incidents", headers=staff.auth("hg_admin")).json()["features"] == []
+    )

@@ -327,6 +327,7 @@ class Filters:
     channel: Channel | None = None
     within_path: str | None = None
     assignee_user_id: int | None = None
+    assignee: str | None = None  # a handler by the name the case shows
     street_line_id: int | None = None
     since: datetime | None = None
     until: datetime | None = None
@@ -370,6 +371,8 @@ def get_all(
         stmt = stmt.where(Incident.path.startswith(f.within_path, autoescape=True))
     if f.assignee_user_id is not None:
         stmt = stmt.where(Incident.assignee_user_id == f.assignee_user_id)
+    if f.assignee:
+        stmt = stmt.where(Incident.assignee == f.assignee)
     if f.street_line_id is not None:
         stmt = stmt.where(Incident.street_line_id == f.street_line_id)
     if f.since:
@@ -382,6 +385,20 @@ def get_all(
     elif f.view in ("new", "verify"):
         order = (Incident.priority.asc(), Incident.id.asc())
     return paginate(session, stmt, order_by=order, limit=limit, offset=offset)
+
+
+def handler_names(session: Session, *, actor: Principal) -> list[str]:
+    """The handlers of open cases the actor sees, by the names the cases show (the desk's filter)."""
+    names = session.scalars(
+        select(Incident.assignee)
+        .where(
+            scope_clause(session, actor),
+            Incident.is_open.is_(True),
+            Incident.assignee.is_not(None),
+        )
+        .distinct()
+    ).all()
+    return sorted(n for n in names if n)
 
 
 def timeline(session: Session, *, incident: Incident) -> list[tuple[IncidentEntry, list[int]]]:

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from pingan.alarms import service as alarm_service
+from pingan.assessment import figures
 from pingan.auth.principal import SYSTEM, Principal
 from pingan.auth.roles import LABEL as ROLE_LABEL
 from pingan.auth.roles import Perm
@@ -103,6 +104,8 @@ def install(app: FastAPI, pages: Pages) -> None:
         view: str = "open",
         category: str = "",
         community: int | None = None,
+        grid: int | None = None,
+        handler: str = "",
         state: str = "",
         channel: str = "",
         page: int = 1,
@@ -112,19 +115,21 @@ def install(app: FastAPI, pages: Pages) -> None:
         with pages.session(principal, request) as session:
             catalogue = service.catalogue(session)
             within = None
-            if community:
-                try:
-                    within = territory_service.get_visible_or_raise(
-                        session, actor=principal, node_id=community
-                    ).path
-                except PinganError:
-                    within = None
+            for node_id in (grid, community):  # the narrower first
+                if node_id and within is None:
+                    try:
+                        within = territory_service.get_visible_or_raise(
+                            session, actor=principal, node_id=node_id
+                        ).path
+                    except PinganError:
+                        within = None
             filters = service.Filters(
                 view=None if view == "all" else view,
                 category=category or None,
                 state=IncidentState(state) if state in IncidentState.__members__ else None,
                 channel=Channel(channel) if channel in Channel.__members__ else None,
                 within_path=within,
+                assignee=handler or None,
             )
             rows, total = service.get_all(
                 session,
@@ -140,12 +145,30 @@ def install(app: FastAPI, pages: Pages) -> None:
                 for v in ("new", "overdue", "verify")
             }
             names = _places(session, list(rows))
+            areas = territory_service.get_all_of_kinds(
+                session,
+                actor=principal,
+                kinds=[NodeKind.community, NodeKind.grid],
+                perm=Perm.incidents_read,
+            )
             communities = [
-                {"id": n.id, "name": n.name}
-                for n in territory_service.get_all_of_kinds(
-                    session, actor=principal, kinds=[NodeKind.community], perm=Perm.incidents_read
-                )
+                {"id": n.id, "name": n.name} for n in areas if n.kind == NodeKind.community
             ]
+            grids = [
+                {"id": n.id, "name": n.name, "community": n.parent_id}
+                for n in areas
+                if n.kind == NodeKind.grid and (not community or n.parent_id == community)
+            ]
+            handlers = service.handler_names(session, actor=principal)
+            # A street chief's own streets: their cases and how quickly they were closed.
+            streets = (
+                figures.Figures(
+                    session, actor=principal, period=figures.period(None, None)
+                ).incidents_by_street()
+                if principal.holds(Perm.incidents_streets)
+                and not principal.holds(Perm.incidents_read)
+                else None
+            )
             now = utcnow()
             shown = [
                 {
@@ -171,9 +194,14 @@ def install(app: FastAPI, pages: Pages) -> None:
             counts=counts,
             words=words,
             communities=communities,
+            grids=grids,
+            handlers=handlers,
+            streets=streets,
             chosen={
                 "category": category,
                 "community": community,
+                "grid": grid,
+                "handler": handler,
                 "state": state,
                 "channel": channel,
             },

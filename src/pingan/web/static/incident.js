@@ -48,6 +48,15 @@
     message.textContent = problem.detail || r.statusText;
   }
 
+  // Keys like the alarm desk's: A accept, P assign, T take, D done, V verify, C close, N note.
+  const KEYS = { a: "accept", p: "assign", t: "take", d: "done", v: "verify", c: "close", n: "note" };
+  document.addEventListener("keydown", (e) => {
+    if (!form || e.target.closest("input, select, textarea") || e.ctrlKey || e.metaKey || e.altKey) return;
+    const wanted = KEYS[e.key.toLowerCase()];
+    if (wanted && incident.actions.includes(wanted)) { e.preventDefault(); choose(wanted); }
+    else if (e.key === "Escape") document.getElementById("cancel").click();
+  });
+
   if (form) {
     for (const button of form.querySelectorAll("[data-action]")) {
       button.addEventListener("click", () => choose(button.dataset.action));

@@ -58,6 +58,23 @@
     layer.bringToBack();
     control.addOverlay(layer, words.devices);
     box.dataset.loaded = "devices";
+  }).then(() => (box.dataset.incidents ? get("incidents") : null)).then((data) => {
+    if (!data) return;
+    // Open grid incidents, coloured by age: today's, this week's, older or overdue (under the
+    // responders, who are drawn last).
+    const colour = (p) => (p.overdue || p.age_days >= 7 ? "#862e9c" : p.age_days >= 1 ? "#d6336c" : "#f783ac");
+    const layer = L.geoJSON(data, {
+      pointToLayer: (f, at) => L.circleMarker(at, {
+        radius: 7, weight: 2, color: "#fff", fillOpacity: 0.95, fillColor: colour(f.properties), className: "incident",
+      }),
+      onEachFeature: (f, l) => l.bindPopup(
+        `<strong>#${f.properties.id} ${esc(words.kinds[f.properties.kind] || f.properties.kind)}</strong><br>` +
+        `${esc(words.states[f.properties.state] || "")} · ${esc(words.days.replace("{d}", f.properties.age_days))}` +
+        `${f.properties.overdue ? " · " + esc(words.overdue) : ""}<br>${esc(f.properties.address || "")}<br>` +
+        `<a href="/incidents/${f.properties.id}">${words.details}</a>`),
+    }).addTo(map);
+    control.addOverlay(layer, words.incidents);
+    box.dataset.loaded = "incidents";
   }).then(() => (box.dataset.responders ? get("responders") : null)).then((data) => {
     if (!data) return;
     // Who the centre can send: on duty, with a recent position; busy ones are hollow.
@@ -73,21 +90,5 @@
     }).addTo(map);
     control.addOverlay(layer, words.responders);
     box.dataset.loaded = "responders";
-  }).then(() => (box.dataset.incidents ? get("incidents") : null)).then((data) => {
-    if (!data) return;
-    // Open grid incidents, coloured by age: today's, this week's, older or overdue.
-    const colour = (p) => (p.overdue || p.age_days >= 7 ? "#862e9c" : p.age_days >= 1 ? "#d6336c" : "#f783ac");
-    const layer = L.geoJSON(data, {
-      pointToLayer: (f, at) => L.circleMarker(at, {
-        radius: 7, weight: 2, color: "#fff", fillOpacity: 0.95, fillColor: colour(f.properties), className: "incident",
-      }),
-      onEachFeature: (f, l) => l.bindPopup(
-        `<strong>#${f.properties.id} ${esc(words.kinds[f.properties.kind] || f.properties.kind)}</strong><br>` +
-        `${esc(words.states[f.properties.state] || "")} · ${esc(words.days.replace("{d}", f.properties.age_days))}` +
-        `${f.properties.overdue ? " · " + esc(words.overdue) : ""}<br>${esc(f.properties.address || "")}<br>` +
-        `<a href="/incidents/${f.properties.id}">${words.details}</a>`),
-    }).addTo(map);
-    control.addOverlay(layer, words.incidents);
-    box.dataset.loaded = "incidents";
   });
 })();
