@@ -219,6 +219,7 @@ async def report_as_resident(
     wait = window.wait_s(ip)
     if wait is not None:
         raise RateLimited("report_rate", seconds=wait, headers={"Retry-After": str(wait)})
+    window.hit(ip)  # every attempt counts: a refused one costs the platform its photos too
     data: ReportIn = _form(ReportIn, report, "report")
     if data.alarm_id is not None or data.checkpoint_id is not None:
         raise Invalid("validation", field="report.alarm_id", fields="alarm_id, checkpoint_id")
@@ -230,9 +231,7 @@ async def report_as_resident(
         )
         return _reported(session, PUBLIC_ACTOR, incident)
 
-    done = await in_transaction(request, save)
-    window.hit(ip)
-    return done
+    return await in_transaction(request, save)
 
 
 # --- the desk -----------------------------------------------------------------------------------

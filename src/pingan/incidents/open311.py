@@ -400,6 +400,7 @@ async def post_request(fmt: str, request: Request) -> Response:
         wait = window.wait_s(str(client_id))
         if wait is not None:
             raise RateLimited("report_rate", seconds=wait)
+        window.hit(str(client_id))  # every attempt with the key counts, refused or not
         code = _param(form, "service_code")
         if not code:
             raise Open311Error(400, "service_code is required")
@@ -463,7 +464,6 @@ async def post_request(fmt: str, request: Request) -> Response:
             }
 
         body = await in_transaction(request, save, actor=actor)
-        window.hit(str(client_id))
         return render(f, [body], root="service_requests", item="request")
 
     return await _answer(request, fmt, work)

@@ -34,7 +34,6 @@ from pingan.incidents import calendar, flows
 from pingan.incidents.catalogue import Catalogue, Kind, shipped
 from pingan.incidents.flows import Action
 from pingan.incidents.models import (
-    OPEN_STATES,
     STATE_LABEL,
     TIMED_STATES,
     CatalogueVersion,
@@ -70,22 +69,29 @@ def _what(incident_id: int) -> Phrase:
 # --- the catalogue ------------------------------------------------------------------------------
 
 _catalogue_lock = threading.Lock()
-_catalogue_cache: dict[int, Catalogue] = {}
+# Parsed versions by (id, when made): an id alone could be another database's, or one reused
+# after a rolled-back edit.
+_catalogue_cache: dict[tuple[int, datetime], Catalogue] = {}
 
 
 def catalogue(session: Session) -> Catalogue:
     """The catalogue in force: the street's latest edit, else the one pingan ships."""
-    latest = session.scalar(select(func.max(CatalogueVersion.id)))
+    latest = session.execute(
+        select(CatalogueVersion.id, CatalogueVersion.created_at)
+        .order_by(CatalogueVersion.id.desc())
+        .limit(1)
+    ).first()
     if latest is None:
         return shipped()
+    key = (int(latest.id), latest.created_at)
     with _catalogue_lock:
-        found = _catalogue_cache.get(latest)
+        found = _catalogue_cache.get(key)
     if found is None:
-        row = session.get(CatalogueVersion, latest)
+        row = session.get(CatalogueVersion, key[0])
         assert row is not None
         found = Catalogue.model_validate(row.body)
         with _catalogue_lock:
-            _catalogue_cache[latest] = found
+            _catalogue_cache[key] = found
     return found
 
 
@@ -1112,9 +1118,6 @@ def tick(
             counts["escalated"] += 1
     session.flush()
     return counts
-
-
-OPEN_VALUES = [s.value for s in OPEN_STATES]
 
 
 # --- figures ------------------------------------------------------------------------------------
