@@ -562,7 +562,8 @@ def _on_a_street(
     line = rng.choice(list(lines))
     point = shape(json.loads(line.geometry)).interpolate(rng.uniform(0.1, 0.9), normalized=True)
     kind = rng.choice(list(STREET_KINDS))
-    chief = Principal(user_id=line.chief_user_id, name="chief")
+    names = auth_service.display_names(session, user_ids=[line.chief_user_id or 0])
+    chief = Principal(user_id=line.chief_user_id, name=names.get(line.chief_user_id or 0, "街长"))
     by_chief = rng.random() < 0.5
     data = ReportIn(
         kind=kind,
