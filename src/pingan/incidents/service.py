@@ -951,11 +951,7 @@ def rate(
         _due(session, incident, start)
         incident.overdue_at = None
         session.flush()
-        tell(
-            session,
-            incident=incident,
-            entry=_entry(session, incident, action.value, from_state=before, at=now),
-        )
+        _step(session, incident, action.value, at=now, told=told, from_state=before)
     session.flush()
     return incident
 
@@ -1059,65 +1055,59 @@ def tick(
     """Remind handlers at 80 % of the limit; past it a case is overdue and goes to the
     community's desk; overdue by as long again, to the street's."""
     now = now or utcnow()
-    timed = [s.value for s in TIMED_STATES]
     counts = {"reminded": 0, "overdue": 0, "escalated": 0}
-    for incident in session.scalars(
-        select(Incident)
-        .where(
-            Incident.is_open.is_(True),
-            Incident.state.in_(timed),
-            Incident.reminded_at.is_(None),
-            Incident.remind_at <= now,
-        )
-        .with_for_update(skip_locked=True)
-    ):
+    for incident in _timed(session, Incident.reminded_at.is_(None), Incident.remind_at <= now):
         incident.reminded_at = now
-        tell(
-            session,
-            incident=incident,
-            entry=_entry(session, incident, "reminded", at=now),
-            rules=rules,
-        )
+        _step(session, incident, "reminded", at=now, told=told, rules=rules)
         counts["reminded"] += 1
-    for incident in session.scalars(
-        select(Incident)
-        .where(
-            Incident.is_open.is_(True),
-            Incident.state.in_(timed),
-            Incident.overdue_at.is_(None),
-            Incident.due_at <= now,
-        )
-        .with_for_update(skip_locked=True)
-    ):
+    for incident in _timed(session, Incident.overdue_at.is_(None), Incident.due_at <= now):
         incident.overdue_at = now
         incident.level = max(incident.level, Level.community)
-        tell(
-            session,
-            incident=incident,
-            entry=_entry(session, incident, "overdue", at=now),
-            rules=rules,
-        )
+        _step(session, incident, "overdue", at=now, told=told, rules=rules)
         counts["overdue"] += 1
-    for incident in session.scalars(
-        select(Incident)
-        .where(
-            Incident.is_open.is_(True),
-            Incident.state.in_(timed),
-            Incident.overdue_at.is_not(None),
-            Incident.level < Level.street,
-        )
-        .with_for_update(skip_locked=True)
+    for incident in _timed(
+        session, Incident.overdue_at.is_not(None), Incident.level < Level.street
     ):
         assert incident.due_at is not None
         start = incident.accepted_at or incident.reported_at
         if now >= incident.due_at + (incident.due_at - start):
             incident.level = Level.street
-            entry = _entry(session, incident, "escalated", at=now)
-            if told:
-                tell(session, incident=incident, entry=entry, rules=rules)
+            _step(session, incident, "escalated", at=now, told=told, rules=rules)
             counts["escalated"] += 1
     session.flush()
     return counts
+
+
+def _timed(session: Session, *conditions: ColumnElement[bool]) -> Sequence[Incident]:
+    """Open cases whose clock runs (accepted, assigned, in hand) and that meet the conditions,
+    locked for this worker."""
+    return session.scalars(
+        select(Incident)
+        .where(
+            Incident.is_open.is_(True),
+            Incident.state.in_([s.value for s in TIMED_STATES]),
+            *conditions,
+        )
+        .with_for_update(skip_locked=True)
+    ).all()
+
+
+def _step(
+    session: Session,
+    incident: Incident,
+    action: str,
+    *,
+    at: datetime,
+    told: bool,
+    rules: RuleBook | None = None,
+    from_state: IncidentState | None = None,
+) -> IncidentEntry:
+    """What the platform itself writes on a case's timeline, and whom it tells (unless the step
+    is recorded after the fact)."""
+    entry = _entry(session, incident, action, from_state=from_state, at=at)
+    if told:
+        tell(session, incident=incident, entry=entry, rules=rules)
+    return entry
 
 
 # --- figures ------------------------------------------------------------------------------------
