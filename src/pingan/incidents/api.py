@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -107,22 +108,19 @@ async def _photos(uploads: list[UploadFile] | None) -> list[Photo]:
 
 
 def _form(model: type[Any], raw: str, field: str) -> Any:
-    """A JSON form field as its model; a mistake is the usual 422 naming the field."""
+    """A JSON form field as its model; a mistake is the API's usual 422 (problems.py renders
+    it), each error's place within the field."""
     try:
         return model.model_validate(json.loads(raw))
     except json.JSONDecodeError as exc:
-        raise Invalid("validation", field=field, fields=field) from exc
+        where = ("body", field)
+        raise RequestValidationError(
+            [{"loc": where, "msg": f"not JSON: {exc.msg}", "type": "json_invalid"}]
+        ) from exc
     except ValidationError as exc:
-        errors = [
-            {
-                "field": ".".join([field, *(str(p) for p in e["loc"])]),
-                "message": e["msg"],
-                "type": e["type"],
-            }
-            for e in exc.errors()
-        ]
-        fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
-        raise Invalid("validation", field=errors[0]["field"], errors=errors, fields=fields) from exc
+        raise RequestValidationError(
+            [{**e, "loc": ("body", field, *e["loc"])} for e in exc.errors()]
+        ) from exc
 
 
 ReportField = Annotated[str, Form(description="The report as JSON (ReportIn)")]
