@@ -28,10 +28,10 @@ from pingan.db.base import SHANGHAI, utcnow
 from pingan.incidents import service as incident_service
 from pingan.incidents import streets as street_service
 from pingan.incidents.flows import Action
-from pingan.incidents.models import Channel, Incident, Rating
+from pingan.incidents.models import Channel, Incident, Rating, StreetLine
 from pingan.incidents.schemas import ReportIn, StreetIn
 from pingan.territory import geo
-from pingan.territory.models import NodeKind, TerritoryNode
+from pingan.territory.models import NodeKind, TerritoryNode, ancestor_id
 
 DAYS = 30
 PER_DAY = 12
@@ -154,6 +154,7 @@ class Places:
     sites: list[TerritoryNode]
     community_of: dict[int, TerritoryNode]
     people: dict[int, Principal]  # a community's acting staff, by community id
+    lines: list[StreetLine]  # the chiefs' streets
 
 
 def _staff(name: str, role: Role, path: str, user_id: int | None = None) -> Principal:
@@ -247,7 +248,7 @@ def load_streets(session: Session, *, actor: Principal, street: TerritoryNode, d
     return made
 
 
-def _places(session: Session) -> Places:
+def _places(session: Session, actor: Principal) -> Places:
     sites = list(
         session.scalars(
             select(TerritoryNode)
@@ -261,15 +262,14 @@ def _places(session: Session) -> Places:
             select(TerritoryNode).where(TerritoryNode.kind == NodeKind.community)
         )
     }
-    community_of = {}
-    for site in sites:
-        parts = [int(p) for p in site.path.strip("/").split("/")]
-        community_of[site.id] = communities[parts[1]]
+    community_of = {
+        site.id: communities[ancestor_id(site.path, NodeKind.community) or 0] for site in sites
+    }
     people = {
         c.id: _staff(f"{c.name}工作人员", Role.community_admin, c.path)
         for c in communities.values()
     }
-    return Places(sites, community_of, people)
+    return Places(sites, community_of, people, list(street_service.get_all(session, actor=actor)))
 
 
 def month(
@@ -291,7 +291,7 @@ def month(
         return {}
     say("streets")
     counts = {"streets": load_streets(session, actor=actor, street=street, data=street_data)}
-    places = _places(session)
+    places = _places(session, actor)
     accounts = {
         name: auth_service.get_by_username(session, username=name)
         for name in ("lxy_manager", "yfl_grid1", "jd_city")
@@ -556,10 +556,9 @@ def _on_a_street(
     it goes to the chief and the city officer as well as the grid."""
     from shapely.geometry import shape
 
-    lines = street_service.get_all(session, actor=actor)
-    if not lines:
+    if not places.lines:
         return
-    line = rng.choice(list(lines))
+    line = rng.choice(places.lines)
     point = shape(json.loads(line.geometry)).interpolate(rng.uniform(0.1, 0.9), normalized=True)
     kind = rng.choice(list(STREET_KINDS))
     names = auth_service.display_names(session, user_ids=[line.chief_user_id or 0])
