@@ -257,11 +257,7 @@ def list_incidents(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Page[IncidentOut]:
-    path = (
-        territory_service.get_visible_or_raise(session, actor=actor, node_id=within).path
-        if within
-        else None
-    )
+    path = territory_service.path_within(session, actor=actor, node_id=within)
     rows, total = service.get_all(
         session,
         actor=actor,

@@ -66,6 +66,14 @@ def get_visible_or_raise(
     return node
 
 
+def path_within(session: Session, *, actor: Principal, node_id: int | None) -> str | None:
+    """The path of a node a list is narrowed to (`within`), or None for no narrowing; a node the
+    actor does not see is a 404."""
+    if not node_id:
+        return None
+    return get_visible_or_raise(session, actor=actor, node_id=node_id).path
+
+
 def get_by_names(
     session: Session, *, names: Sequence[str], root_id: int | None = None
 ) -> TerritoryNode | None:
