@@ -173,6 +173,7 @@ def _three_months(db: Session, folder: Path) -> None:
         assert device_service.get_all(db, actor=who, limit=1)[1] > 10, role_user
         assert alarm_service.get_all(db, actor=who, limit=1)[1] > 10, (role_user, place)
     _a_month_of_incidents(db)
+    _a_year_of_inspections(db)
     everything = figures.Figures(db, actor=SYSTEM, period=figures.period(None, None))
     for name, make in figures.FIGURES.items():
         assert make(everything).rows, name
@@ -197,7 +198,7 @@ def _a_month_of_incidents(db: Session) -> None:
     assert not db.scalars(select(Notification).where(Notification.incident_id.is_not(None))).all()
     assert counts["streets"] >= 6 and counts["overdue"] > 0
     cases = db.scalars(select(Incident)).all()
-    assert {c.channel for c in cases} == set(Channel)
+    assert {c.channel for c in cases} == set(Channel) - {Channel.inspection}
     assert {c.state for c in cases} >= {
         IncidentState.reported,
         IncidentState.assigned,
@@ -220,3 +221,35 @@ def _a_month_of_incidents(db: Session) -> None:
         )[1]
         assert theirs > 0, username
     assert demo_incidents.month(db, actor=SYSTEM, street_data=data) == {}
+
+
+def _a_year_of_inspections(db: Session) -> None:
+    """Every site's facility register and a year of inspections on the schedule; the defects
+    they found sent to the grid, most closed (the item present again), a few still open."""
+    from pingan import demo_facilities
+    from pingan.facilities import service as facility_service
+    from pingan.facilities.models import FacilityItem, FacilitySite, Inspection, ItemStatus
+    from pingan.incidents.models import Channel, Incident
+
+    counts = demo_facilities.year(db, actor=SYSTEM)
+    sites = db.scalars(select(TerritoryNode).where(TerritoryNode.kind == NodeKind.site)).all()
+    sheets = db.scalars(select(FacilitySite)).all()
+    assert counts["sites"] == len(sites) == len(sheets) > 100
+    assert counts["inspections"] > 900 and counts["cases"] > 0
+    kinds = {k for (k,) in db.execute(select(Inspection.kind).distinct())}
+    assert kinds == {"routine", "fire"}
+    oldest = db.scalar(select(func.min(Inspection.at)))
+    assert oldest is not None and utcnow() - oldest > timedelta(days=300)
+    cases = db.scalars(select(Incident).where(Incident.channel == Channel.inspection)).all()
+    assert any(c.state == "closed" for c in cases) and any(c.is_open for c in cases)
+    open_defects = db.scalars(
+        select(FacilityItem).where(FacilityItem.defect_incident_id.is_not(None))
+    ).all()
+    assert open_defects and all(i.status != ItemStatus.present for i in open_defects)
+    fixed = db.scalars(select(FacilityItem).where(FacilityItem.source == "incident")).all()
+    assert fixed and all(i.status == ItemStatus.present for i in fixed)
+    courtyards = [s for s in sheets if s.site_type in facility_service.COURTYARDS]
+    assert 0 < sum(bool(s.bundles.get("three_basics")) for s in courtyards) < len(courtyards)
+    late = facility_service.schedule(db, actor=SYSTEM, overdue_only=True)
+    assert 0 < len({d.site.id for d in late}) < len(sites)
+    assert demo_facilities.year(db, actor=SYSTEM) == {}

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi import Depends, FastAPI, Query, Request, Response, UploadFile
 from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -19,6 +21,7 @@ from pingan.auth.roles import Perm
 from pingan.db.engine import unit_of_work
 from pingan.errors import Forbidden, Invalid, PinganError, TooLarge, Unauthenticated
 from pingan.i18n import DEFAULT_LANG, LANGS, pick_lang
+from pingan.photos import MAX_BYTES, Photo, PhotoError, intake
 from pingan.territory.geo import CRS
 
 SESSION_COOKIE = "pingan_session"
@@ -279,3 +282,35 @@ def api_routes(app: FastAPI) -> Iterator[Any]:
 
 # The `crs` of a map layer's answer: the system of the base map it is drawn on.
 MapCRS = Annotated[CRS, Query(description="Coordinates of the answer (the base map's system)")]
+
+
+async def read_photos(uploads: list[UploadFile] | None, most: int) -> list[Photo]:
+    """Uploaded photos re-encoded (off the event loop); one that is no photo is refused by name."""
+    uploads = uploads or []
+    if len(uploads) > most:
+        raise Invalid("photo_count", field="photos", most=most)
+    kept: list[Photo] = []
+    for upload in uploads:
+        data = await upload.read(MAX_BYTES + 1)
+        name = upload.filename or "photo"
+        try:
+            kept.append(await run_in_threadpool(intake, data))
+        except PhotoError as exc:
+            raise Invalid("bad_photo", field="photos", photo=name, reason=str(exc)) from exc
+    return kept
+
+
+def form_json(model: type[Any], raw: str, field: str) -> Any:
+    """A JSON form field (beside uploaded files) as its model; a mistake is the API's usual 422
+    (problems.py renders it), each error's place within the field."""
+    try:
+        return model.model_validate(json.loads(raw))
+    except json.JSONDecodeError as exc:
+        where = ("body", field)
+        raise RequestValidationError(
+            [{"loc": where, "msg": f"not JSON: {exc.msg}", "type": "json_invalid"}]
+        ) from exc
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", field, *e["loc"])} for e in exc.errors()]
+        ) from exc

@@ -22,6 +22,7 @@ from pingan.devices import api as devices_api
 from pingan.events import api as events_api
 from pingan.faces import api as faces_api
 from pingan.faces.runtime import FaceRuntime
+from pingan.facilities import api as facilities_api
 from pingan.imports import api as imports_api
 from pingan.incidents import api as incidents_api
 from pingan.incidents import open311
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(patrol_api.router, prefix=API_PREFIX)
     app.include_router(patrol_api.map_router, prefix=API_PREFIX)
     app.include_router(incidents_api.router, prefix=API_PREFIX)
+    app.include_router(facilities_api.router, prefix=API_PREFIX)
     app.include_router(open311.router)
     pages.install(app)
     declare_permissions(app)

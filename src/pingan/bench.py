@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -88,6 +89,72 @@ def _publisher(
     client.loop_stop()
     client.disconnect()
     out.put({"sent": sent, "elapsed": elapsed, "alarms": alarms})
+
+
+def crowd(
+    platform: Platform,
+    token: str,
+    people: int,
+    seconds: float,
+    act: Callable[[httpx.Client, random.Random], bool],
+) -> dict[str, Any]:
+    """`people` clients acting at once for `seconds`, each call timed: how many a second went
+    through, their latency, and how many were refused (`act` says whether a call succeeded)."""
+    lags: list[list[float]] = [[] for _ in range(people)]
+    errors = [0] * people
+    start = threading.Barrier(people + 1)
+
+    def one(n: int) -> None:
+        rng = random.Random(n)
+        with httpx.Client(
+            base_url=platform.base, timeout=60, headers={"Authorization": f"Bearer {token}"}
+        ) as http:
+            start.wait()
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                sent = time.perf_counter()
+                ok = act(http, rng)
+                lags[n].append((time.perf_counter() - sent) * 1000)
+                errors[n] += not ok
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(people)]
+    for t in threads:
+        t.start()
+    start.wait()
+    began = time.monotonic()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - began
+    samples = [lag for person in lags for lag in person]
+    return {
+        "per_s": round(len(samples) / elapsed, 1),
+        "latency_ms": percentiles(samples),
+        "errors": sum(errors),
+    }
+
+
+def page_times(
+    platform: Platform, token: str, pages: list[tuple[str, str]], asks: int
+) -> dict[str, Any]:
+    """Each page (a console page by the session cookie, an /api one by the token) asked `asks`
+    times in turn: its time (p50, p99). A page that fails stops the bench, named."""
+    out: dict[str, Any] = {}
+    with httpx.Client(
+        base_url=platform.base, timeout=60, cookies={"pingan_session": token}
+    ) as http:
+        for name, url in pages:
+            times = []
+            for _ in range(asks):
+                sent = time.perf_counter()
+                r = http.get(
+                    url,
+                    headers={"Authorization": f"Bearer {token}"} if url.startswith("/api") else {},
+                )
+                times.append((time.perf_counter() - sent) * 1000)
+                if r.status_code != 200:
+                    raise RuntimeError(f"{url}: {r.status_code} {r.text[:200]}")
+            out[name] = percentiles(times)
+    return out
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import time
@@ -237,6 +238,26 @@ def _demo_incidents(actor: Principal) -> None:
             f"演示网格事件已生成 a month of grid incidents made: {counts['incidents']} 件 cases"
             f"（已结案 closed {counts['closed']}，办理中 open {counts['open']}，"
             f"超期 overdue {counts['overdue']}），{counts['streets']} 条街巷 streets with chiefs"
+            f" ({time.monotonic() - started:.0f} s)"
+        )
+    _demo_facilities(actor)
+
+
+def _demo_facilities(actor: Principal) -> None:
+    """Every site's facility register and a year of inspections."""
+    from pingan import demo_facilities
+    from pingan.db.engine import session_scope
+
+    started = time.monotonic()
+    with session_scope(actor=actor.name) as session:
+        counts = demo_facilities.year(
+            session, actor=actor, progress=lambda step: typer.echo(f"  生成 making {step} …")
+        )
+    if counts:
+        typer.echo(
+            f"演示物防台账与一年检查已生成 facility registers and a year of inspections made:"
+            f" {counts['sites']} 个小区/单位 sites, {counts['inspections']} 次检查 inspections"
+            f"（不合格项 failed items {counts['failed']}，整改事件 cases {counts['cases']}）"
             f" ({time.monotonic() - started:.0f} s)"
         )
 
@@ -571,9 +592,20 @@ def simulate(
     report(counts)
 
 
+# The domains' benches that run each database in turn: name → (module, function).
+DOMAIN_BENCHES = {
+    "patrol": ("pingan.patrol.bench", "patrol"),
+    "incidents": ("pingan.incidents.bench", "incidents"),
+    "facilities": ("pingan.facilities.bench", "facilities"),
+}
+
+
 @app.command()
 def bench(
-    what: Annotated[str, typer.Argument(help="alarms | faces | patrol | incidents | concurrency")],
+    what: Annotated[
+        str,
+        typer.Argument(help="alarms | faces | patrol | incidents | facilities | concurrency"),
+    ],
     backends: Annotated[str, typer.Option(help="sqlite,postgresql")] = "sqlite,postgresql",
     pg_url: Annotated[
         str, typer.Option(help="PostgreSQL for the postgresql run")
@@ -614,20 +646,10 @@ def bench(
         )
         typer.echo(json.dumps(figures, indent=2))
         return
-    if what == "patrol":
-        from pingan.patrol import bench as patrol_bench
-
-        figures = patrol_bench.patrol(
-            backends=[b.strip() for b in backends.split(",") if b.strip()],
-            pg_url=pg_url,
-            progress=lambda m: typer.echo(m, err=True),
-        )
-        typer.echo(json.dumps(figures, indent=2))
-        return
-    if what == "incidents":
-        from pingan.incidents import bench as incident_bench
-
-        figures = incident_bench.incidents(
+    if what in DOMAIN_BENCHES:
+        module, function = DOMAIN_BENCHES[what]
+        measure = getattr(importlib.import_module(module), function)
+        figures = measure(
             backends=[b.strip() for b in backends.split(",") if b.strip()],
             pg_url=pg_url,
             progress=lambda m: typer.echo(m, err=True),
@@ -637,7 +659,7 @@ def bench(
     if what != "alarms":
         _fail(
             f"unknown benchmark {what!r}",
-            "pingan bench alarms | faces | patrol | incidents | concurrency",
+            "pingan bench alarms | faces | patrol | incidents | facilities | concurrency",
         )
     result = bench_mod.alarms(
         backends=[b.strip() for b in backends.split(",") if b.strip()],

@@ -3,11 +3,15 @@ a mistake reported with the line it is on, so the person editing the file can fi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, TypeVar
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any, Generic, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -53,6 +57,13 @@ def parse(text: str, model: type[M], source: str) -> M:
         ) from exc
 
 
+def packaged(package: str, name: str, model: type[M]) -> M:
+    """A data file pingan ships inside a package, read as its model."""
+    from importlib import resources
+
+    return parse(resources.files(package).joinpath(name).read_text("utf-8"), model, name)
+
+
 def extract_words(text: str, keys: frozenset[str]) -> Iterator[tuple[int, str]]:
     """The values of these keys anywhere in a YAML file, with their lines: words a shipped file
     shows people, for the translation catalogue (Babel's extractors of make i18n)."""
@@ -81,3 +92,44 @@ def babel_extractor(keys: frozenset[str]) -> Any:
             yield line, "", word, []
 
     return extract
+
+
+class Versions(Generic[M]):
+    """A data file a street edits, kept whole per version in a table (`id`, `body`, `note`,
+    `created_at`, `created_by`): the latest edit is in force, else the file pingan ships."""
+
+    def __init__(self, model: type[M], table: Any, shipped: Callable[[], M]) -> None:
+        self.model, self.table, self.shipped = model, table, shipped
+        self._lock = threading.Lock()
+        # Parsed versions by (id, when made): an id alone could be another database's, or one
+        # reused after a rolled-back edit.
+        self._parsed: dict[tuple[int, datetime], M] = {}
+
+    def current(self, session: Session) -> M:
+        latest = session.execute(
+            select(self.table.id, self.table.created_at).order_by(self.table.id.desc()).limit(1)
+        ).first()
+        if latest is None:
+            return self.shipped()
+        key = (int(latest.id), latest.created_at)
+        with self._lock:
+            found = self._parsed.get(key)
+        if found is None:
+            row = session.get(self.table, key[0])
+            assert row is not None
+            found = self.model.model_validate(row.body)
+            with self._lock:
+                self._parsed[key] = found
+        return found
+
+    def number(self, session: Session) -> int:
+        """0 for the shipped file, else the number of the latest edit."""
+        return int(session.scalar(select(func.max(self.table.id))) or 0)
+
+    def add(self, session: Session, *, data: M, note: str | None, actor: str, at: datetime) -> Any:
+        row = self.table(
+            body=data.model_dump(mode="json"), note=note, created_by=actor, created_at=at
+        )
+        session.add(row)
+        session.flush()
+        return row

@@ -73,6 +73,7 @@ ACCOUNTS = (
     DemoAccount("ws_chief", "万盛片区街长（演示）", Role.street_chief, (STREET,)),
     DemoAccount("hp_chief", "和平片区街长（演示）", Role.street_chief, (STREET,)),
     DemoAccount("jd_city", "城管专员（演示）", Role.city_officer, (STREET,)),
+    DemoAccount("jd_inspector", "街道安全检查员（演示）", Role.inspector, (STREET,)),
 )
 
 

@@ -157,11 +157,11 @@ class Places:
     lines: list[StreetLine]  # the chiefs' streets
 
 
-def _staff(name: str, role: Role, path: str, user_id: int | None = None) -> Principal:
+def staff_of(name: str, role: Role, path: str, user_id: int | None = None) -> Principal:
     return Principal(user_id=user_id, name=name, grants=(Grant(role, path),))
 
 
-def _photo(seed: int, after: bool) -> photos.Photo:
+def drawn_photo(seed: int, after: bool) -> photos.Photo:
     """A drawn scene: a corridor with what is there (or a mark that it is gone)."""
     rng = random.Random(seed)
     image = Image.new("RGB", (960, 720), (200 + rng.randrange(40), 196, 186))
@@ -248,7 +248,7 @@ def load_streets(session: Session, *, actor: Principal, street: TerritoryNode, d
     return made
 
 
-def _places(session: Session, actor: Principal) -> Places:
+def places_of(session: Session, actor: Principal) -> Places:
     sites = list(
         session.scalars(
             select(TerritoryNode)
@@ -266,7 +266,7 @@ def _places(session: Session, actor: Principal) -> Places:
         site.id: communities[ancestor_id(site.path, NodeKind.community) or 0] for site in sites
     }
     people = {
-        c.id: _staff(f"{c.name}工作人员", Role.community_admin, c.path)
+        c.id: staff_of(f"{c.name}工作人员", Role.community_admin, c.path)
         for c in communities.values()
     }
     return Places(sites, community_of, people, list(street_service.get_all(session, actor=actor)))
@@ -291,7 +291,7 @@ def month(
         return {}
     say("streets")
     counts = {"streets": load_streets(session, actor=actor, street=street, data=street_data)}
-    places = _places(session, actor)
+    places = places_of(session, actor)
     accounts = {
         name: auth_service.get_by_username(session, username=name)
         for name in ("lxy_manager", "yfl_grid1", "jd_city")
@@ -390,20 +390,20 @@ def _one(
         notify_sms=channel == Channel.resident and rng.random() < 0.4,
     )
     reporter = (
-        _staff(f"{community.name}网格员", Role.grid_officer, community.path)
+        staff_of(f"{community.name}网格员", Role.grid_officer, community.path)
         if channel in (Channel.grid, Channel.patrol_exception)
-        else _staff(f"{community.name}巡逻队员", Role.patrol_member, community.path)
+        else staff_of(f"{community.name}巡逻队员", Role.patrol_member, community.path)
         if channel == Channel.patrol
         else Principal(
             user_id=None, name="open311:市民通" if channel == Channel.open311 else "resident"
         )
     )
-    shown = [_photo(rng.randrange(10**6), after=False)] if rng.random() < 0.6 else []
+    shown = [drawn_photo(rng.randrange(10**6), after=False)] if rng.random() < 0.6 else []
     incident = incident_service.report(
         session, actor=reporter, data=data, channel=channel, photos=shown, at=at
     )
     counts["incidents"] += 1
-    _life(
+    case_life(
         session,
         rng=rng,
         incident=incident,
@@ -416,7 +416,7 @@ def _one(
     )
 
 
-def _life(
+def case_life(
     session: Session,
     *,
     rng: random.Random,
@@ -486,13 +486,13 @@ def _life(
     if when is None:
         counts["open"] += 1
         return
-    after = [_photo(incident.id, after=True)]
+    after = [drawn_photo(incident.id, after=True)]
     act(Action.done, worker, when, photos=after, note="已处置完毕")
     when = step(4)
     if when is None:
         counts["open"] += 1
         return
-    checker = _staff(f"{staff.name[:-4]}网格员", Role.grid_officer, staff.grants[0].path)
+    checker = staff_of(f"{staff.name[:-4]}网格员", Role.grid_officer, staff.grants[0].path)
     act(Action.verify, checker, when, note="现场核查已整改")
     when = step(2)
     if when is None:
@@ -538,7 +538,7 @@ def _worker(incident: Incident, accounts: dict[str, Any]) -> Principal:
         for user in accounts.values():
             if user is not None and user.id == incident.assignee_user_id:
                 return Principal(user_id=user.id, name=user.display_name)
-    return _staff(incident.assignee or "处置人员", Role.site_manager, incident.path)
+    return staff_of(incident.assignee or "处置人员", Role.site_manager, incident.path)
 
 
 def _on_a_street(
@@ -584,7 +584,7 @@ def _on_a_street(
     community = session.get(TerritoryNode, incident.community_id)
     assert community is not None
     department = "城管中队" if kind != "facilities.lighting" else "路灯所"
-    _life(
+    case_life(
         session,
         rng=rng,
         incident=incident,
@@ -649,7 +649,7 @@ def _today(
             actor=Principal(user_id=None, name="resident"),
             data=data,
             channel=Channel.resident,
-            photos=[_photo(700 + n, after=False)],
+            photos=[drawn_photo(700 + n, after=False)],
             at=at,
         )
         counts["incidents"] += 1
@@ -660,7 +660,7 @@ def _today(
             if move == Action.assign:
                 extra = {"assignee_user_id": manager.id}
             if move == Action.done:
-                extra = {"photos": [_photo(800 + n, after=True)], "note": "已清理"}
+                extra = {"photos": [drawn_photo(800 + n, after=True)], "note": "已清理"}
             incident_service.act(
                 session,
                 actor=staff if move in (Action.accept, Action.assign) else worker,
@@ -707,11 +707,11 @@ def _from_an_alarm(
             alarm_id=alarm.id,
         ),
         channel=Channel.alarm,
-        photos=[_photo(990, after=False)],
+        photos=[drawn_photo(990, after=False)],
         at=at,
     )
     counts["incidents"] += 1
-    _life(
+    case_life(
         session,
         rng=rng,
         incident=incident,

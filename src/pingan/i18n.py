@@ -106,6 +106,19 @@ MESSAGES: dict[str, str] = {
     "bad_attribute": N_("补充信息有误：{reason}"),
     "report_rate": N_("此地址上报过于频繁，请 {seconds} 秒后再试"),
     "street_node": N_("街巷须属于一个街道（街道级节点）"),
+    "facility_item": N_("{item} 不是该小区（单位）检查清单中的项目"),
+    "facility_status": N_("请选择状态：完好、缺失、损坏或不适用"),
+    "facility_defect_open": N_("此项目的整改事件 {incident} 尚未核查结案：结案后自动恢复为完好"),
+    "facility_site_position": N_("{site} 没有位置：请先在辖区管理中给它标点"),
+    "checklist_incident": N_("检查清单有误：{reason}"),
+    "checklist_in_use": N_("这些项目仍有整改中的隐患：{items}；请在整改结案后再删除"),
+    "inspection_kind": N_("检查类别须为：{kinds}"),
+    "inspection_item": N_("{item} 不是该小区（单位）本类检查的项目"),
+    "inspection_twice": N_("{item} 回答了两次"),
+    "inspection_unanswered": N_("检查未完成：{item} 没有填写"),
+    "inspection_time": N_("检查时间须带时区，且在最近 30 天内（不能晚于现在）"),
+    "inspection_photo": N_("{item} 的照片序号不在上传的照片之中"),
+    "inspection_key": N_("这份检查的编号已被另一份检查使用：请重新开始检查"),
 }
 
 

@@ -41,6 +41,7 @@ BOUND_AT = {
     Role.resident: "gh_hh",
     Role.street_chief: "street",
     Role.city_officer: "street",
+    Role.inspector: "gh",
 }
 METHODS = ("get", "post", "put", "patch", "delete")
 MISSING_ID = 987_654  # no record has it: a role let past the gate meets 404 or 422, never 403

@@ -169,7 +169,8 @@ def test_figures_count_what_happened_in_scope(
     assert rows("false_alarm_rate") == [["光华苑", 1, 1, 1.0]]
     assert rows("device_online") == [["光华社区", 2, 1, 0.5]]  # the camera never reported
     defences = {name: value for _d, name, value, _unit in rows("defences")}
-    assert defences["设备数"] == 2 and defences["有视频监控的小区/单位"] == 1
+    assert defences["设备数"] == 2 and defences["小区/单位数"] == 1
+    assert defences["检查超期的小区/单位"] == 1  # never inspected
     assert defences["本期报警数"] == 1
 
     r = client.get("/api/v1/figures/false_alarm_rate.csv", headers=h)

@@ -52,6 +52,9 @@ USER_DATA = {
     "incidents": ["description", "address", "assignee", "reporter_name", "rating_note"],
     "incident_entries": ["note", "actor"],
     "street_lines": ["name"],
+    "facility_items": ["note", "checked_by"],
+    "inspections": ["inspector", "note"],
+    "inspection_answers": ["note"],
 }
 
 # The text of a page as a reader meets it: visible or not (a closed dialog, a hidden row), and the
@@ -132,6 +135,14 @@ def _ids(live: Live) -> dict[str, Any]:
                 "SELECT incident_id FROM incident_entries GROUP BY incident_id"
                 " ORDER BY COUNT(DISTINCT action) DESC, incident_id LIMIT 1"
             ),
+            # The site whose sheet has the most defects; an inspection that found some and
+            # follows another (its changes shown).
+            "site_id": one(
+                "SELECT site_id FROM facility_sites ORDER BY defects DESC, site_id LIMIT 1"
+            ),
+            "inspection_id": one(
+                "SELECT MAX(id) FROM inspections WHERE failed > 0 AND previous_id IS NOT NULL"
+            ),
         }
         # A resident's closed case with its photos: the page of its key.
         ids["token"] = conn.execute(
@@ -182,7 +193,11 @@ def _left_over(page: Page, words: list[str]) -> list[str]:
 
 
 PHONE = {"width": 390, "height": 844}
-PHONE_ROLES = {"/m/": {Role.patrol_member}, "/m/cases": {Role.grid_officer}}
+PHONE_ROLES = {
+    "/m/": {Role.patrol_member},
+    "/m/cases": {Role.grid_officer},
+    "/m/inspect": {Role.inspector},
+}
 # The phone's public pages: a resident's report, and their own case by its key.
 PUBLIC_PHONE = ("/m/report", "/m/case/{token}")
 DESK = {"width": 1366, "height": 768}

@@ -78,6 +78,7 @@ def test_a_resident_reports_offline_and_the_community_takes_it_up(
     desk.keyboard.press("j")
     desk.keyboard.press("Enter")
     expect(desk).to_have_url(f"{base}/incidents/{case_id}")
+    desk.wait_for_load_state()  # its script listens for the keys once the page has loaded
     desk.keyboard.press("a")  # the keys of the alarm desk: A accepts
     desk.fill("textarea[name=note]", "情况属实")
     desk.click("#details button[type=submit]")

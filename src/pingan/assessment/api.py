@@ -24,6 +24,7 @@ FIGURE_READERS = (
     Perm.patrol_read,
     Perm.incidents_read,
     Perm.incidents_streets,
+    Perm.facilities_read,
 )
 
 

@@ -23,15 +23,24 @@ from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
 from pingan.db.base import SHANGHAI
 from pingan.devices import service as device_service
-from pingan.devices.models import DeviceKind
 from pingan.errors import Invalid, NotFound
+from pingan.facilities import service as facility_service
+from pingan.facilities.models import FacilitySite
+from pingan.facilities.service import COURTYARDS, THREE_BASICS
 from pingan.i18n import N_, phrase
 from pingan.incidents import service as incident_service
 from pingan.incidents.models import CHANNEL_LABEL, Channel
 from pingan.patrol import service as patrol_service
 from pingan.patrol.models import Member, Task, Team
 from pingan.territory import service as territory_service
-from pingan.territory.models import NodeKind, Person, TerritoryNode, ancestor_id, ancestor_path
+from pingan.territory.models import (
+    SITE_TYPE_LABEL,
+    NodeKind,
+    Person,
+    SiteType,
+    TerritoryNode,
+    ancestor_id,
+)
 
 MAX_DAYS = 366
 
@@ -44,6 +53,14 @@ BUCKETS: tuple[tuple[str, float], ...] = (
     ("1–4 h", 4 * 3600),
     (">4 h", float("inf")),
 )
+
+
+def p50_p90(values: list[float]) -> tuple[float | None, float | None]:
+    """The median and the 90th percentile, to two places; None of nothing."""
+    if not values:
+        return None, None
+    cuts = statistics.quantiles(values, n=10) if len(values) > 1 else [values[0]] * 9
+    return round(statistics.median(values), 2), round(cuts[8], 2)
 
 
 def day_start(day: date) -> datetime:
@@ -132,6 +149,7 @@ class Figures:
         self.alarms = [_AlarmRow(*row) for row in rows]
         self._names: dict[int, str] | None = None
         self._incidents: list[incident_service.FigureRow] | None = None
+        self._sheets: list[tuple[TerritoryNode, FacilitySite]] | None = None
 
     def names(self) -> dict[int, str]:
         if self._names is None:
@@ -240,27 +258,18 @@ class Figures:
         )
 
     def defences(self) -> Figure:
-        """The three defences at a glance; 人防 fills in once patrol teams are kept here."""
+        """The three defences at a glance: devices (技防), the sites' facility registers (物防),
+        patrol teams (人防)."""
         devices = device_service.kinds_by_path(self.session, actor=self.actor)
         rates = device_service.online_rates(self.session, actor=self.actor, level=NodeKind.street)
         online = sum(r.online for r in rates)
-        sites = [
-            n.path
-            for n in territory_service.get_all_of_kinds(
-                self.session, actor=self.actor, kinds=[NodeKind.site]
-            )
-        ]
-        kinds_at: dict[str, set[DeviceKind]] = defaultdict(set)
-        for path, kind in devices:
-            site = ancestor_path(path, NodeKind.site)
-            if site:
-                kinds_at[site].add(kind)
-
-        def covered(*kinds: DeviceKind) -> int:
-            return sum(1 for s in sites if kinds_at.get(s, set()) & set(kinds))
-
         open_alarms = sum(a.resolved_at is None for a in self.alarms)
         count, ratio = "count", "ratio"
+        sheets = self.facility_sheets()
+        courtyards = [s for _n, s in sheets if s.site_type in COURTYARDS]
+        late = {d.site.id for d in facility_service.schedule(
+            self.session, actor=self.actor, overdue_only=True
+        )}  # fmt: skip
         rows: list[list[Any]] = [
             [N_("技防"), N_("设备数"), len(devices), count],
             [
@@ -271,21 +280,22 @@ class Figures:
             ],
             [N_("技防"), N_("本期报警数"), len(self.alarms), count],
             [N_("技防"), N_("本期未处置报警"), open_alarms, count],
-            [N_("物防"), N_("小区/单位数"), len(sites), count],
-            [N_("物防"), N_("有视频监控的小区/单位"), covered(DeviceKind.camera), count],
+            [N_("物防"), N_("小区/单位数"), len(sheets), count],
             [
                 N_("物防"),
-                N_("有门禁的小区/单位"),
-                covered(DeviceKind.access_controller, DeviceKind.face_terminal),
-                count,
+                N_("物防设施平均完整度"),
+                round(statistics.fmean(s.completeness for _n, s in sheets), 3) if sheets else None,
+                ratio,
             ],
-            [N_("物防"), N_("有门岗值守的小区/单位"), covered(DeviceKind.guard_console), count],
+            [N_("物防"), N_("老旧、三无院落"), len(courtyards), count],
             [
                 N_("物防"),
-                N_("有消防感知的小区/单位"),
-                covered(DeviceKind.smoke_detector, DeviceKind.gas_detector),
+                N_("老旧、三无院落三防齐备"),
+                sum(bool(s.bundles.get(THREE_BASICS)) for s in courtyards),
                 count,
             ],
+            [N_("物防"), N_("整改中的隐患"), sum(s.defects for _n, s in sheets), count],
+            [N_("物防"), N_("检查超期的小区/单位"), len(late), count],
             *self._human(count, ratio),
         ]
         return Figure("defences", N_("三防概览"), ["defence", "figure", "value", "unit"], rows)
@@ -309,6 +319,96 @@ class Figures:
             [N_("人防"), N_("当前在岗"), on_duty, count],
             [N_("人防"), N_("巡逻覆盖率"), round(on_time / planned, 3) if planned else None, ratio],
         ]
+
+    # --- physical defence ------------------------------------------------------------------------
+
+    def facility_sheets(self) -> list[tuple[TerritoryNode, FacilitySite]]:
+        if self._sheets is None:
+            self._sheets = facility_service.sheets(self.session, actor=self.actor)
+        return self._sheets
+
+    def facility_items(self) -> Figure:
+        """For each site type and item of the checklist: the share of sites with it present."""
+        book = facility_service.checklist(self.session)
+        names = {f"{g.code}.{i.code}": i.name for g, i in book.items()}
+        rows: list[list[Any]] = [
+            [
+                SITE_TYPE_LABEL.get(SiteType(p.site_type), p.site_type) if p.site_type else "—",
+                names.get(p.code, p.code),
+                p.applicable,
+                p.present,
+                round(p.present / p.applicable, 3) if p.applicable else None,
+            ]
+            for p in facility_service.presence(self.session, actor=self.actor)
+        ]
+        return Figure(
+            "facility_items",
+            N_("各类小区/单位物防设施完好率"),
+            ["site_type", "item", "sites", "present", "ratio"],
+            rows,
+        )
+
+    def facility_courtyards(self) -> Figure:
+        """Old and three-no courtyards with a guard room, fire safety and access control all
+        present, per community and for the street."""
+        per: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+        for site, sheet in self.facility_sheets():
+            if site.site_type in COURTYARDS:
+                per[sheet.community_id][0] += 1
+                per[sheet.community_id][1] += bool(sheet.bundles.get(THREE_BASICS))
+        rows: list[list[Any]] = [
+            [self._name(c), n, ok, round(ok / n, 3) if n else None] for c, (n, ok) in per.items()
+        ]
+        rows.sort(key=lambda r: (r[3] if r[3] is not None else 2, r[0]))
+        total, ok = sum(r[1] for r in rows), sum(r[2] for r in rows)
+        if rows:
+            rows.append([N_("合计"), total, ok, round(ok / total, 3) if total else None])
+        return Figure(
+            "facility_courtyards",
+            N_("老旧、三无院落三防齐备情况"),
+            ["community", "courtyards", "three_basics", "ratio"],
+            rows,
+        )
+
+    def inspections(self) -> Figure:
+        """Per community: sites, inspections made in the period and the items they found failed,
+        sites late for an inspection now, and the defects' grid events (opened in the period,
+        closed, hours from the inspection to closure: median and 90th percentile)."""
+        made = facility_service.inspections_in(
+            self.session, actor=self.actor, since=self.period.since, until=self.period.until
+        )
+        late = facility_service.schedule(self.session, actor=self.actor, overdue_only=True)
+        per: dict[int, dict[str, Any]] = defaultdict(
+            lambda: {"sites": 0, "made": 0, "failed": 0, "late": set(), "cases": []}
+        )
+        for _site, sheet in self.facility_sheets():
+            per[sheet.community_id]["sites"] += 1
+        for community, _kind, failed in made:
+            per[community]["made"] += 1
+            per[community]["failed"] += failed
+        for due in late:
+            per[ancestor_id(due.site.path, NodeKind.community) or 0]["late"].add(due.site.id)
+        for case in self.incidents():
+            if case.channel == Channel.inspection.value:
+                per[case.community_id]["cases"].append(case)
+        rows: list[list[Any]] = []
+        for community, f in per.items():
+            closed = [c for c in f["cases"] if c.state == "closed" and c.closed_at is not None]
+            p50, p90 = p50_p90(
+                [(c.closed_at - c.reported_at).total_seconds() / 3600 for c in closed]
+            )
+            rows.append(
+                [self._name(community), f["sites"], f["made"], f["failed"], len(f["late"]),
+                 len(f["cases"]), len(closed), p50, p90]
+            )  # fmt: skip
+        rows.sort(key=lambda r: (-r[4], r[0]))
+        return Figure(
+            "inspections",
+            N_("安全检查与隐患整改"),
+            ["community", "sites", "inspections", "failed_items", "late_sites", "defects",
+             "closed", "p50_h", "p90_h"],
+            rows,
+        )  # fmt: skip
 
     # --- human defence ---------------------------------------------------------------------------
 
@@ -502,11 +602,7 @@ class Figures:
                 for r in self.incidents()
                 if (stop := end(r)) is not None and stop >= r.reported_at
             ]
-            p50 = p90 = None
-            if hours:
-                cuts = statistics.quantiles(hours, n=10) if len(hours) > 1 else [hours[0]] * 9
-                p50, p90 = round(statistics.median(hours), 2), round(cuts[8], 2)
-            rows.append([label, len(hours), p50, p90])
+            rows.append([label, len(hours), *p50_p90(hours)])
         return Figure(
             "incident_times",
             N_("网格事件办理用时（小时）"),
@@ -607,6 +703,9 @@ FIGURES: dict[str, Callable[[Figures], Figure]] = {
     "incidents_by_channel": Figures.incidents_by_channel,
     "incident_times": Figures.incident_times,
     "incidents_by_street": Figures.incidents_by_street,
+    "facility_items": Figures.facility_items,
+    "facility_courtyards": Figures.facility_courtyards,
+    "inspections": Figures.inspections,
 }
 
 

@@ -18,6 +18,7 @@ class Role(enum.StrEnum):
     resident = "resident"  # 居民
     street_chief = "street_chief"  # 街长: the cases along the streets in their charge
     city_officer = "city_officer"  # 城管专员: those cases to handle
+    inspector = "inspector"  # 安全检查员: inspects sites' physical defence and fire safety
 
 
 class Perm(enum.StrEnum):
@@ -53,13 +54,23 @@ class Perm(enum.StrEnum):
     incidents_manage = "incidents:manage"
     # The cases along the streets one is chief or officer of, wherever they lie.
     incidents_streets = "incidents:streets"
+    facilities_read = "facilities:read"  # sites' facility registers, inspections, their figures
+    facilities_write = "facilities:write"  # keep a site's register and its protection level
+    facilities_inspect = "facilities:inspect"  # inspect a site on the phone
+    facilities_manage = "facilities:manage"  # the checklist: the street's
 
 
 # Admins may do everything but enter people on the blocked list: that is the police's.
 _ADMIN = frozenset(Perm) - {Perm.watch_blocked}
 # The street's own: its catalogue, streets, Open311 keys, notification channels, supervision.
 _STREET = frozenset(
-    {Perm.channels_manage, Perm.incidents_manage, Perm.incidents_supervise, Perm.incidents_streets}
+    {
+        Perm.channels_manage,
+        Perm.incidents_manage,
+        Perm.incidents_supervise,
+        Perm.incidents_streets,
+        Perm.facilities_manage,
+    }
 )
 _READ = frozenset({Perm.territory_read, Perm.people_read})
 _DESK = frozenset({Perm.devices_read, Perm.alarms_read, Perm.alarms_handle, Perm.patrol_read})
@@ -72,7 +83,13 @@ PERMISSIONS: dict[Role, frozenset[Perm]] = {
     # register (grid officers) and the police.
     Role.centre_operator: _READ
     | _DESK
-    | {Perm.people_phone, Perm.incidents_read, Perm.incidents_report, Perm.incidents_dispatch},
+    | {
+        Perm.people_phone,
+        Perm.incidents_read,
+        Perm.incidents_report,
+        Perm.incidents_dispatch,
+        Perm.facilities_read,
+    },
     Role.site_manager: _READ
     | _DESK
     | {
@@ -84,6 +101,9 @@ PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.incidents_read,
         Perm.incidents_report,
         Perm.incidents_work,
+        Perm.facilities_read,
+        Perm.facilities_write,
+        Perm.facilities_inspect,
     },
     Role.grid_officer: _READ
     | _DESK
@@ -97,6 +117,9 @@ PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.incidents_report,
         Perm.incidents_work,
         Perm.incidents_verify,
+        Perm.facilities_read,
+        Perm.facilities_write,
+        Perm.facilities_inspect,
     },
     # Their phone page and what a dispatched task needs (its own steps): nothing of the desk,
     # no cameras, no residents, no notification lists.
@@ -111,6 +134,7 @@ PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.patrol_run,
         Perm.incidents_read,
         Perm.incidents_work,
+        Perm.facilities_read,
     },
     # A resident reads their own page (their record, household and consent) through their
     # account's person, not through the territory: no part of the map or the register.
@@ -121,6 +145,9 @@ PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.city_officer: frozenset(
         {Perm.incidents_streets, Perm.incidents_report, Perm.incidents_work}
     ),
+    # A safety or fire inspector (the street's safety office, a fire volunteer): the sites'
+    # registers and their inspections; what they find goes to the grid through the inspection.
+    Role.inspector: frozenset({Perm.territory_read, Perm.facilities_read, Perm.facilities_inspect}),
 }
 
 # Who may grant which role: an admin grants roles of lower rank only (street admins grant all).
@@ -135,6 +162,7 @@ RANK: dict[Role, int] = {
     Role.resident: 0,
     Role.street_chief: 1,
     Role.city_officer: 1,
+    Role.inspector: 1,
 }
 
 LABEL: dict[Role, str] = {
@@ -148,6 +176,7 @@ LABEL: dict[Role, str] = {
     Role.resident: N_("居民"),
     Role.street_chief: N_("街长"),
     Role.city_officer: N_("城管专员"),
+    Role.inspector: N_("安全检查员"),
 }
 
 

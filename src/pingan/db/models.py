@@ -7,6 +7,7 @@ from pingan.db.base import Base
 from pingan.devices import models as device_models
 from pingan.events import models as event_models
 from pingan.faces import models as face_models
+from pingan.facilities import models as facility_models
 from pingan.incidents import models as incident_models
 from pingan.patrol import models as patrol_models
 from pingan.territory import models as territory_models
@@ -18,6 +19,7 @@ __all__ = [
     "device_models",
     "event_models",
     "face_models",
+    "facility_models",
     "incident_models",
     "meta",
     "patrol_models",

@@ -517,3 +517,16 @@ def positions(
             lon, lat = site[0] + 0.0002 * math.cos(angle), site[1] + 0.0002 * math.sin(angle)
         out.append((device, lon, lat, ancestor_id(path, NodeKind.site)))
     return out
+
+
+def at_site(session: Session, *, path: str) -> list[Device]:
+    """The devices registered at a site or under it (its buildings): a facility sheet's
+    evidence. The caller has checked the site is in the reader's scope."""
+    return list(
+        session.scalars(
+            select(Device)
+            .join(TerritoryNode, TerritoryNode.id == Device.node_id)
+            .where(TerritoryNode.path.startswith(path, autoescape=True))
+            .order_by(Device.kind, Device.id)
+        )
+    )

@@ -4,15 +4,11 @@ clients' keys."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
-from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from pingan import geojson
 from pingan.api_common import (
@@ -25,9 +21,11 @@ from pingan.api_common import (
     Paging,
     StrictQuery,
     client_ip,
+    form_json,
     in_transaction,
     needs,
     page_of,
+    read_photos,
 )
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
@@ -56,7 +54,7 @@ from pingan.incidents.schemas import (
     StreetOut,
 )
 from pingan.limits import Window
-from pingan.photos import MAX_BYTES, Photo, PhotoError, intake
+from pingan.photos import MAX_BYTES
 from pingan.territory import geo
 from pingan.territory import service as territory_service
 from pingan.territory.geo import CRS
@@ -89,38 +87,6 @@ def _detail(session: Session, actor: Principal, incident: Incident) -> IncidentD
     timeline = [EntryOut.model_validate(e).model_copy(update={"photos": p}) for e, p in entries]
     visible = [d.id for d in service.duplicates_seen(session, actor=actor, incident=incident)]
     return IncidentDetail(**base.model_dump(), timeline=timeline, duplicates=visible)
-
-
-async def _photos(uploads: list[UploadFile] | None) -> list[Photo]:
-    """The uploads re-encoded (off the event loop); one that is no photo is refused by name."""
-    uploads = uploads or []
-    if len(uploads) > PHOTOS_MAX:
-        raise Invalid("photo_count", field="photos", most=PHOTOS_MAX)
-    kept: list[Photo] = []
-    for upload in uploads:
-        data = await upload.read(MAX_BYTES + 1)
-        name = upload.filename or "photo"
-        try:
-            kept.append(await run_in_threadpool(intake, data))
-        except PhotoError as exc:
-            raise Invalid("bad_photo", field="photos", photo=name, reason=str(exc)) from exc
-    return kept
-
-
-def _form(model: type[Any], raw: str, field: str) -> Any:
-    """A JSON form field as its model; a mistake is the API's usual 422 (problems.py renders
-    it), each error's place within the field."""
-    try:
-        return model.model_validate(json.loads(raw))
-    except json.JSONDecodeError as exc:
-        where = ("body", field)
-        raise RequestValidationError(
-            [{"loc": where, "msg": f"not JSON: {exc.msg}", "type": "json_invalid"}]
-        ) from exc
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [{**e, "loc": ("body", field, *e["loc"])} for e in exc.errors()]
-        ) from exc
 
 
 ReportField = Annotated[str, Form(description="The report as JSON (ReportIn)")]
@@ -186,8 +152,8 @@ async def report(
     """Report a case as staff: a grid officer's patrol find, a patrol member's, a call the centre
     took (with the caller's number), an alarm turned into a case (`alarm_id`), a missed
     checkpoint (`checkpoint_id`). Routed by its position to its grid and community."""
-    data: ReportIn = _form(ReportIn, report, "report")
-    kept = await _photos(photos)
+    data: ReportIn = form_json(ReportIn, report, "report")
+    kept = await read_photos(photos, PHOTOS_MAX)
 
     def save(session: Session) -> Reported:
         incident = service.report(
@@ -218,10 +184,10 @@ async def report_as_resident(
     if wait is not None:
         raise RateLimited("report_rate", seconds=wait, headers={"Retry-After": str(wait)})
     window.hit(ip)  # every attempt counts: a refused one costs the platform its photos too
-    data: ReportIn = _form(ReportIn, report, "report")
+    data: ReportIn = form_json(ReportIn, report, "report")
     if data.alarm_id is not None or data.checkpoint_id is not None:
         raise Invalid("validation", field="report.alarm_id", fields="alarm_id, checkpoint_id")
-    kept = await _photos(photos)
+    kept = await read_photos(photos, PHOTOS_MAX)
 
     def save(session: Session) -> Reported:
         incident = service.report(
@@ -351,8 +317,8 @@ async def act(
     """Move a case (accept, reject with a reason, merge, assign, send back, take, done with
     after-photos, verify, close, ask for or grant more time, supervise, note). A move its state
     does not allow is a 409; one you may not make a 403."""
-    data: ActIn = _form(ActIn, move, "move")
-    kept = await _photos(photos)
+    data: ActIn = form_json(ActIn, move, "move")
+    kept = await read_photos(photos, PHOTOS_MAX)
 
     def save(session: Session) -> IncidentDetail:
         incident = service.get_visible_or_raise(session, actor=actor, incident_id=incident_id)

@@ -17,8 +17,6 @@ import json
 import random
 import secrets
 import tempfile
-import threading
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -29,7 +27,7 @@ from PIL import Image, ImageDraw
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from pingan.bench import Platform, percentiles
+from pingan.bench import Platform, crowd, page_times
 from pingan.db.base import utcnow
 from pingan.incidents.models import OPEN_STATES, Channel, Incident, IncidentState
 from pingan.territory.models import NodeKind, TerritoryNode
@@ -41,7 +39,7 @@ DESK_ASKS = 30
 Progress = Callable[[str], None]
 
 
-def _photo() -> bytes:
+def phone_photo() -> bytes:
     """A phone's photo after the page scaled it: 2048 × 1536, some detail, about 400 KB."""
     rng = random.Random(7)
     image = Image.new("RGB", (2048, 1536), (190, 186, 180))
@@ -58,49 +56,26 @@ def _photo() -> bytes:
 
 
 def _reports(platform: Platform, token: str, point: tuple[float, float]) -> dict[str, Any]:
-    photo = _photo()
-    lags: list[list[float]] = [[] for _ in range(REPORTERS)]
-    errors = [0] * REPORTERS
-    start = threading.Barrier(REPORTERS + 1)
+    photo = phone_photo()
 
-    def report(n: int) -> None:
-        rng = random.Random(n)
-        with httpx.Client(
-            base_url=platform.base, timeout=30, headers={"Authorization": f"Bearer {token}"}
-        ) as http:
-            start.wait()
-            end = time.monotonic() + REPORT_S
-            while time.monotonic() < end:
-                body = {
-                    "kind": "environment.exposed_rubbish",
-                    "description": "门口垃圾桶满了溢出来",
-                    "lon": point[0] + rng.uniform(-0.002, 0.002),
-                    "lat": point[1] + rng.uniform(-0.002, 0.002),
-                }
-                sent = time.perf_counter()
-                r = http.post(
-                    "/api/v1/incidents",
-                    data={"report": json.dumps(body)},
-                    files=[("photos", ("p.jpg", photo, "image/jpeg"))],
-                )
-                lags[n].append((time.perf_counter() - sent) * 1000)
-                errors[n] += r.status_code != 201
+    def report(http: httpx.Client, rng: random.Random) -> bool:
+        body = {
+            "kind": "environment.exposed_rubbish",
+            "description": "门口垃圾桶满了溢出来",
+            "lon": point[0] + rng.uniform(-0.002, 0.002),
+            "lat": point[1] + rng.uniform(-0.002, 0.002),
+        }
+        r = http.post(
+            "/api/v1/incidents",
+            data={"report": json.dumps(body)},
+            files=[("photos", ("p.jpg", photo, "image/jpeg"))],
+        )
+        return r.status_code == 201
 
-    threads = [threading.Thread(target=report, args=(n,)) for n in range(REPORTERS)]
-    for t in threads:
-        t.start()
-    start.wait()
-    began = time.monotonic()
-    for t in threads:
-        t.join()
-    elapsed = time.monotonic() - began
-    samples = [lag for person in lags for lag in person]
     return {
         "reporters": REPORTERS,
         "photo_kb": round(len(photo) / 1024),
-        "per_s": round(len(samples) / elapsed, 1),
-        "latency_ms": percentiles(samples),
-        "errors": sum(errors),
+        **crowd(platform, token, REPORTERS, REPORT_S, report),
     }
 
 
@@ -162,27 +137,17 @@ def _fill(platform: Platform) -> int:
 
 
 def _desk(platform: Platform, token: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    cookies = {"pingan_session": token}
-    with httpx.Client(base_url=platform.base, timeout=30, cookies=cookies) as http:
-        for name, url in (
+    return page_times(
+        platform,
+        token,
+        [
             ("page_open", "/incidents?view=open"),
             ("page_overdue", "/incidents?view=overdue"),
             ("page_all", "/incidents?view=all"),
             ("api_open", "/api/v1/incidents?view=open&limit=50"),
-        ):
-            times = []
-            for _ in range(DESK_ASKS):
-                sent = time.perf_counter()
-                r = http.get(
-                    url,
-                    headers={"Authorization": f"Bearer {token}"} if url.startswith("/api") else {},
-                )
-                times.append((time.perf_counter() - sent) * 1000)
-                if r.status_code != 200:
-                    raise RuntimeError(f"{url}: {r.status_code} {r.text[:200]}")
-            out[name] = percentiles(times)
-    return out
+        ],
+        DESK_ASKS,
+    )
 
 
 def incidents(*, backends: list[str], pg_url: str, progress: Progress) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -108,6 +107,27 @@ class AttributeField(BaseModel):
         return text
 
 
+def answers(fields: list[AttributeField], given: dict[str, Any], owner: str) -> dict[str, Any]:
+    """Answers checked against a list of fields (an unknown one is refused, a required one
+    missing too), as stored; ValueError naming the field."""
+    known = {f.code: f for f in fields}
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ValueError(f"{unknown[0]}: not a field of this {owner}")
+    out: dict[str, Any] = {}
+    for field in fields:
+        value = given.get(field.code)
+        if value in (None, "", []):
+            if field.required:
+                raise ValueError(f"{field.code}: required")
+            continue
+        try:
+            out[field.code] = field.check(value)
+        except ValueError as exc:
+            raise ValueError(f"{field.code}: {exc}") from None
+    return out
+
+
 class Kind(BaseModel):
     """小类."""
 
@@ -124,22 +144,7 @@ class Kind(BaseModel):
     def attributes(self, given: dict[str, Any]) -> dict[str, Any]:
         """A report's answers checked against the kind's fields (an unknown one is refused,
         a required one missing too); ValueError naming the field."""
-        known = {f.code: f for f in self.fields}
-        unknown = sorted(set(given) - set(known))
-        if unknown:
-            raise ValueError(f"{unknown[0]}: not a field of this kind")
-        out: dict[str, Any] = {}
-        for field in self.fields:
-            value = given.get(field.code)
-            if value in (None, "", []):
-                if field.required:
-                    raise ValueError(f"{field.code}: required")
-                continue
-            try:
-                out[field.code] = field.check(value)
-            except ValueError as exc:
-                raise ValueError(f"{field.code}: {exc}") from None
-        return out
+        return answers(self.fields, given, "kind")
 
     @model_validator(mode="after")
     def _handler(self) -> Kind:
@@ -193,9 +198,8 @@ def parse(text: str, source: str = "catalogue.yaml") -> Catalogue:
 
 @cache
 def shipped() -> Catalogue:
-    """The catalogue pingan ships (a deployment's own edits come in a later step)."""
-    text = resources.files("pingan.incidents").joinpath("catalogue.yaml").read_text("utf-8")
-    return parse(text)
+    """The catalogue pingan ships (a street's edits are versions: incidents.service)."""
+    return datafile.packaged("pingan.incidents", "catalogue.yaml", Catalogue)
 
 
 # Babel extraction: the shipped catalogue's names and conditions are words of the translation

@@ -15,13 +15,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     String,
     Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pingan.db.base import Base, TimestampMixin, UTCDateTime, utcnow
+from pingan.db.base import Base, DataVersion, StoredPhoto, TimestampMixin, UTCDateTime, utcnow
 from pingan.i18n import N_
 
 
@@ -73,6 +72,7 @@ class Channel(enum.StrEnum):
     patrol_exception = "patrol_exception"  # a missed checkpoint with a note
     open311 = "open311"  # an Open311 client
     staff = "staff"  # entered in the console by other staff
+    inspection = "inspection"  # an item a safety inspection found missing or broken
 
 
 CHANNEL_LABEL: dict[Channel, str] = {
@@ -84,6 +84,7 @@ CHANNEL_LABEL: dict[Channel, str] = {
     Channel.patrol_exception: N_("巡逻异常"),
     Channel.open311: N_("Open311 接口"),
     Channel.staff: N_("工作人员录入"),
+    Channel.inspection: N_("安全检查"),
 }
 
 
@@ -219,7 +220,7 @@ class IncidentEntry(Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
-class IncidentPhoto(Base):
+class IncidentPhoto(StoredPhoto, Base):
     """A photo of a case, re-encoded as JPEG with no metadata (no EXIF position, no camera)."""
 
     __tablename__ = "incident_photos"
@@ -232,24 +233,14 @@ class IncidentPhoto(Base):
         ForeignKey("incident_entries.id", ondelete="SET NULL")
     )
     stage: Mapped[str] = mapped_column(String(8))  # before | after
-    data: Mapped[bytes] = mapped_column(LargeBinary)
-    width: Mapped[int] = mapped_column(Integer)
-    height: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class CatalogueVersion(Base):
+class CatalogueVersion(DataVersion, Base):
     """A street admin's edit of the event catalogue: the whole catalogue, kept per version."""
 
     __tablename__ = "incident_catalogues"
     __audited__ = True
     __audit_exclude__ = frozenset({"body"})  # the version itself is the record
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    body: Mapped[dict[str, Any]] = mapped_column(JSON)
-    note: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    created_by: Mapped[str] = mapped_column(String(100))
 
 
 class StreetLine(TimestampMixin, Base):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import math
 import secrets
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +17,7 @@ from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from pingan import datafile
 from pingan.alarms import flows as alarm_flows
 from pingan.alarms import service as alarm_service
 from pingan.alarms.notify import outbox
@@ -68,36 +68,17 @@ def _what(incident_id: int) -> Phrase:
 
 # --- the catalogue ------------------------------------------------------------------------------
 
-_catalogue_lock = threading.Lock()
-# Parsed versions by (id, when made): an id alone could be another database's, or one reused
-# after a rolled-back edit.
-_catalogue_cache: dict[tuple[int, datetime], Catalogue] = {}
+_catalogues = datafile.Versions(Catalogue, CatalogueVersion, shipped)
 
 
 def catalogue(session: Session) -> Catalogue:
     """The catalogue in force: the street's latest edit, else the one pingan ships."""
-    latest = session.execute(
-        select(CatalogueVersion.id, CatalogueVersion.created_at)
-        .order_by(CatalogueVersion.id.desc())
-        .limit(1)
-    ).first()
-    if latest is None:
-        return shipped()
-    key = (int(latest.id), latest.created_at)
-    with _catalogue_lock:
-        found = _catalogue_cache.get(key)
-    if found is None:
-        row = session.get(CatalogueVersion, key[0])
-        assert row is not None
-        found = Catalogue.model_validate(row.body)
-        with _catalogue_lock:
-            _catalogue_cache[key] = found
-    return found
+    return _catalogues.current(session)
 
 
 def catalogue_version(session: Session) -> int:
     """0 for the shipped catalogue, else the number of the street's latest edit."""
-    return session.scalar(select(func.max(CatalogueVersion.id))) or 0
+    return _catalogues.number(session)
 
 
 def kind_or_raise(session: Session, code: str, field: str = "kind") -> Kind:
@@ -127,11 +108,9 @@ def save_catalogue(
     ).all()
     if in_use:
         raise Conflict("catalogue_in_use", field="categories", kinds=tuple(sorted(in_use)))
-    row = CatalogueVersion(
-        body=data.model_dump(mode="json"), note=note, created_by=actor.actor, created_at=utcnow()
+    row: CatalogueVersion = _catalogues.add(
+        session, data=data, note=note, actor=actor.actor, at=utcnow()
     )
-    session.add(row)
-    session.flush()
     return row
 
 
@@ -282,6 +261,10 @@ def sees(session: Session, actor: Principal, incident: Incident) -> bool:
     return incident.street_line_id is not None and incident.street_line_id in _own_streets(
         session, actor
     )
+
+
+def get(session: Session, *, incident_id: int) -> Incident | None:
+    return session.get(Incident, incident_id)
 
 
 def get_visible_or_raise(session: Session, *, actor: Principal, incident_id: int) -> Incident:
@@ -870,6 +853,8 @@ def act(
         _entry(session, merged_into, "merged_in", actor=actor, data={"from": incident.id}, at=now)
     if target == IncidentState.closed:
         _close_links(session, incident, at=now)
+    if target != before:
+        _follow(session, incident, at=now)
     if told:
         tell(session, incident=incident, entry=entry)
     session.flush()
@@ -952,8 +937,20 @@ def rate(
         incident.overdue_at = None
         session.flush()
         _step(session, incident, action.value, at=now, told=told, from_state=before)
+        _follow(session, incident, at=now)
     session.flush()
     return incident
+
+
+def _follow(session: Session, incident: Incident, *, at: datetime) -> None:
+    """A case ended, merged or reopened: a facility defect it stands for (an inspection's, or
+    one merged into it) follows."""
+    if incident.is_open and not incident.reopened:
+        return
+    # Imported here: facilities reports its defects through this module.
+    from pingan.facilities import service as facility_service
+
+    facility_service.incident_moved(session, incident=incident, at=at)
 
 
 # --- telling people -----------------------------------------------------------------------------

@@ -772,3 +772,27 @@ def mine(session: Session, *, actor: Principal, now: datetime | None = None) -> 
         "shift_ends_at": shift.ends_at if shift else None,
         "exceptions": exceptions,
     }
+
+
+SITE_REACH_M = 150.0  # a site with no boundary of its own: checkpoints this close to its point
+
+
+def checkpoints_at(
+    session: Session, *, lon: float, lat: float, boundary: str | None
+) -> list[Checkpoint]:
+    """The checkpoints of any route that lie on a site (within its boundary, or near its point
+    when it has none): the site's electronic patrol points as the platform knows them."""
+    area = geo.load_geometry(boundary) if boundary else None
+    near = 0.01  # about a kilometre: what the database narrows to before the exact test
+    found = session.scalars(
+        select(Checkpoint).where(
+            Checkpoint.lon.between(lon - near, lon + near),
+            Checkpoint.lat.between(lat - near, lat + near),
+        )
+    )
+    return [
+        c
+        for c in found
+        if (area.covers(Point(c.lon, c.lat)) if area is not None else False)
+        or distance_m(lon, lat, c.lon, c.lat) <= SITE_REACH_M
+    ]

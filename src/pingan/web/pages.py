@@ -40,6 +40,7 @@ from pingan.web import (
     console,
     device_pages,
     face_pages,
+    facility_pages,
     incident_pages,
     patrol,
     phone,
@@ -310,3 +311,4 @@ def install(app: FastAPI) -> None:
     patrol.install(app, pages)
     phone.install(app, pages)
     incident_pages.install(app, pages)
+    facility_pages.install(app, pages)

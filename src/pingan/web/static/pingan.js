@@ -7,10 +7,16 @@ window.pingan = (() => {
     hour12: false,
   });
 
+  const shanghaiDay = new Intl.DateTimeFormat(lang, { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit" });
+
   function time(iso) { return iso ? shanghai.format(new Date(iso)) : ""; }
 
+  // A time as its date alone where the day is what counts (<time data-date>: an inspection's).
   function localiseTimes(root) {
-    for (const el of (root || document).querySelectorAll("time[datetime]")) el.textContent = time(el.getAttribute("datetime"));
+    for (const el of (root || document).querySelectorAll("time[datetime]")) {
+      const at = el.getAttribute("datetime");
+      el.textContent = el.hasAttribute("data-date") ? shanghaiDay.format(new Date(at)) : time(at);
+    }
   }
 
   // An action on an alarm; on a conflict the caller gets the alarm as it is now and the reason.

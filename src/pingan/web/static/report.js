@@ -46,24 +46,13 @@
     checkNearby();
   });
 
-  // --- photos: scaled down on the phone (a 12-megapixel photo is 4 MB; 2048 px is plenty) -------
-  async function shrink(file) {
-    const bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
-    const scale = Math.min(1, 2048 / Math.max(bitmap.width, bitmap.height));
-    const canvas = document.createElement("canvas");
-    canvas.width = Math.round(bitmap.width * scale);
-    canvas.height = Math.round(bitmap.height * scale);
-    canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
-    return new Promise((done) => canvas.toBlob(done, "image/jpeg", 0.85));
-  }
   form.elements.photos.addEventListener("change", async () => {
     const files = [...form.elements.photos.files];
     if (files.length > 4) notice(W.too_many, true);
     photos = [];
     $("previews").replaceChildren();
     for (const file of files.slice(0, 4)) {
-      let blob = file;
-      try { blob = await shrink(file); } catch (_e) { /* sent as it is; the platform re-encodes */ }
+      const blob = await phoneKept.shrink(file);
       photos.push(blob);
       const img = document.createElement("img");
       img.src = URL.createObjectURL(blob);
@@ -131,38 +120,8 @@
     return data;
   }
 
-  function db() {
-    return new Promise((done, fail) => {
-      const open = indexedDB.open("pingan-reports", 1);
-      open.onupgradeneeded = () => open.result.createObjectStore("queue", { autoIncrement: true });
-      open.onsuccess = () => done(open.result);
-      open.onerror = () => fail(open.error);
-    });
-  }
-  async function store(mode, work) {
-    const base = await db();
-    return new Promise((done, fail) => {
-      const tx = base.transaction("queue", mode);
-      const result = work(tx.objectStore("queue"));
-      tx.oncomplete = () => done(result.result);
-      tx.onerror = () => fail(tx.error);
-    });
-  }
-  const keep = (item) => store("readwrite", (s) => s.add(item));
-  const drop = (key) => store("readwrite", (s) => s.delete(key));
-  const kept = async () => {
-    const base = await db();
-    return new Promise((done) => {
-      const items = [];
-      const cursor = base.transaction("queue").objectStore("queue").openCursor();
-      cursor.onsuccess = () => {
-        const c = cursor.result;
-        if (!c) { done(items); return; }
-        items.push({ key: c.key, value: c.value });
-        c.continue();
-      };
-    });
-  };
+  const queue = phoneKept.queue("pingan-reports");
+  const keep = queue.keep, drop = queue.drop, kept = queue.all;
 
   async function post(item) {
     const body = new FormData();

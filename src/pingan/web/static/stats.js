@@ -46,6 +46,26 @@
         return { ...base, xAxis: { type: "category", data: cats }, yAxis: { type: "value", name: words.hours },
           series: [{ type: "bar", name: words.p50, data: rows.map((r) => r[2]) },
             { type: "bar", name: words.p90, data: rows.map((r) => r[3]) }] };
+      case "facility_items": {
+        // Site types across, items down, each cell the share of sites with the item present.
+        const types = [...new Set(rows.map((r) => r[0]))];
+        const items = [...new Set(rows.map((r) => r[1]))].reverse();
+        return { tooltip: { formatter: (p) => `${p.value[0] !== undefined ? types[p.value[0]] : ""} · ${items[p.value[1]]}: ${percent(p.value[2])}` },
+          grid: { left: 8, right: 16, top: 8, bottom: 40, containLabel: true },
+          xAxis: { type: "category", data: types, axisLabel: { interval: 0 } }, yAxis: { type: "category", data: items },
+          visualMap: { min: 0, max: 1, orient: "horizontal", left: "center", bottom: 0, itemHeight: 120, calculable: false,
+            inRange: { color: ["#c92a2a", "#f08c00", "#94d82d", "#2b8a3e"] }, formatter: percent },
+          series: [{ type: "heatmap", data: rows.filter((r) => r[4] !== null).map((r) => [types.indexOf(r[0]), items.indexOf(r[1]), r[4]]) }] };
+      }
+      case "facility_courtyards":
+        return { ...base, xAxis: { type: "value", max: 1, axisLabel: { formatter: percent } },
+          yAxis: { type: "category", data: cats.slice(0, 20).reverse() },
+          series: [{ type: "bar", name: words.rate, data: rows.slice(0, 20).map((r) => r[3]).reverse(), color: "#2b8a3e" }] };
+      case "inspections":
+        return { ...base, legend: { top: 0 }, grid: { ...base.grid, top: 28 }, xAxis: { type: "value", minInterval: 1 },
+          yAxis: { type: "category", data: cats.slice(0, 20).reverse() },
+          series: [{ type: "bar", name: words.inspections, data: rows.slice(0, 20).map((r) => r[2]).reverse(), color: "#1971c2" },
+            { type: "bar", name: words.late, data: rows.slice(0, 20).map((r) => r[4]).reverse(), color: "#c92a2a" }] };
       case "by_category":
         return { tooltip: { trigger: "item" },
           series: [{ type: "pie", radius: ["35%", "70%"], data: rows.map((r) => ({ name: r[1], value: r[2] })) }] };
