@@ -252,4 +252,24 @@ def _a_year_of_inspections(db: Session) -> None:
     assert 0 < sum(bool(s.bundles.get("three_basics")) for s in courtyards) < len(courtyards)
     late = facility_service.schedule(db, actor=SYSTEM, overdue_only=True)
     assert 0 < len({d.site.id for d in late}) < len(sites)
+    # The seed's renovations at every stage; the renovated courtyards' registers hold the works.
+    from pingan.facilities import renovation
+    from pingan.facilities.models import RenovationProject
+
+    projects = db.scalars(select(RenovationProject)).all()
+    assert counts["projects"] == len(projects) >= 10
+    assert {p.state.value for p in projects} >= {
+        "planned",
+        "consulted",
+        "approved",
+        "in_works",
+        "accepted",
+        "managed",
+    }
+    assert any(len(p.sites) > 1 for p in projects)
+    assert all(renovation.consultations(db, project=p) for p in projects if p.consulted_on)
+    this_year = renovation.renovated_sites(
+        db, actor=SYSTEM, since=renovation.today().replace(month=1, day=1)
+    )
+    assert this_year or renovation.today().month < 3
     assert demo_facilities.year(db, actor=SYSTEM) == {}

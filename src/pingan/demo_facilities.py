@@ -10,12 +10,14 @@ with the time each happened."""
 
 from __future__ import annotations
 
+import io
 import random
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from PIL import Image, ImageDraw
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,9 +27,17 @@ from pingan.auth.principal import Grant, Principal
 from pingan.auth.roles import Role
 from pingan.db import meta
 from pingan.db.base import SHANGHAI, utcnow
-from pingan.facilities import service
-from pingan.facilities.models import FAILED, ItemStatus
-from pingan.facilities.schemas import AnswerIn, InspectionIn, ItemIn
+from pingan.facilities import renovation, service
+from pingan.facilities.flows import Action
+from pingan.facilities.models import FAILED, Decision, ItemStatus
+from pingan.facilities.schemas import (
+    AnswerIn,
+    ConsultationIn,
+    Funding,
+    InspectionIn,
+    ItemIn,
+    ProjectIn,
+)
 from pingan.incidents import service as incident_service
 from pingan.territory.models import NodeKind, SiteType, TerritoryNode
 
@@ -79,13 +89,24 @@ def year(
         name: auth_service.get_by_username(session, username=name)
         for name in ("lxy_manager", "yfl_grid1", "jd_city")
     }
-    counts = {"sites": 0, "inspections": 0, "failed": 0, "cases": 0, "open": 0, "closed": 0}
+    counts = {
+        "sites": 0,
+        "inspections": 0,
+        "failed": 0,
+        "cases": 0,
+        "open": 0,
+        "closed": 0,
+        "projects": 0,
+    }
     survey = now - timedelta(days=30 * MONTHS + 20)
     say("facility registers")
     for site in places.sites:
         staff = places.people[places.community_of[site.id].id]
         _register(session, rng=rng, site=site, staff=staff, at=survey)
         counts["sites"] += 1
+    # The renovations first: a year's inspections then find what their works brought.
+    say("renovation projects")
+    _renovations(session, rng=rng, places=places, now=now, counts=counts)
     say("a year of inspections")
     book = service.checklist(session)
     visits: list[tuple[datetime, TerritoryNode, str]] = []
@@ -226,3 +247,136 @@ def _inspect(
             accounts=accounts,
             counts=counts,
         )
+
+
+# The seed's renovations: old and three-no courtyards, by stage, with the days they reached it
+# (days ago): planned, consulted, approved, works began, accepted, in normal management.
+STAGES: tuple[tuple[int | None, ...], ...] = (
+    (700, 670, 640, 600, 420, 380),  # done the year before last, now in normal management
+    (520, 500, 470, 430, 300, 260),
+    (400, 380, 350, 300, 150, None),  # accepted this year …
+    (380, 360, 330, 280, 120, None),
+    (360, 330, 300, 240, 90, None),
+    (300, 280, 250, 200, 60, None),
+    (280, 250, 220, 170, 40, None),
+    (200, 180, 150, 100, None, None),  # in works
+    (150, 130, 100, 60, None, None),
+    (120, 100, 70, None, None, None),  # approved
+    (90, 60, None, None, None, None),  # residents have decided
+    (40, None, None, None, None, None),  # planned
+)
+WORKS = (
+    (
+        ["basic"],
+        "改造供水、供电、燃气管网，更换老化线路",
+        ["fire.extinguishers", "building.lighting"],
+    ),
+    (
+        ["basic", "complete"],
+        "新建门卫室，安装门禁和楼道照明，建电动车集中充电棚",
+        ["duty.guard_room", "entrance.access_control", "fire.ebike_area", "building.lighting"],
+    ),
+    (
+        ["basic", "improve"],
+        "整治围墙，增设周界监控和烟感，接入平台",
+        ["perimeter.wall", "video.entrances", "fire.smoke_detectors"],
+    ),
+)
+
+
+def _minutes(seed: int) -> bytes:
+    """A drawn page of minutes (lines of writing, signatures), as a phone would photograph it."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", (900, 1200), (250, 248, 240))
+    draw = ImageDraw.Draw(image)
+    for y in range(120, 1000, 42):
+        draw.line((80, y, 80 + rng.randrange(500, 740), y), fill=(60, 60, 70), width=3)
+    for x in range(100, 800, 160):
+        draw.arc((x, 1060, x + 120, 1120), 200, 340, fill=(30, 30, 120), width=4)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+def _renovations(
+    session: Session, *, rng: random.Random, places: Any, now: datetime, counts: dict[str, int]
+) -> None:
+    """The seed's projects over the courtyards: one across a community's courtyards (water, power
+    and gas), the others one courtyard each, at every stage."""
+    courtyards = [s for s in places.sites if s.site_type in service.COURTYARDS]
+    rng.shuffle(courtyards)
+    today = now.astimezone(SHANGHAI).date()
+    # The first project takes a community's courtyards together; the others one each.
+    by_community: dict[int, list[TerritoryNode]] = {}
+    for site in courtyards:
+        by_community.setdefault(places.community_of[site.id].id, []).append(site)
+    together = max(by_community.values(), key=len)
+    rest = [c for c in courtyards if c not in together]
+    groups = [together, *([c] for c in rest[: len(STAGES) - 1])]
+    for n, (sites, stages) in enumerate(zip(groups, STAGES, strict=False)):
+        community = places.community_of[sites[0].id]
+        staff = places.people[community.id]
+        categories, works, items = WORKS[0] if len(sites) > 1 else WORKS[1 + n % 2]
+
+        def day(ago: int) -> date:
+            return today - timedelta(days=ago)
+
+        budget = rng.randrange(60, 240) * 10_000 * len(sites)
+        project = renovation.create(
+            session,
+            actor=staff,
+            data=ProjectIn(
+                name=f"{'、'.join(s.name for s in sites)}有机更新",
+                sites=[s.id for s in sites],
+                categories=categories,
+                works=works,
+                items=items,
+                budget_yuan=budget,
+                funding=[
+                    Funding(source="区财政", yuan=budget * 7 // 10),
+                    Funding(source="街道", yuan=budget * 2 // 10),
+                    Funding(source="居民自筹", yuan=budget // 10),
+                ],
+                planned_on=day(stages[0] or 0),
+            ),
+        )
+        counts["projects"] += 1
+        if stages[1] is None:
+            continue
+        households = rng.randrange(30, 120) * len(sites)
+        present = int(households * rng.uniform(0.7, 0.9))
+        against = int(present * rng.uniform(0.02, 0.1))
+        renovation.consult(
+            session,
+            actor=staff,
+            project=project,
+            data=ConsultationIn(
+                held_on=day(stages[1]),
+                households=households,
+                present=present,
+                votes_for=present - against,
+                votes_against=against,
+                decision=Decision.agreed,
+                note="院落居民议事会，自管会主持，街道、社区列席",
+            ),
+            minutes=renovation.minutes_of(_minutes(n)),
+        )
+        for action, ago in zip(
+            (Action.approve, Action.start, Action.accept, Action.manage), stages[2:], strict=True
+        ):
+            if ago is None:
+                break
+            photos = (
+                [demo_incidents.drawn_photo(project.id * 10 + len(action), after=True)]
+                if action in (Action.start, Action.accept)
+                else []
+            )
+            renovation.move(
+                session,
+                actor=staff,
+                project=project,
+                action=action,
+                on=day(ago),
+                photos=photos,
+                at=datetime.combine(day(ago), datetime.min.time(), tzinfo=SHANGHAI),
+            )

@@ -119,6 +119,20 @@ MESSAGES: dict[str, str] = {
     "inspection_time": N_("检查时间须带时区，且在最近 30 天内（不能晚于现在）"),
     "inspection_photo": N_("{item} 的照片序号不在上传的照片之中"),
     "inspection_key": N_("这份检查的编号已被另一份检查使用：请重新开始检查"),
+    "project_sites": N_("改造项目的院落须在同一街道内"),
+    "project_funding": N_("资金来源合计 {funded} 元，超过预算 {budget} 元"),
+    "project_date": N_("日期须在项目开始之后、不晚于今天，且不早于上一阶段"),
+    "project_move": N_("项目当前为“{state}”，不能执行“{action}”"),
+    "project_not_agreed": N_("居民议事尚未同意：先自治后整治，须先记录同意实施的议事结果"),
+    "project_changed": N_("该项目已被他人修改，请刷新后再操作"),
+    "project_consult": N_("居民议事请通过议事记录登记（含会议纪要）"),
+    "project_minutes": N_("会议纪要无法保存：{reason}"),
+    "project_action": N_("操作须为：{actions}"),
+    "consultation_present": N_("参会户数不能超过院落总户数 {households}"),
+    "consultation_votes": N_("表决票数 {votes} 超过参会户数 {present}"),
+    "consultation_majority": N_(
+        "“同意实施”须有三分之二以上的户参与表决，且参与表决的四分之三以上同意（民法典第二百七十八条）"
+    ),
 }
 
 

@@ -55,6 +55,9 @@ USER_DATA = {
     "facility_items": ["note", "checked_by"],
     "inspections": ["inspector", "note"],
     "inspection_answers": ["note"],
+    "renovation_projects": ["name", "works"],
+    "renovation_consultations": ["note"],
+    "renovation_entries": ["note"],
 }
 
 # The text of a page as a reader meets it: visible or not (a closed dialog, a hidden row), and the
@@ -106,6 +109,10 @@ def _user_words(live: Live) -> list[str]:
                 for (value,) in conn.execute(text(f'SELECT DISTINCT "{column}" FROM {table}')):
                     if isinstance(value, str) and CJK.search(value):
                         words.add(value)
+        # A renovation's funding sources, kept in a JSON column.
+        for (funding,) in conn.execute(text("SELECT funding FROM renovation_projects")):
+            rows = json.loads(funding) if isinstance(funding, str) else funding
+            words |= {f["source"] for f in rows}
     engine.dispose()
     # The streets under the map are the deployment's data too (the demo's file here).
     streets = json.loads(basemap.DEMO_STREETS.read_text(encoding="utf-8"))
@@ -142,6 +149,11 @@ def _ids(live: Live) -> dict[str, Any]:
             ),
             "inspection_id": one(
                 "SELECT MAX(id) FROM inspections WHERE failed > 0 AND previous_id IS NOT NULL"
+            ),
+            # The project with the longest timeline (consulted, in works, accepted …).
+            "project_id": one(
+                "SELECT project_id FROM renovation_entries GROUP BY project_id"
+                " ORDER BY COUNT(*) DESC, project_id LIMIT 1"
             ),
         }
         # A resident's closed case with its photos: the page of its key.

@@ -184,3 +184,23 @@ def test_an_inspection_on_a_phone_with_no_network_goes_when_it_is_back(
     desk.click("#sites tbody a")
     expect(desk.locator("#item-fire\\.extinguishers")).to_contain_text("整改中")
     assert problems == []
+
+
+def test_the_renovation_board_and_a_project_in_scope(client: TestClient, staff: World) -> None:
+    from tests.facilities.test_renovation import consult, plan
+
+    pid = plan(client, staff).json()["id"]
+    assert consult(client, staff, pid).status_code == 201
+    board = page(client, staff, "gh_admin", "/facilities/renovation")
+    assert board.status_code == 200
+    for words in ("老旧院落有机更新", "光华15号院有机更新", "新建改造项目", "全街道", "已议事"):
+        assert words in board.text, words
+    shown = page(client, staff, "gh_admin", f"/facilities/renovation/{pid}")
+    assert shown.status_code == 200
+    for words in ("居民议事", "同意实施", "48", "立项", "区财政", "门卫室或治安值班室"):
+        assert words in shown.text, words
+    assert page(client, staff, "hg_admin", f"/facilities/renovation/{pid}").status_code == 404
+    officer = page(client, staff, "gh_grid", "/facilities/renovation")
+    assert officer.status_code == 200 and "新建改造项目" not in officer.text
+    english = page(client, staff, "gh_admin", f"/facilities/renovation/{pid}", lang="en")
+    assert "Minutes" in english.text and "Agreed" in english.text

@@ -58,6 +58,7 @@ class Perm(enum.StrEnum):
     facilities_write = "facilities:write"  # keep a site's register and its protection level
     facilities_inspect = "facilities:inspect"  # inspect a site on the phone
     facilities_manage = "facilities:manage"  # the checklist: the street's
+    renovation_manage = "renovation:manage"  # renovation projects, their consultations and stages
 
 
 # Admins may do everything but enter people on the blocked list: that is the police's.

@@ -3,11 +3,13 @@ phone, their schedule, and the map layer of sites coloured by completeness."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, Response
 from fastapi import UploadFile as Upload
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from pingan import geojson
 from pingan.api_common import (
@@ -24,16 +26,21 @@ from pingan.api_common import (
     page_of,
     read_photos,
 )
+from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
-from pingan.facilities import service
+from pingan.errors import Invalid
+from pingan.facilities import renovation, service
 from pingan.facilities.checklist import Checklist
-from pingan.facilities.models import FacilitySite, Inspection
+from pingan.facilities.flows import Action
+from pingan.facilities.models import FacilitySite, Inspection, ProjectState, RenovationProject
 from pingan.facilities.schemas import (
     PHOTOS_MAX,
     AnswerOut,
     ChangeOut,
     ChecklistIn,
     ChecklistOut,
+    ConsultationIn,
+    ConsultationOut,
     DueOut,
     EvidenceOut,
     InspectionDetail,
@@ -42,6 +49,12 @@ from pingan.facilities.schemas import (
     ItemIn,
     ItemOut,
     LevelIn,
+    MoveIn,
+    ProgressOut,
+    ProjectDetail,
+    ProjectEntryOut,
+    ProjectIn,
+    ProjectOut,
     ScheduleRow,
     SheetOut,
 )
@@ -357,3 +370,216 @@ def map_facilities(
             if site.lon is not None and site.lat is not None
         ]
     )
+
+
+# --- renovation projects ------------------------------------------------------------------------
+
+CONSULTATION_BODY = renovation.MINUTES_MAX + 64 * 1024
+MOVE_BODY = PHOTOS_MAX * MAX_BYTES + 64 * 1024
+
+
+def _project_out(actor: Principal, project: RenovationProject) -> ProjectOut:
+    out = ProjectOut.model_validate(project)
+    out.actions = [a.value for a in renovation.actions_for(actor, project)]
+    return out
+
+
+def _project_detail(
+    session: Session, actor: Principal, project: RenovationProject
+) -> ProjectDetail:
+    return ProjectDetail(
+        **_project_out(actor, project).model_dump(),
+        consultations=[
+            ConsultationOut.model_validate(c)
+            for c in renovation.consultations(session, project=project)
+        ],
+        timeline=[
+            ProjectEntryOut.model_validate(e).model_copy(update={"photos": p})
+            for e, p in renovation.timeline(session, project=project)
+        ],
+    )
+
+
+@router.post(
+    "/renovations",
+    response_model=ProjectDetail,
+    status_code=201,
+    openapi_extra=needs(Perm.renovation_manage),
+)
+def create_project(data: ProjectIn, actor: Actor, session: DB) -> ProjectDetail:
+    """A renovation project over one courtyard or several, planned: its categories, works,
+    the register items it will bring, budget and funding."""
+    project = renovation.create(session, actor=actor, data=data)
+    return _project_detail(session, actor, project)
+
+
+@router.get(
+    "/renovations", response_model=Page[ProjectOut], openapi_extra=needs(Perm.facilities_read)
+)
+def list_projects(
+    actor: Actor,
+    session: DB,
+    paging: Paging,
+    within: Annotated[int | None, Query(description="Only this node's subtree")] = None,
+    state: ProjectState | None = None,
+) -> Page[ProjectOut]:
+    path = territory_service.path_within(session, actor=actor, node_id=within)
+    rows, total = renovation.get_all(
+        session, actor=actor, within=path, state=state, limit=paging.limit, offset=paging.offset
+    )
+    return page_of([_project_out(actor, r) for r in rows], total, paging)
+
+
+@router.get(
+    "/renovations/progress",
+    response_model=list[ProgressOut],
+    openapi_extra=needs(Perm.facilities_read),
+)
+def project_progress(
+    actor: Actor,
+    session: DB,
+    since: Annotated[date | None, Query(description="Renovated from (default: 1 January)")] = None,
+    until: Annotated[date | None, Query(description="Renovated until (default: today)")] = None,
+) -> list[ProgressOut]:
+    """Per community and for the street (community_id null): projects by stage and courtyards
+    renovated in the span."""
+    today = renovation.today()
+    span = (since or date(today.year, 1, 1), until or today)
+    if span[0] > span[1]:
+        raise Invalid("validation", field="since", fields="since, until")
+    rows = renovation.progress(session, actor=actor, since=span[0], until=span[1])
+    names = territory_service.names(
+        session, node_ids=[r.community_id for r in rows if r.community_id]
+    )
+    return [
+        ProgressOut(
+            community_id=r.community_id,
+            name=names.get(r.community_id, "") if r.community_id else None,
+            projects=r.projects,
+            by_state=r.by_state,
+            renovated=len(r.renovated),
+        )
+        for r in rows
+    ]
+
+
+@router.get(
+    "/renovations/{project_id}",
+    response_model=ProjectDetail,
+    openapi_extra=needs(Perm.facilities_read),
+)
+def get_project(project_id: int, actor: Actor, session: DB) -> ProjectDetail:
+    project = renovation.get_visible_or_raise(session, actor=actor, project_id=project_id)
+    return _project_detail(session, actor, project)
+
+
+ConsultationField = Annotated[str, Form(description="The meeting as JSON (ConsultationIn)")]
+MinutesFile = Annotated[Upload, File(description="The minutes: PDF, or a photo (JPEG, PNG, WebP)")]
+
+
+@router.post(
+    "/renovations/{project_id}/consultations",
+    response_model=ProjectDetail,
+    status_code=201,
+    openapi_extra=needs(Perm.renovation_manage, body=CONSULTATION_BODY),
+)
+async def post_consultation(
+    request: Request,
+    project_id: int,
+    actor: DetachedActor,
+    consultation: ConsultationField,
+    minutes: MinutesFile,
+) -> ProjectDetail:
+    """The residents' meeting before the works, with its minutes: households, those taking part,
+    votes, the decision. "agreed" needs two thirds of households taking part and three quarters
+    of them for (民法典第二百七十八条)."""
+    data: ConsultationIn = form_json(ConsultationIn, consultation, "consultation")
+    raw = await minutes.read(renovation.MINUTES_MAX + 1)
+    try:
+        kept = await run_in_threadpool(renovation.minutes_of, raw)
+    except ValueError as exc:
+        raise Invalid("project_minutes", field="minutes", reason=str(exc)) from exc
+
+    def save(session: Session) -> ProjectDetail:
+        project = renovation.get_visible_or_raise(session, actor=actor, project_id=project_id)
+        renovation.consult(session, actor=actor, project=project, data=data, minutes=kept)
+        return _project_detail(session, actor, project)
+
+    return await in_transaction(request, save, actor=actor)
+
+
+@router.get(
+    "/renovations/{project_id}/consultations/{consultation_id}/minutes",
+    response_class=Response,
+    openapi_extra=needs(Perm.facilities_read),
+)
+def consultation_minutes(
+    project_id: int, consultation_id: int, actor: Actor, session: DB
+) -> Response:
+    project = renovation.get_visible_or_raise(session, actor=actor, project_id=project_id)
+    row = renovation.consultation_or_raise(
+        session, project=project, consultation_id=consultation_id
+    )
+    ending = "pdf" if row.minutes_type == "application/pdf" else "jpg"
+    return Response(
+        row.minutes,
+        media_type=row.minutes_type,
+        headers={
+            "Cache-Control": "private",
+            "Content-Disposition": f'inline; filename="minutes-{project.id}-{row.id}.{ending}"',
+        },
+    )
+
+
+MoveField = Annotated[str, Form(description="The move as JSON (MoveIn)")]
+
+
+@router.post(
+    "/renovations/{project_id}/actions",
+    response_model=ProjectDetail,
+    openapi_extra=needs(Perm.renovation_manage, body=MOVE_BODY),
+)
+async def move_project(
+    request: Request,
+    project_id: int,
+    actor: DetachedActor,
+    move: MoveField,
+    photos: PhotoFiles = None,
+) -> ProjectDetail:
+    """Take a project to its next stage (approve, start, accept, manage, drop) on the day it
+    happened, with photos. Approval and works need the residents' agreement recorded; at
+    acceptance the register takes the items the works brought."""
+    data: MoveIn = form_json(MoveIn, move, "move")
+    try:
+        action = Action(data.action)
+    except ValueError:
+        raise Invalid(
+            "project_action", field="move.action", actions=", ".join(a.value for a in Action)
+        ) from None
+    kept = await read_photos(photos, PHOTOS_MAX)
+
+    def save(session: Session) -> ProjectDetail:
+        project = renovation.get_visible_or_raise(session, actor=actor, project_id=project_id)
+        renovation.move(
+            session,
+            actor=actor,
+            project=project,
+            action=action,
+            on=data.on,
+            note=data.note,
+            photos=kept,
+            expected_version=data.version,
+        )
+        return _project_detail(session, actor, project)
+
+    return await in_transaction(request, save, actor=actor)
+
+
+@router.get(
+    "/renovations/{project_id}/photos/{photo_id}",
+    response_class=Response,
+    openapi_extra=needs(Perm.facilities_read),
+)
+def project_photo(project_id: int, photo_id: int, actor: Actor, session: DB) -> Response:
+    project = renovation.get_visible_or_raise(session, actor=actor, project_id=project_id)
+    return _jpeg(renovation.photo_or_raise(session, project=project, photo_id=photo_id).data)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -191,3 +192,155 @@ class ChecklistVersion(DataVersion, Base):
     __tablename__ = "facility_checklists"
     __audited__ = True
     __audit_exclude__ = frozenset({"body"})
+
+
+# --- renovation of old courtyards (老旧院落有机更新) ------------------------------------------------
+
+
+class RenovationCategory(enum.StrEnum):
+    """The national old-compound renovation programme's three kinds (国办发〔2020〕23号)."""
+
+    basic = "basic"  # 基础类: safety and basics — water, power, gas, roads, fire safety, security
+    complete = "complete"  # 完善类: lifts, parking, charging, parcel lockers, facilities
+    improve = "improve"  # 提升类: public services, smart perimeter and sensing
+
+
+CATEGORY_LABEL: dict[RenovationCategory, str] = {
+    RenovationCategory.basic: N_("基础类"),
+    RenovationCategory.complete: N_("完善类"),
+    RenovationCategory.improve: N_("提升类"),
+}
+
+
+class ProjectState(enum.StrEnum):
+    planned = "planned"  # 计划
+    consulted = "consulted"  # 居民议事: residents decided (先自治)
+    approved = "approved"  # 立项批准
+    in_works = "in_works"  # 施工 (后整治)
+    accepted = "accepted"  # 竣工验收
+    managed = "managed"  # 常态管理
+    dropped = "dropped"  # 终止: residents said no, or it was given up
+
+
+PROJECT_STATE_LABEL: dict[ProjectState, str] = {
+    ProjectState.planned: N_("计划"),
+    ProjectState.consulted: N_("已议事"),
+    ProjectState.approved: N_("已立项"),
+    ProjectState.in_works: N_("施工中"),
+    ProjectState.accepted: N_("已验收"),
+    ProjectState.managed: N_("常态管理"),
+    ProjectState.dropped: N_("已终止"),
+}
+
+
+class RenovationProject(Base):
+    """A renovation of one courtyard or several: what it does, its money, its stages."""
+
+    __tablename__ = "renovation_projects"
+    __audited__ = True
+    __audit_exclude__ = frozenset({"updated_at", "version"})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # The node the project belongs to: its sites' community (or the street when they are several
+    # communities'): scope.
+    node_id: Mapped[int] = mapped_column(ForeignKey("territory_nodes.id", ondelete="RESTRICT"))
+    path: Mapped[str] = mapped_column(String(255), index=True)
+    sites: Mapped[list[int]] = mapped_column(JSON)
+    categories: Mapped[list[str]] = mapped_column(JSON)  # RenovationCategory values
+    works: Mapped[str] = mapped_column(Text)  # what is done, in words
+    # The register items it brings (each `group.item`), present once it is accepted.
+    items: Mapped[list[str]] = mapped_column(JSON, default=list)
+    budget_yuan: Mapped[int] = mapped_column(Integer)
+    funding: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{source, yuan}]
+    state: Mapped[ProjectState] = mapped_column(
+        Enum(ProjectState, native_enum=False, length=16), default=ProjectState.planned
+    )
+    planned_on: Mapped[date] = mapped_column(Date)
+    consulted_on: Mapped[date | None] = mapped_column(Date)
+    approved_on: Mapped[date | None] = mapped_column(Date)
+    works_on: Mapped[date | None] = mapped_column(Date)
+    accepted_on: Mapped[date | None] = mapped_column(Date)
+    managed_on: Mapped[date | None] = mapped_column(Date)
+    created_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+    def audit_scope_node_id(self) -> int | None:
+        return self.node_id
+
+
+class Decision(enum.StrEnum):
+    agreed = "agreed"  # 同意实施
+    refused = "refused"  # 不同意
+
+
+DECISION_LABEL: dict[Decision, str] = {
+    Decision.agreed: N_("同意实施"),
+    Decision.refused: N_("不同意"),
+}
+
+
+class Consultation(Base):
+    """The residents' meeting before works (先自治后整治): who came, how they voted, what was
+    decided, and its minutes."""
+
+    __tablename__ = "renovation_consultations"
+    __audited__ = True
+    __audit_exclude__ = frozenset({"minutes"})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("renovation_projects.id", ondelete="CASCADE"), index=True
+    )
+    held_on: Mapped[date] = mapped_column(Date)
+    households: Mapped[int] = mapped_column(Integer)  # of the courtyards
+    present: Mapped[int] = mapped_column(Integer)  # households there (or represented)
+    votes_for: Mapped[int] = mapped_column(Integer)
+    votes_against: Mapped[int] = mapped_column(Integer)
+    abstained: Mapped[int] = mapped_column(Integer)
+    decision: Mapped[Decision] = mapped_column(Enum(Decision, native_enum=False, length=16))
+    note: Mapped[str | None] = mapped_column(Text)
+    minutes: Mapped[bytes] = mapped_column(LargeBinary)  # the minutes: a PDF, or a photo of them
+    minutes_type: Mapped[str] = mapped_column(String(32))  # application/pdf | image/jpeg
+    minutes_sha256: Mapped[str] = mapped_column(String(64))
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def audit_scope_node_id(self) -> int | None:
+        return None
+
+
+class ProjectEntry(Base):
+    """A line of a project's timeline: a stage reached, a consultation, a note, photos."""
+
+    __tablename__ = "renovation_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("renovation_projects.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    on: Mapped[date] = mapped_column(Date)  # the day it happened (a stage's date)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class ProjectPhoto(StoredPhoto, Base):
+    """A photo of a stage (before, during, after the works)."""
+
+    __tablename__ = "renovation_photos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("renovation_projects.id", ondelete="CASCADE"), index=True
+    )
+    entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("renovation_entries.id", ondelete="SET NULL")
+    )
+    stage: Mapped[str] = mapped_column(String(16))

@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from pingan.facilities.checklist import Checklist
-from pingan.facilities.models import ItemStatus
+from pingan.facilities.models import Decision, ItemStatus, ProjectState, RenovationCategory
 
 NOTE_MAX = 1000
 PHOTOS_MAX = 12  # an inspection's photos, each of a failed or doubtful item
@@ -169,3 +169,114 @@ class ChecklistIn(BaseModel):
 class ChecklistOut(BaseModel):
     version: int
     checklist: Checklist
+
+
+# --- renovation ---------------------------------------------------------------------------------
+
+
+class Funding(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: str = Field(
+        min_length=1, max_length=100, description="区财政、街道、居民自筹、社会资金 …"
+    )
+    yuan: int = Field(ge=0, le=10_000_000_000)
+
+
+class ProjectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100)
+    sites: list[int] = Field(min_length=1, max_length=50, description="the courtyards it renovates")
+    categories: list[RenovationCategory] = Field(min_length=1)
+    works: str = Field(min_length=1, max_length=4000, description="what is done")
+    items: list[str] = Field(
+        default_factory=list, max_length=100, description="register items it brings: group.item"
+    )
+    budget_yuan: int = Field(ge=0, le=10_000_000_000)
+    funding: list[Funding] = Field(default_factory=list, max_length=20)
+    planned_on: date
+
+
+class ProjectOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    name: str
+    node_id: int
+    sites: list[int]
+    categories: list[RenovationCategory]
+    works: str
+    items: list[str]
+    budget_yuan: int
+    funding: list[Funding]
+    state: ProjectState
+    planned_on: date
+    consulted_on: date | None
+    approved_on: date | None
+    works_on: date | None
+    accepted_on: date | None
+    managed_on: date | None
+    created_by: str
+    version: int
+    actions: list[str] = Field(default_factory=list)
+
+
+class ConsultationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    held_on: date
+    households: int = Field(ge=1, le=100_000, description="households of the courtyards")
+    present: int = Field(ge=0, le=100_000, description="households that took part")
+    votes_for: int = Field(ge=0, le=100_000)
+    votes_against: int = Field(ge=0, le=100_000)
+    abstained: int = Field(0, ge=0, le=100_000)
+    decision: Decision
+    note: str | None = Field(None, max_length=4000)
+
+
+class ConsultationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    held_on: date
+    households: int
+    present: int
+    votes_for: int
+    votes_against: int
+    abstained: int
+    decision: Decision
+    note: str | None
+    minutes_type: str
+    minutes_sha256: str
+    recorded_by: str
+    recorded_at: datetime
+
+
+class ProjectEntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    at: datetime
+    on: date
+    actor: str
+    action: str
+    from_state: str | None
+    to_state: str | None
+    note: str | None
+    photos: list[int] = Field(default_factory=list)
+
+
+class ProjectDetail(ProjectOut):
+    consultations: list[ConsultationOut]
+    timeline: list[ProjectEntryOut]
+
+
+class MoveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: str = Field(max_length=16)
+    on: date | None = Field(None, description="the day it happened; today when not given")
+    note: str | None = Field(None, max_length=4000)
+    version: int | None = Field(None, description="the version you saw: a stale one is a 409")
+
+
+class ProgressOut(BaseModel):
+    community_id: int | None  # None: the street as a whole
+    name: str | None
+    projects: int
+    by_state: dict[str, int]
+    renovated: int  # courtyards whose works were accepted in the span

@@ -116,8 +116,11 @@ def site_visible_or_raise(
     return node
 
 
-def _site_type(node: TerritoryNode) -> SiteType | None:
+def site_type(node: TerritoryNode) -> SiteType | None:
     return SiteType(node.site_type) if node.site_type else None
+
+
+_site_type = site_type
 
 
 def sheet_of(session: Session, *, site: TerritoryNode, keep: bool = True) -> FacilitySite:
@@ -383,6 +386,39 @@ def set_level(
     sheet.level = level
     recount(session, sheet=sheet, site=site)
     return sheet
+
+
+def record(
+    session: Session,
+    *,
+    site: TerritoryNode,
+    codes: Sequence[str],
+    status: ItemStatus,
+    on: date,
+    by: str,
+    source: str,
+) -> None:
+    """Items the platform itself records (a renovation's accepted works): an item with a grid
+    event still open keeps it, and stays a defect until that event is closed as verified; one
+    checked later than `on` keeps that later word."""
+    sheet = sheet_of(session, site=site)
+    rows = items_of(session, site_id=site.id)
+    now = utcnow()
+    for code in codes:
+        row = rows.get(code) or _row(session, site, code)
+        if row.defect_incident_id is not None and status == ItemStatus.present:
+            continue
+        if row.checked_on is not None and row.checked_on > on:
+            continue
+        row.status = status
+        row.checked_on = on
+        row.checked_by = by
+        row.checked_by_user_id = None
+        row.source = source
+        row.updated_at = now
+        rows[code] = row
+    session.flush()
+    recount(session, sheet=sheet, site=site, rows=rows)
 
 
 def photo_or_raise(session: Session, *, site: TerritoryNode, photo_id: int) -> FacilityPhoto:

@@ -26,6 +26,7 @@ from pingan.errors import PinganError
 from pingan.events import service as event_service
 from pingan.faces import service as face_service
 from pingan.faces.models import METHOD_LABEL
+from pingan.i18n import gettext
 from pingan.incidents import service as incident_service
 from pingan.masking import mask
 from pingan.patrol import dispatch
@@ -218,6 +219,8 @@ def install(app: FastAPI, pages: Pages) -> None:
             show_devices=principal.holds(Perm.devices_read),
             show_responders=principal.holds(Perm.alarms_handle),
             show_incidents=principal.holds(Perm.incidents_read),
+            show_facilities=principal.holds(Perm.facilities_read),
+            site_types={k.value: gettext(v, lang_of(request)) for k, v in SITE_TYPE_LABEL.items()},
             incident_kinds=incident_words["kinds"],
             incident_states=incident_words["states"],
         )

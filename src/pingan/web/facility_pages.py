@@ -5,7 +5,7 @@ the API."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from statistics import mean
 from typing import TYPE_CHECKING, Any
 
@@ -17,9 +17,16 @@ from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
 from pingan.devices.models import KIND_LABEL as DEVICE_LABEL
 from pingan.errors import PinganError
-from pingan.facilities import service
+from pingan.facilities import flows, renovation, service
 from pingan.facilities.checklist import Checklist
-from pingan.facilities.models import STATUS_LABEL, ItemStatus
+from pingan.facilities.models import (
+    CATEGORY_LABEL,
+    DECISION_LABEL,
+    PROJECT_STATE_LABEL,
+    STATUS_LABEL,
+    ItemStatus,
+    ProjectState,
+)
 from pingan.i18n import N_, gettext
 from pingan.territory import service as territory_service
 from pingan.territory.models import SITE_TYPE_LABEL, NodeKind
@@ -261,3 +268,109 @@ WORDS: dict[str, str] = {
     "saved": N_("已保存"),
     "defect": N_("整改中"),
 }
+
+
+def renovation_words(request: Request) -> dict[str, Any]:
+    lang = lang_of(request)
+    return {
+        "states": {s.value: gettext(w, lang) for s, w in PROJECT_STATE_LABEL.items()},
+        "categories": {c.value: gettext(w, lang) for c, w in CATEGORY_LABEL.items()},
+        "actions": {a.value: gettext(w, lang) for a, w in flows.ACTION_LABEL.items()},
+        "decisions": {d.value: gettext(w, lang) for d, w in DECISION_LABEL.items()},
+        "entries": {"created": gettext(N_("立项计划"), lang)}
+        | {a.value: gettext(w, lang) for a, w in flows.ACTION_LABEL.items()},
+        "failed": gettext(WORDS["failed"], lang),
+    }
+
+
+def install_renovation(app: FastAPI, pages: Pages) -> None:
+    @app.get("/facilities/renovation", include_in_schema=False)
+    def renovation_board(
+        request: Request,
+        principal: Principal = Depends(pages.viewer(Perm.facilities_read)),
+        community: int | None = None,
+    ) -> Response:
+        today = renovation.today()
+        with pages.session(principal, request) as session:
+            within = _within(session, principal, community)
+            projects, _total = renovation.get_all(
+                session, actor=principal, within=within, limit=1000
+            )
+            year = renovation.progress(
+                session, actor=principal, since=date(today.year, 1, 1), until=today
+            )
+            three = renovation.progress(
+                session, actor=principal, since=date(today.year - 2, 1, 1), until=today
+            )
+            site_ids = {s for p in projects for s in p.sites}
+            names = territory_service.names(
+                session,
+                node_ids=[*site_ids, *(r.community_id for r in year if r.community_id)],
+            )
+            communities = territory_service.get_all_of_kinds(
+                session, actor=principal, kinds=[NodeKind.community], perm=Perm.facilities_read
+            )
+            courtyards = [
+                s
+                for s in territory_service.get_all_of_kinds(
+                    session,
+                    actor=principal,
+                    kinds=[NodeKind.site],
+                    perm=Perm.renovation_manage,
+                    limit=100_000,
+                )
+                if s.site_type in service.COURTYARDS
+            ]
+            book = service.checklist(session)
+        columns: dict[str, list[Any]] = {s.value: [] for s in ProjectState}
+        for project in projects:
+            columns[project.state.value].append(project)
+        spans = {r.community_id: len(r.renovated) for r in three}
+        return pages.render(
+            request,
+            "renovation.html",
+            principal=principal,
+            columns=columns,
+            progress=[(r, spans.get(r.community_id, 0)) for r in year],
+            names=names,
+            communities=communities,
+            chosen=community,
+            courtyards=courtyards,
+            items=[(f"{g.code}.{i.code}", i.name) for g, i in book.items()],
+            today=today,
+            words=renovation_words(request),
+            may_plan=principal.holds(Perm.renovation_manage),
+        )
+
+    @app.get("/facilities/renovation/{project_id}", include_in_schema=False)
+    def renovation_project(
+        request: Request,
+        project_id: int,
+        principal: Principal = Depends(pages.viewer(Perm.facilities_read)),
+    ) -> Response:
+        with pages.session(principal, request) as session:
+            try:
+                project = renovation.get_visible_or_raise(
+                    session, actor=principal, project_id=project_id
+                )
+            except PinganError:
+                return pages.not_found(request, principal, f"#{project_id}")
+            meetings = renovation.consultations(session, project=project)
+            entries = renovation.timeline(session, project=project)
+            names = territory_service.names(session, node_ids=project.sites)
+            book = service.checklist(session)
+        return pages.render(
+            request,
+            "renovation_project.html",
+            principal=principal,
+            project=project,
+            meetings=meetings,
+            entries=entries,
+            names=names,
+            items={f"{g.code}.{i.code}": i.name for g, i in book.items()},
+            actions=[a.value for a in renovation.actions_for(principal, project)],
+            may_consult=principal.can(Perm.renovation_manage, project.path)
+            and flows.next_state(project.state, flows.Action.consult) is not None,
+            today=renovation.today(),
+            words=renovation_words(request),
+        )

@@ -312,3 +312,4 @@ def install(app: FastAPI) -> None:
     phone.install(app, pages)
     incident_pages.install(app, pages)
     facility_pages.install(app, pages)
+    facility_pages.install_renovation(app, pages)

@@ -48,7 +48,7 @@ PHONE = "/m/"  # the patrol phone page, and the scope of its service worker
 MENU: tuple[MenuItem, ...] = (
     MenuItem("/desk", N_("报警值班台"), Perm.alarms_read, "1"),
     MenuItem("/incidents", N_("网格事件"), (Perm.incidents_read, Perm.incidents_streets), "e"),
-    MenuItem("/facilities", N_("物防"), Perm.facilities_read, "f"),
+    MenuItem("/facilities", N_("物防设施"), Perm.facilities_read, "f"),
     MenuItem("/map", N_("地图"), Perm.territory_read, "2"),
     MenuItem("/devices", N_("设备监测"), Perm.devices_read, "3"),
     MenuItem("/stats", N_("统计分析"), Perm.alarms_read, "4"),

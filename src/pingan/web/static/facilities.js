@@ -4,7 +4,6 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const words = JSON.parse($("words").textContent);
-  const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
   const community = $("community");
   if (community) community.addEventListener("change", () => community.form.submit());
@@ -14,21 +13,10 @@
   if (box && window.L) {
     const map = L.map(box, { attributionControl: false, preferCanvas: true });
     pingan.baseMap(map);
-    const colour = (p) => (p >= 1 ? "#2b8a3e" : p >= 0.8 ? "#94d82d" : p >= 0.5 ? "#f08c00" : "#c92a2a");
     const within = box.dataset.community ? `within=${box.dataset.community}` : "";
     const url = pingan.layerUrl(`/api/v1/map/facilities${within ? "?" + within : ""}`);
     fetch(url).then((r) => r.json()).then((data) => {
-      const layer = L.geoJSON(data, {
-        pointToLayer: (f, at) => L.circleMarker(at, {
-          radius: 8, color: "#fff", weight: 1, fillOpacity: 0.9, fillColor: colour(f.properties.completeness),
-          className: "facility",
-        }),
-        onEachFeature: (f, l) => l.bindPopup(
-          `<strong>${esc(f.properties.name)}</strong><br>${esc(words.site_types[f.properties.site_type] || "")}<br>` +
-          `${esc(words.completeness)}: ${Math.round(100 * f.properties.completeness)}% (${f.properties.present}/${f.properties.required})` +
-          `${f.properties.defects ? `<br>${esc(words.defects)}: ${f.properties.defects}` : ""}<br>` +
-          `<a href="/facilities/sites/${f.properties.id}">${esc(words.details)}</a>`),
-      }).addTo(map);
+      const layer = pingan.facilityLayer(data, words).addTo(map);
       if (layer.getBounds().isValid()) map.fitBounds(layer.getBounds(), { padding: [20, 20] });
       else map.setView([30.70, 103.80], 14);
       box.dataset.loaded = "yes";

@@ -75,6 +75,11 @@
     }).addTo(map);
     control.addOverlay(layer, words.incidents);
     box.dataset.loaded = "incidents";
+  }).then(() => (box.dataset.facilities ? get("facilities") : null)).then((data) => {
+    if (!data) return;
+    // Physical defence: the sites coloured by completeness, off until chosen (over the sites).
+    control.addOverlay(pingan.facilityLayer(data, words.facilities), words.facilities.layer);
+    box.dataset.loaded = "facilities";
   }).then(() => (box.dataset.responders ? get("responders") : null)).then((data) => {
     if (!data) return;
     // Who the centre can send: on duty, with a recent position; busy ones are hollow.

@@ -91,6 +91,23 @@ window.pingan = (() => {
       }
     });
   }
+  // Sites coloured by their physical-defence completeness (the facilities desk, the map).
+  const esc = (t) => String(t ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  function facilityLayer(data, words) {
+    const colour = (p) => (p >= 1 ? "#2b8a3e" : p >= 0.8 ? "#94d82d" : p >= 0.5 ? "#f08c00" : "#c92a2a");
+    return L.geoJSON(data, {
+      pointToLayer: (f, at) => L.circleMarker(at, {
+        radius: 8, color: "#fff", weight: 1, fillOpacity: 0.9, fillColor: colour(f.properties.completeness),
+        className: "facility",
+      }),
+      onEachFeature: (f, l) => l.bindPopup(
+        `<strong>${esc(f.properties.name)}</strong><br>${esc(words.site_types[f.properties.site_type] || "")}<br>` +
+        `${esc(words.completeness)}: ${Math.round(100 * f.properties.completeness)}% (${f.properties.present}/${f.properties.required})` +
+        `${f.properties.defects ? `<br>${esc(words.defects)}: ${f.properties.defects}` : ""}<br>` +
+        `<a href="/facilities/sites/${f.properties.id}">${esc(words.details)}</a>`),
+    });
+  }
+
   function layerUrl(path) {
     return basemap.crs === "wgs84" ? path : `${path}${path.includes("?") ? "&" : "?"}crs=${basemap.crs}`;
   }
@@ -139,5 +156,5 @@ window.pingan = (() => {
   });
   document.addEventListener("fullscreenchange", () => { if (!document.fullscreenElement) setWall(false); });
 
-  return { time, localiseTimes, act, headline, alarmStream, setWall, baseMap, layerUrl, crs: basemap.crs };
+  return { time, localiseTimes, act, headline, alarmStream, setWall, baseMap, layerUrl, facilityLayer, crs: basemap.crs };
 })();
