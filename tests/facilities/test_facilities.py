@@ -476,3 +476,32 @@ def test_the_figures_of_physical_defence(client: TestClient, staff: World) -> No
     assert [r[0] for r in rows("inspections", "street_admin")] == ["光华社区", "红光社区"]
     r = client.get("/api/v1/figures/facility_courtyards.csv", headers=staff.auth("gh_admin"))
     assert r.status_code == 200 and "community,courtyards,three_basics,ratio" in r.text
+
+
+def test_the_same_inspection_sent_twice_at_once_is_kept_once(
+    client: TestClient, staff: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both sends looked for the key before either was written: the second meets the unique
+    key, and is answered with the first."""
+    body = inspection(staff.nodes["gh_site"])
+    first = send(client, staff, "gh_grid", body)
+    assert first.status_code == 201
+    looked = staff.session.scalar  # the race: the first lookup saw nothing
+
+    calls = {"n": 0}
+
+    def blind(stmt: Any, *args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        return None if calls["n"] == 1 else looked(stmt, *args, **kwargs)
+
+    monkeypatch.setattr(staff.session, "scalar", blind)
+    from pingan.auth import service as auth_service
+    from pingan.facilities.schemas import InspectionIn
+
+    user = auth_service.get(staff.session, user_id=staff.users["gh_grid"])
+    assert user is not None
+    actor = auth_service.principal_for(staff.session, user=user)
+    again, new = service.inspect(staff.session, actor=actor, data=InspectionIn(**body))
+    assert not new and again.id == first.json()["id"]
+    monkeypatch.undo()
+    assert staff.session.scalar(select(func.count(Inspection.id))) == 1

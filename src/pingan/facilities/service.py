@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pingan import datafile
@@ -558,8 +559,15 @@ def inspect(
         not_applicable=sum(s == ItemStatus.na for s in statuses),
         note=data.note,
     )
-    session.add(inspection)
-    session.flush()
+    try:
+        with session.begin_nested():  # the same inspection sent twice at once: one is kept
+            session.add(inspection)
+            session.flush()
+    except IntegrityError:
+        known = session.scalar(select(Inspection).where(Inspection.client_key == data.client_key))
+        if known is None or known.site_id != site.id:
+            raise Conflict("inspection_key", field="client_key") from None
+        return known, False
     rows = items_of(session, site_id=site.id)
     stored = {
         code: InspectionAnswer(

@@ -190,7 +190,14 @@
     return fetch("/api/v1/inspections", { method: "POST", body, credentials: "same-origin" });
   }
 
+  let flushing = false;  // the network's return, the timer and a send may all ask at once
   async function flush() {
+    if (flushing) return;
+    flushing = true;
+    try { await send(); } finally { flushing = false; }
+    await showQueue();
+  }
+  async function send() {
     for (const { key, value } of await queue.all().catch(() => [])) {
       const r = await post(value).catch(() => null);
       if (!r) break;  // still no network
@@ -203,7 +210,6 @@
         notice(fmt(W.failed, { reason: problem.detail || r.statusText }), true);
       }
     }
-    await showQueue();
   }
   async function showQueue() {
     const n = (await queue.all().catch(() => [])).length;
