@@ -265,8 +265,6 @@ WORDS: dict[str, str] = {
     "late": N_("已超期"),
     "due_on": N_("应于 {day} 前检查"),
     "none_due": N_("没有需要检查的小区/单位"),
-    "saved": N_("已保存"),
-    "defect": N_("整改中"),
 }
 
 
