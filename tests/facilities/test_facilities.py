@@ -292,12 +292,34 @@ def test_an_inspection_failure_goes_to_a_grid_event_and_back_to_present(
     assert (ext["status"], ext["defect"], ext["source"]) == ("present", False, "incident")
     assert found["present"] == before + 1 and found["defects"] == 0
     assert found["bundles"]["three_basics"]
+    # The fix did not hold (the inspector's rating as the case's reporter): a defect again, as
+    # the inspection found it, and an inspection saying "present" meanwhile does not end it.
+    token = staff.session.get(Incident, case_id).token  # type: ignore[union-attr]
+    r = client.post(
+        f"/api/v1/public/incidents/{token}/rating",
+        json={"rating": "unsatisfied", "fixed": False, "note": "灭火器又被拿走了"},
+    )
+    assert r.status_code == 200, r.text
+    ext = item_of(sheet(client, staff, "gh_site"), "fire.extinguishers")
+    assert (ext["status"], ext["defect"], ext["incident_id"]) == ("missing", True, case_id)
+    assert send(client, staff, "gh_grid", inspection(site)).status_code == 201
+    ext = item_of(sheet(client, staff, "gh_site"), "fire.extinguishers")
+    assert (ext["status"], ext["defect"]) == ("missing", True)
+    for user, step in (
+        ("gh_property", {"action": "done"}),
+        ("gh_grid", {"action": "verify"}),
+        ("gh_admin", {"action": "close"}),
+    ):
+        photos = [jpeg()] if step["action"] == "done" else None
+        r = move(client, staff, user, case_id, photos=photos, **step)
+        assert r.status_code == 200, (step, r.text)
+    assert not item_of(sheet(client, staff, "gh_site"), "fire.extinguishers")["defect"]
     # The next month's inspection shows what changed since this one.
-    r = send(client, staff, "gh_grid", inspection(site))
+    r = send(client, staff, "gh_grid", inspection(site, failed={"building.lighting": "broken"}), 1)
     assert r.status_code == 201, r.text
-    assert r.json()["previous_id"] == done["id"] and r.json()["opened"] == []
+    assert r.json()["previous_id"] != done["id"] and len(r.json()["opened"]) == 1
     assert r.json()["changes"] == [
-        {"code": "fire.extinguishers", "before": "missing", "after": "present"}
+        {"code": "building.lighting", "before": "present", "after": "broken"}
     ]
 
 

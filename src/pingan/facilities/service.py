@@ -593,8 +593,11 @@ def inspect(
                 )
                 row.defect_incident_id = case.id
             stored[code].incident_id = row.defect_incident_id
-        # A later register entry (or inspection) than this one keeps its word.
-        if row.checked_on is None or row.checked_on <= at.astimezone(SHANGHAI).date():
+            row.status = answer.status  # a defect is what was found, whatever was said since
+        # A later register entry (or inspection) than this one keeps its word; an item whose
+        # grid event is open stays as it was found until that event is closed as verified.
+        settled = row.defect_incident_id is None or answer.status in FAILED
+        if settled and (row.checked_on is None or row.checked_on <= at.astimezone(SHANGHAI).date()):
             row.status = answer.status
             # What the answer does not say (a count, a wall's height) the register keeps.
             if stored[code].count is not None:
@@ -796,10 +799,12 @@ def incident_moved(session: Session, *, incident: Incident, at: datetime) -> Non
         session.scalars(select(FacilityItem).where(FacilityItem.defect_incident_id == incident.id))
     )
     if incident.is_open and incident.reopened and not rows:
-        rows = _reopened(session, incident=incident)
-        for row in rows:
+        found = _reopened(session, incident=incident)
+        for row, status in found:
             row.defect_incident_id = incident.id
+            row.status = status
             row.updated_at = at
+        rows = [row for row, _status in found]
     elif incident.state == IncidentState.closed and incident.verified_at is not None:
         for row in rows:
             row.status = ItemStatus.present
@@ -826,19 +831,21 @@ def incident_moved(session: Session, *, incident: Incident, at: datetime) -> Non
             recount(session, sheet=sheet, site=site)
 
 
-def _reopened(session: Session, *, incident: Incident) -> list[FacilityItem]:
-    """The items whose defect a reopened event had closed."""
+def _reopened(session: Session, *, incident: Incident) -> list[tuple[FacilityItem, ItemStatus]]:
+    """The items whose defect a reopened event had closed, with what the inspection found."""
     found = session.execute(
-        select(InspectionAnswer.code, Inspection.site_id)
+        select(InspectionAnswer.code, Inspection.site_id, InspectionAnswer.status)
         .join(Inspection, Inspection.id == InspectionAnswer.inspection_id)
         .where(InspectionAnswer.incident_id == incident.id)
+        .order_by(Inspection.at)
     ).all()
-    return [
-        row
-        for code, site_id in {(c, s) for c, s in found}
-        if (row := items_of(session, site_id=site_id).get(code)) is not None
-        and row.defect_incident_id is None
-    ]
+    first = {(code, site_id): status for code, site_id, status in reversed(found)}
+    out = []
+    for (code, site_id), status in first.items():
+        row = items_of(session, site_id=site_id).get(code)
+        if row is not None and row.defect_incident_id is None:
+            out.append((row, ItemStatus(status)))
+    return out
 
 
 def source_of(session: Session, *, incident_id: int) -> tuple[Inspection, str] | None:
