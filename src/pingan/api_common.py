@@ -314,3 +314,9 @@ def form_json(model: type[Any], raw: str, field: str) -> Any:
         raise RequestValidationError(
             [{**e, "loc": ("body", field, *e["loc"])} for e in exc.errors()]
         ) from exc
+
+
+def jpeg_response(data: bytes) -> Response:
+    """A stored photo (re-encoded JPEG, pingan.photos) for the one who may see it: not cached
+    by anything shared."""
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private"})

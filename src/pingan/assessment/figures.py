@@ -150,6 +150,7 @@ class Figures:
         self._names: dict[int, str] | None = None
         self._incidents: list[incident_service.FigureRow] | None = None
         self._sheets: list[tuple[TerritoryNode, FacilitySite]] | None = None
+        self._late: list[facility_service.Due] | None = None
 
     def names(self) -> dict[int, str]:
         if self._names is None:
@@ -267,9 +268,7 @@ class Figures:
         count, ratio = "count", "ratio"
         sheets = self.facility_sheets()
         courtyards = [s for _n, s in sheets if s.site_type in COURTYARDS]
-        late = {d.site.id for d in facility_service.schedule(
-            self.session, actor=self.actor, overdue_only=True
-        )}  # fmt: skip
+        late = {d.site.id for d in self.late_inspections()}
         rows: list[list[Any]] = [
             [N_("技防"), N_("设备数"), len(devices), count],
             [
@@ -327,6 +326,13 @@ class Figures:
             self._sheets = facility_service.sheets(self.session, actor=self.actor)
         return self._sheets
 
+    def late_inspections(self) -> list[facility_service.Due]:
+        if self._late is None:
+            self._late = facility_service.schedule(
+                self.session, actor=self.actor, overdue_only=True
+            )
+        return self._late
+
     def facility_items(self) -> Figure:
         """For each site type and item of the checklist: the share of sites with it present."""
         book = facility_service.checklist(self.session)
@@ -377,7 +383,7 @@ class Figures:
         made = facility_service.inspections_in(
             self.session, actor=self.actor, since=self.period.since, until=self.period.until
         )
-        late = facility_service.schedule(self.session, actor=self.actor, overdue_only=True)
+        late = self.late_inspections()
         per: dict[int, dict[str, Any]] = defaultdict(
             lambda: {"sites": 0, "made": 0, "failed": 0, "late": set(), "cases": []}
         )

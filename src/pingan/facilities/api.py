@@ -22,6 +22,7 @@ from pingan.api_common import (
     StrictQuery,
     form_json,
     in_transaction,
+    jpeg_response,
     needs,
     page_of,
     read_photos,
@@ -210,10 +211,6 @@ async def put_item(
     return await in_transaction(request, save, actor=actor)
 
 
-def _jpeg(data: bytes) -> Response:
-    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private"})
-
-
 @router.get(
     "/facilities/sites/{site_id}/photos/{photo_id}",
     response_class=Response,
@@ -221,7 +218,7 @@ def _jpeg(data: bytes) -> Response:
 )
 def facility_photo(site_id: int, photo_id: int, actor: Actor, session: DB) -> Response:
     site = service.site_visible_or_raise(session, actor=actor, site_id=site_id)
-    return _jpeg(service.photo_or_raise(session, site=site, photo_id=photo_id).data)
+    return jpeg_response(service.photo_or_raise(session, site=site, photo_id=photo_id).data)
 
 
 # --- inspections --------------------------------------------------------------------------------
@@ -582,4 +579,6 @@ async def move_project(
 )
 def project_photo(project_id: int, photo_id: int, actor: Actor, session: DB) -> Response:
     project = renovation.get_visible_or_raise(session, actor=actor, project_id=project_id)
-    return _jpeg(renovation.photo_or_raise(session, project=project, photo_id=photo_id).data)
+    return jpeg_response(
+        renovation.photo_or_raise(session, project=project, photo_id=photo_id).data
+    )

@@ -288,13 +288,10 @@ def _item_or_raise(book: Checklist, site: TerritoryNode, code: str, field: str) 
     return item
 
 
-def _row(session: Session, site: TerritoryNode, code: str) -> FacilityItem:
-    row = session.scalar(
-        select(FacilityItem).where(FacilityItem.site_id == site.id, FacilityItem.code == code)
-    )
-    if row is None:
-        row = FacilityItem(site_id=site.id, code=code, status=ItemStatus.unknown)
-        session.add(row)
+def _new_row(session: Session, site: TerritoryNode, code: str) -> FacilityItem:
+    """An item the site's register has no entry for yet (the callers looked in items_of)."""
+    row = FacilityItem(site_id=site.id, code=code, status=ItemStatus.unknown)
+    session.add(row)
     return row
 
 
@@ -359,7 +356,7 @@ def set_items(
             raise Invalid("bad_attribute", field="details", reason=str(exc)) from exc
         if data.status == ItemStatus.unknown:
             raise Invalid("facility_status", field="status")
-        row = rows.get(code) or _row(session, site, code)
+        row = rows.get(code) or _new_row(session, site, code)
         if row.defect_incident_id is not None and data.status == ItemStatus.present:
             raise Conflict("facility_defect_open", field="status", incident=row.defect_incident_id)
         row.status = data.status
@@ -406,7 +403,7 @@ def record(
     rows = items_of(session, site_id=site.id)
     now = utcnow()
     for code in codes:
-        row = rows.get(code) or _row(session, site, code)
+        row = rows.get(code) or _new_row(session, site, code)
         if row.defect_incident_id is not None and status == ItemStatus.present:
             continue
         if row.checked_on is not None and row.checked_on > on:
@@ -585,7 +582,7 @@ def inspect(
     for code, (item, answer, _details) in answers.items():
         mine = [photos[i] for i in answer.photos]
         _add_photos(session, site, code, mine, answer_id=stored[code].id, at=at)
-        row = rows.get(code) or _row(session, site, code)
+        row = rows.get(code) or _new_row(session, site, code)
         if answer.status in FAILED:
             if row.defect_incident_id is None:
                 case = _open_case(

@@ -23,6 +23,7 @@ from pingan.api_common import (
     client_ip,
     form_json,
     in_transaction,
+    jpeg_response,
     needs,
     page_of,
     read_photos,
@@ -277,10 +278,6 @@ def map_incidents(actor: Actor, session: DB, crs: MapCRS = CRS.wgs84) -> dict[st
     )
 
 
-def _jpeg(data: bytes) -> Response:
-    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private"})
-
-
 @router.get(
     "/incidents/{incident_id}/photos/{photo_id}",
     response_class=Response,
@@ -288,7 +285,7 @@ def _jpeg(data: bytes) -> Response:
 )
 def incident_photo(incident_id: int, photo_id: int, actor: Actor, session: DB) -> Response:
     incident = service.get_visible_or_raise(session, actor=actor, incident_id=incident_id)
-    return _jpeg(service.photo_or_raise(session, incident=incident, photo_id=photo_id).data)
+    return jpeg_response(service.photo_or_raise(session, incident=incident, photo_id=photo_id).data)
 
 
 ActField = Annotated[str, Form(description="The move as JSON (ActIn)")]
@@ -369,7 +366,7 @@ def own_case_photo(token: str, photo_id: int, session: DB) -> Response:
     incident = _case_or_404(session, token)
     if photo_id not in service.public_photos(session, incident=incident):
         raise NotFound(what=phrase(N_("照片 {n}"), n=photo_id))
-    return _jpeg(service.photo(session, photo_id=photo_id).data)
+    return jpeg_response(service.photo(session, photo_id=photo_id).data)
 
 
 @router.post(
