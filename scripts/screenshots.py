@@ -190,6 +190,8 @@ def shoot(passwords: dict[str, str]) -> None:
         community.screenshot(path=str(OUT / "facility.png"))
         ready(admin, "/facilities/renovation")
         admin.screenshot(path=str(OUT / "renovation.png"), full_page=True)
+        ready(admin, "/targets")
+        admin.screenshot(path=str(OUT / "targets.png"), full_page=True)
         inspector = signed_in("jd_inspector", 390, 844)
         ready(inspector, "/m/inspect")
         inspector.select_option("select[name=site]", index=1)

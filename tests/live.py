@@ -98,6 +98,24 @@ class Live:
         engine.dispose()
         return self.devices[code]
 
+    def add_user(self, username: str, role: Role, node: str, password: str, name: str) -> None:
+        """An account bound at one of the territory's nodes, for a page to be opened as."""
+        engine = make_engine(self.settings)
+        with Session(engine) as s:
+            s.info["actor"] = "test"
+            auth_service.create(
+                s,
+                actor=SYSTEM,
+                data=UserCreate(
+                    username=username,
+                    display_name=name,
+                    password=password,
+                    roles=[BindingIn(role=role, node_id=self.nodes[node])],
+                ),
+            )
+            s.commit()
+        engine.dispose()
+
     def serve(self) -> None:
         self.port = free_port()
         log = open(Path(self.settings.var_dir) / "serve.log", "ab")  # noqa: SIM115

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -226,12 +227,13 @@ def _a_month_of_incidents(db: Session) -> None:
 def _a_year_of_inspections(db: Session) -> None:
     """Every site's facility register and a year of inspections on the schedule; the defects
     they found sent to the grid, most closed (the item present again), a few still open."""
-    from pingan import demo_facilities
+    from pingan import demo_facilities, demo_targets
     from pingan.facilities import service as facility_service
     from pingan.facilities.models import FacilityItem, FacilitySite, Inspection, ItemStatus
     from pingan.incidents.models import Channel, Incident
 
-    counts = demo_facilities.year(db, actor=SYSTEM)
+    month_ends = demo_targets.MonthEnds(db)
+    counts = demo_facilities.year(db, actor=SYSTEM, month_end=month_ends.take)
     sites = db.scalars(select(TerritoryNode).where(TerritoryNode.kind == NodeKind.site)).all()
     sheets = db.scalars(select(FacilitySite)).all()
     assert counts["sites"] == len(sites) == len(sheets) > 100
@@ -273,3 +275,41 @@ def _a_year_of_inspections(db: Session) -> None:
     )
     assert this_year or renovation.today().month < 3
     assert demo_facilities.year(db, actor=SYSTEM) == {}
+    _the_seeds_targets(db, month_ends)
+
+
+def _the_seeds_targets(db: Session, month_ends: Any) -> None:
+    """The seed's targets, computed where the platform can and entered with evidence where it
+    cannot, each with a trend of more than one point."""
+    from pingan import demo_targets
+    from pingan.targets import service as target_service
+    from pingan.targets.models import Reading, Source, Target
+
+    # Read at every month's end of the year (the measures that cannot look back).
+    assert len(month_ends.values["courtyards_three_basics"]) >= 11
+    counts = demo_targets.seed(db, month_ends=month_ends)
+    targets = {t.name: t for t in db.scalars(select(Target))}
+    assert counts["targets"] == len(targets) == 8
+    goals = {t.name: (t.target_value, t.unit, t.measure) for t in targets.values()}
+    assert goals["今年改造老旧院落"] == (20, "个", "courtyards_renovated")
+    assert goals["三年改造老旧院落"][0] == 150
+    assert goals["背街小巷整治"] == (61, "条", None)
+    assert goals["注册志愿者"][0] == 15_000
+    assert goals["小区共享单车停放点"][:2] == (20, "个")
+    assert goals["老旧院落水电气改造"][0] == 8
+    renovated = target_service.standing(db, target=targets["今年改造老旧院落"])
+    assert renovated.value is not None and 0 < renovated.value < 20
+    utilities = target_service.standing(db, target=targets["老旧院落水电气改造"])
+    assert utilities.value is not None and utilities.value >= 2
+    committees = target_service.standing(db, target=targets["商住小区业委会或自管会全覆盖"])
+    assert committees.value is not None and 45 < committees.value < 100
+    for target in targets.values():
+        points = db.scalars(select(Reading.on).where(Reading.target_id == target.id)).all()
+        assert len(set(points)) > 1 or target.starts_on.month == 12, target.name
+    alleys = db.scalars(
+        select(Reading).where(
+            Reading.target_id == targets["背街小巷整治"].id, Reading.source == Source.entered
+        )
+    ).all()
+    assert alleys and all(r.note for r in alleys) and any(r.evidence for r in alleys)
+    assert demo_targets.seed(db, month_ends=month_ends) == {}

@@ -31,6 +31,7 @@ from pingan.limits import BodyLimits, Window
 from pingan.patrol import api as patrol_api
 from pingan.runtime import Runtime
 from pingan.security import SecurityHeaders
+from pingan.targets import api as targets_api
 from pingan.territory import api as territory_api
 from pingan.web import pages
 from pingan.workers import Workers
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(alarms_api.router, prefix=API_PREFIX)
     app.include_router(ingest_http.router, prefix=API_PREFIX)
     app.include_router(figures_api.router, prefix=API_PREFIX)
+    app.include_router(targets_api.router, prefix=API_PREFIX)
     app.include_router(faces_api.router, prefix=API_PREFIX)
     app.include_router(patrol_api.router, prefix=API_PREFIX)
     app.include_router(patrol_api.map_router, prefix=API_PREFIX)

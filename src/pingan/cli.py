@@ -244,21 +244,31 @@ def _demo_incidents(actor: Principal) -> None:
 
 
 def _demo_facilities(actor: Principal) -> None:
-    """Every site's facility register and a year of inspections."""
-    from pingan import demo_facilities
+    """Every site's facility register and a year of inspections; the street's targets."""
+    from pingan import demo_facilities, demo_targets
     from pingan.db.engine import session_scope
 
     started = time.monotonic()
     with session_scope(actor=actor.name) as session:
+        month_ends = demo_targets.MonthEnds(session)
         counts = demo_facilities.year(
-            session, actor=actor, progress=lambda step: typer.echo(f"  生成 making {step} …")
+            session,
+            actor=actor,
+            progress=lambda step: typer.echo(f"  生成 making {step} …"),
+            month_end=month_ends.take,
         )
+        aims = demo_targets.seed(session, month_ends=month_ends)
     if counts:
         typer.echo(
             f"演示物防台账与一年检查已生成 facility registers and a year of inspections made:"
             f" {counts['sites']} 个小区/单位 sites, {counts['inspections']} 次检查 inspections"
             f"（不合格项 failed items {counts['failed']}，整改事件 cases {counts['cases']}）"
             f" ({time.monotonic() - started:.0f} s)"
+        )
+    if aims:
+        typer.echo(
+            f"演示目标任务已生成 the street's targets set: {aims['targets']} 项 targets"
+            f"（填报 entries {aims['entries']}）"
         )
 
 

@@ -39,6 +39,7 @@ from pingan.facilities.schemas import (
     ProjectIn,
 )
 from pingan.incidents import service as incident_service
+from pingan.photos import document
 from pingan.territory.models import NodeKind, SiteType, TerritoryNode
 
 DONE_KEY = "demo_facilities"
@@ -68,8 +69,10 @@ def year(
     actor: Principal,
     now: datetime | None = None,
     progress: Callable[[str], None] | None = None,
+    month_end: Callable[[date], None] | None = None,
 ) -> dict[str, int]:
-    """Once per demo database: every site's register and a year of its inspections."""
+    """Once per demo database: every site's register and a year of its inspections;
+    `month_end` is told of each month's last day as the year's inspections pass it."""
     if meta.get(session, DONE_KEY):
         return {}
     say = progress or (lambda _s: None)
@@ -120,7 +123,11 @@ def year(
                     visits.append((at, site, kind.code))
                 at += timedelta(days=30 * months + rng.randrange(-4, 4))
     visits.sort(key=lambda v: v[0])
+    month = survey.astimezone(SHANGHAI).date().replace(day=1)
     for at, site, code in visits:
+        while month_end and at.astimezone(SHANGHAI).date() >= _next_month(month):
+            month = _next_month(month)
+            month_end(month - timedelta(days=1))
         community = places.community_of[site.id]
         officer = demo_incidents.staff_of(
             f"{community.name}网格员", Role.grid_officer, community.path
@@ -142,6 +149,10 @@ def year(
     meta.put(session, DONE_KEY, now.isoformat())
     session.flush()
     return counts
+
+
+def _next_month(first: date) -> date:
+    return date(first.year + first.month // 12, first.month % 12 + 1, 1)
 
 
 def _register(
@@ -171,8 +182,23 @@ def _register(
             details["staffed_hours"] = rng.choice([12, 16, 24, 24])
         if code == "perimeter.wall" and status == ItemStatus.present:
             details["height_m"] = rng.choice([1.8, 2.0, 2.2, 2.5])
+        if code == "management.organisation" and status == ItemStatus.present:
+            details["bodies"] = _bodies(rng, site)
         entries[code] = ItemIn(status=status, count=count, details=details, checked_on=day)
     service.set_items(session, actor=staff, site=site, entries=entries)
+
+
+def _bodies(rng: random.Random, site: TerritoryNode) -> list[str]:
+    """Who manages the site as the territory has it; most commercial compounds with a property
+    company have an owners' committee as well."""
+    found: list[str] = [site.management] if site.management and site.management != "none" else []
+    if (
+        site.site_type == SiteType.commercial_residential
+        and "owners_committee" not in found
+        and rng.random() < 0.7
+    ):
+        found.append("owners_committee")
+    return found
 
 
 def _inspect(
@@ -265,21 +291,24 @@ STAGES: tuple[tuple[int | None, ...], ...] = (
     (90, 60, None, None, None, None),  # residents have decided
     (40, None, None, None, None, None),  # planned
 )
-WORKS = (
+WORKS: tuple[tuple[list[str], str, list[str], list[str]], ...] = (
     (
         ["basic"],
         "改造供水、供电、燃气管网，更换老化线路",
         ["fire.extinguishers", "building.lighting"],
+        ["water", "power", "gas"],
     ),
     (
         ["basic", "complete"],
         "新建门卫室，安装门禁和楼道照明，建电动车集中充电棚",
         ["duty.guard_room", "entrance.access_control", "fire.ebike_area", "building.lighting"],
+        ["power"],
     ),
     (
         ["basic", "improve"],
         "整治围墙，增设周界监控和烟感，接入平台",
         ["perimeter.wall", "video.entrances", "fire.smoke_detectors"],
+        [],
     ),
 )
 
@@ -316,7 +345,7 @@ def _renovations(
     for n, (sites, stages) in enumerate(zip(groups, STAGES, strict=False)):
         community = places.community_of[sites[0].id]
         staff = places.people[community.id]
-        categories, works, items = WORKS[0] if len(sites) > 1 else WORKS[1 + n % 2]
+        categories, works, items, utilities = WORKS[0] if len(sites) > 1 else WORKS[1 + n % 2]
 
         def day(ago: int) -> date:
             return today - timedelta(days=ago)
@@ -330,6 +359,7 @@ def _renovations(
                 sites=[s.id for s in sites],
                 categories=categories,
                 works=works,
+                utilities=utilities,
                 items=items,
                 budget_yuan=budget,
                 funding=[
@@ -359,7 +389,7 @@ def _renovations(
                 decision=Decision.agreed,
                 note="院落居民议事会，自管会主持，街道、社区列席",
             ),
-            minutes=renovation.minutes_of(_minutes(n)),
+            minutes=document(_minutes(n)),
         )
         for action, ago in zip(
             (Action.approve, Action.start, Action.accept, Action.manage), stages[2:], strict=True

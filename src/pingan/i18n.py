@@ -120,6 +120,7 @@ MESSAGES: dict[str, str] = {
     "inspection_photo": N_("{item} 的照片序号不在上传的照片之中"),
     "inspection_key": N_("这份检查的编号已被另一份检查使用：请重新开始检查"),
     "project_sites": N_("改造项目的院落须在同一街道内"),
+    "project_utilities": N_("水、电、气改造属于基础类，请先选择基础类"),
     "project_funding": N_("资金来源合计 {funded} 元，超过预算 {budget} 元"),
     "project_date": N_("日期须在项目开始之后、不晚于今天，且不早于上一阶段"),
     "project_move": N_("项目当前为“{state}”，不能执行“{action}”"),
@@ -133,6 +134,15 @@ MESSAGES: dict[str, str] = {
     "consultation_majority": N_(
         "“同意实施”须有三分之二以上的户参与表决，且参与表决的四分之三以上同意（民法典第二百七十八条）"
     ),
+    "target_node": N_("目标须属于街道（全街道）或一个社区"),
+    "target_measure": N_("没有计算口径 {measure}：可选 {choices}；不选则按填报计"),
+    "target_deadline": N_("完成期限须晚于起始日期"),
+    "target_value": N_("目标值不能与基线值相同"),
+    "target_computed": N_("此目标由平台按“{measure}”自动计算，不能填报"),
+    "target_inactive": N_("此目标已停用，不能再填报"),
+    "target_reading_date": N_("填报日期须在目标起始日 {since} 之后、不晚于今天"),
+    "target_evidence": N_("佐证材料无法保存：{reason}"),
+    "target_changed": N_("该目标已被他人修改，请刷新后再操作"),
 }
 
 

@@ -66,3 +66,26 @@ def intake(data: bytes, *, max_side: int = MAX_SIDE, quality: int = 85) -> Photo
     out = io.BytesIO()
     rgb.save(out, "JPEG", quality=quality, optimize=True)  # no exif= given: none is written
     return Photo(out.getvalue(), rgb.width, rgb.height)
+
+
+DOCUMENT_MAX = 10 * 1024 * 1024  # a scanned PDF (minutes, an acceptance report), or a photo of it
+
+
+@dataclass(frozen=True)
+class Document:
+    data: bytes
+    content_type: str  # application/pdf | image/jpeg
+
+
+def document(data: bytes) -> Document:
+    """A paper as kept: a PDF as it came, a photo of it re-encoded without its metadata; anything
+    else is refused (ValueError with the reason)."""
+    if len(data) > DOCUMENT_MAX:
+        raise ValueError(f"over {DOCUMENT_MAX // (1024 * 1024)} MiB")
+    if data.startswith(b"%PDF-"):
+        return Document(data, "application/pdf")
+    try:
+        photo = intake(data)
+    except PhotoError as exc:
+        raise ValueError(f"not a PDF, JPEG, PNG or WebP file ({exc})") from exc
+    return Document(photo.jpeg, "image/jpeg")

@@ -33,6 +33,7 @@ from pingan.ingest.video import CameraStream
 from pingan.patrol import dispatch
 from pingan.patrol import service as patrol_service
 from pingan.runtime import Runtime
+from pingan.targets import service as target_service
 
 log = logging.getLogger("pingan.workers")
 
@@ -43,6 +44,7 @@ LOCK_RETENTION = 7_100_003
 LOCK_CARE = 7_100_004
 LOCK_DISPATCH = 7_100_005
 LOCK_INCIDENTS = 7_100_006
+LOCK_TARGETS = 7_100_007
 LOCK_CAMERA = 7_200_000  # + the camera's id
 COMPONENTS_S = 5.0  # how often the parts' health is looked at
 
@@ -88,6 +90,7 @@ class Workers:
         self._every("dead-letters", 3600, self.purge_dead_letters)
         self._every("care-list", self.settings.care_interval_s, self.care_list)
         self._every("dispatch", 2, self.dispatch)
+        self._every("targets", 3600, self.record_targets)
         self._every("components", COMPONENTS_S, self.watch_components)
         if self.faces is not None:
             self._every("cameras", 60, self.follow_cameras)
@@ -201,6 +204,12 @@ class Workers:
                 dispatch.auto_dispatch(session, rules=rules)
                 dispatch.pass_on_overdue(session, rules=rules)
                 patrol_service.close_overdue(session, rules=rules)
+
+    def record_targets(self) -> None:
+        """Today's reading of each computed target (hourly): the trend of what cannot look back."""
+        with unit_of_work(self.factory, actor="system:targets") as session:
+            if self._locked(session, LOCK_TARGETS):
+                target_service.record_all(session)
 
     def care_list(self) -> None:
         """Welfare checks for care-list people not seen for their N days."""

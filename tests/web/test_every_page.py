@@ -58,6 +58,8 @@ USER_DATA = {
     "renovation_projects": ["name", "works"],
     "renovation_consultations": ["note"],
     "renovation_entries": ["note"],
+    "targets": ["name", "definition", "unit"],
+    "target_readings": ["note", "entered_by"],
 }
 
 # The text of a page as a reader meets it: visible or not (a closed dialog, a hidden row), and the
@@ -155,6 +157,8 @@ def _ids(live: Live) -> dict[str, Any]:
                 "SELECT project_id FROM renovation_entries GROUP BY project_id"
                 " ORDER BY COUNT(*) DESC, project_id LIMIT 1"
             ),
+            # An entered target: its entries and their evidence shown.
+            "target_id": one("SELECT MIN(id) FROM targets WHERE measure IS NULL"),
         }
         # A resident's closed case with its photos: the page of its key.
         ids["token"] = conn.execute(

@@ -14,10 +14,7 @@ from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pingan.auth import service as auth_service
-from pingan.auth.principal import SYSTEM
 from pingan.auth.roles import Role
-from pingan.auth.schemas import BindingIn, UserCreate
 from pingan.db.engine import make_engine
 from pingan.facilities.models import FacilityItem, FacilityPhoto, Inspection
 from pingan.incidents.models import Incident
@@ -89,20 +86,8 @@ def test_the_desk_the_sheet_and_an_inspection_in_scope(client: TestClient, staff
 def test_an_inspection_on_a_phone_with_no_network_goes_when_it_is_back(
     live: Live, browser: Browser, tmp_path: Path
 ) -> None:
+    live.add_user("grid1", Role.grid_officer, "grid", "grid-officer-pw", "鱼凫路网格员")
     engine = make_engine(live.settings)
-    with Session(engine) as s:
-        s.info["actor"] = "test"
-        auth_service.create(
-            s,
-            actor=SYSTEM,
-            data=UserCreate(
-                username="grid1",
-                display_name="鱼凫路网格员",
-                password="grid-officer-pw",
-                roles=[BindingIn(role=Role.grid_officer, node_id=live.nodes["grid"])],
-            ),
-        )
-        s.commit()
     base = f"http://127.0.0.1:{live.port}"
     phone = browser.new_context(
         viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="zh-CN"

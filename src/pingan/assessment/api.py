@@ -25,6 +25,7 @@ FIGURE_READERS = (
     Perm.incidents_read,
     Perm.incidents_streets,
     Perm.facilities_read,
+    Perm.targets_read,
 )
 
 

@@ -24,14 +24,16 @@ from pingan.auth.roles import Perm
 from pingan.db.base import SHANGHAI
 from pingan.devices import service as device_service
 from pingan.errors import Invalid, NotFound
+from pingan.facilities import renovation
 from pingan.facilities import service as facility_service
-from pingan.facilities.models import FacilitySite
+from pingan.facilities.models import FacilitySite, ProjectState
 from pingan.facilities.service import COURTYARDS, THREE_BASICS
 from pingan.i18n import N_, phrase
 from pingan.incidents import service as incident_service
 from pingan.incidents.models import CHANNEL_LABEL, Channel
 from pingan.patrol import service as patrol_service
 from pingan.patrol.models import Member, Task, Team
+from pingan.targets import service as target_service
 from pingan.territory import service as territory_service
 from pingan.territory.models import (
     SITE_TYPE_LABEL,
@@ -376,6 +378,46 @@ class Figures:
             rows,
         )
 
+    def renovation(self) -> Figure:
+        """Renovation of old courtyards per community and for the street: projects by stage now,
+        and the courtyards whose works were accepted in the period."""
+        rows: list[list[Any]] = []
+        states = list(ProjectState)
+        for r in renovation.progress(
+            self.session, actor=self.actor, since=self.period.start, until=self.period.end
+        ):
+            name = self._name(r.community_id) if r.community_id else N_("全街道")
+            rows.append(
+                [name, r.projects, len(r.renovated), *(r.by_state.get(s.value, 0) for s in states)]
+            )
+        return Figure(
+            "renovation",
+            N_("老旧院落改造进度"),
+            ["community", "projects", "renovated", *(s.value for s in states)],
+            rows,
+        )
+
+    def targets(self) -> Figure:
+        """The street's targets in view: each one's value now against its baseline and target,
+        the share of the way done and of the time gone (renovation progress against its targets
+        among them)."""
+        rows: list[list[Any]] = []
+        for target in target_service.get_all(self.session, actor=self.actor, active=True):
+            s = target_service.standing(self.session, target=target)
+            rows.append(
+                [target.name, self._name(target.node_id) if target.path.count("/") > 2
+                 else N_("全街道"), target.measure or "entered", target.unit, target.baseline,
+                 s.value, target.target_value, target.deadline.isoformat(), s.progress,
+                 s.expected, s.status]
+            )  # fmt: skip
+        return Figure(
+            "targets",
+            N_("目标任务完成情况"),
+            ["target", "scope", "measure", "unit", "baseline", "value", "target_value",
+             "deadline", "progress", "expected", "status"],
+            rows,
+        )  # fmt: skip
+
     def inspections(self) -> Figure:
         """Per community: sites, inspections made in the period and the items they found failed,
         sites late for an inspection now, and the defects' grid events (opened in the period,
@@ -712,6 +754,8 @@ FIGURES: dict[str, Callable[[Figures], Figure]] = {
     "facility_items": Figures.facility_items,
     "facility_courtyards": Figures.facility_courtyards,
     "inspections": Figures.inspections,
+    "renovation": Figures.renovation,
+    "targets": Figures.targets,
 }
 
 

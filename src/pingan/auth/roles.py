@@ -59,6 +59,9 @@ class Perm(enum.StrEnum):
     facilities_inspect = "facilities:inspect"  # inspect a site on the phone
     facilities_manage = "facilities:manage"  # the checklist: the street's
     renovation_manage = "renovation:manage"  # renovation projects, their consultations and stages
+    targets_read = "targets:read"  # the street's targets and their progress
+    targets_write = "targets:write"  # enter a target's value with its evidence
+    targets_manage = "targets:manage"  # set the street's targets: the street's
 
 
 # Admins may do everything but enter people on the blocked list: that is the police's.
@@ -71,6 +74,7 @@ _STREET = frozenset(
         Perm.incidents_supervise,
         Perm.incidents_streets,
         Perm.facilities_manage,
+        Perm.targets_manage,
     }
 )
 _READ = frozenset({Perm.territory_read, Perm.people_read})
@@ -90,6 +94,7 @@ PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.incidents_report,
         Perm.incidents_dispatch,
         Perm.facilities_read,
+        Perm.targets_read,
     },
     Role.site_manager: _READ
     | _DESK

@@ -10,6 +10,7 @@ from pingan.faces import models as face_models
 from pingan.facilities import models as facility_models
 from pingan.incidents import models as incident_models
 from pingan.patrol import models as patrol_models
+from pingan.targets import models as target_models
 from pingan.territory import models as territory_models
 
 __all__ = [
@@ -23,5 +24,6 @@ __all__ = [
     "incident_models",
     "meta",
     "patrol_models",
+    "target_models",
     "territory_models",
 ]

@@ -59,7 +59,7 @@ from pingan.facilities.schemas import (
     ScheduleRow,
     SheetOut,
 )
-from pingan.photos import MAX_BYTES
+from pingan.photos import DOCUMENT_MAX, MAX_BYTES, document
 from pingan.territory import geo
 from pingan.territory import service as territory_service
 from pingan.territory.geo import CRS
@@ -371,7 +371,7 @@ def map_facilities(
 
 # --- renovation projects ------------------------------------------------------------------------
 
-CONSULTATION_BODY = renovation.MINUTES_MAX + 64 * 1024
+CONSULTATION_BODY = DOCUMENT_MAX + 64 * 1024
 MOVE_BODY = PHOTOS_MAX * MAX_BYTES + 64 * 1024
 
 
@@ -491,9 +491,9 @@ async def post_consultation(
     votes, the decision. "agreed" needs two thirds of households taking part and three quarters
     of them for (民法典第二百七十八条)."""
     data: ConsultationIn = form_json(ConsultationIn, consultation, "consultation")
-    raw = await minutes.read(renovation.MINUTES_MAX + 1)
+    raw = await minutes.read(DOCUMENT_MAX + 1)
     try:
-        kept = await run_in_threadpool(renovation.minutes_of, raw)
+        kept = await run_in_threadpool(document, raw)
     except ValueError as exc:
         raise Invalid("project_minutes", field="minutes", reason=str(exc)) from exc
 

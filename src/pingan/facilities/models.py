@@ -212,6 +212,21 @@ CATEGORY_LABEL: dict[RenovationCategory, str] = {
 }
 
 
+class Utility(enum.StrEnum):
+    """The basics a 基础类 project may renovate that the street counts on their own (水电气)."""
+
+    water = "water"  # 供水
+    power = "power"  # 供电
+    gas = "gas"  # 燃气
+
+
+UTILITY_LABEL: dict[Utility, str] = {
+    Utility.water: N_("供水"),
+    Utility.power: N_("供电"),
+    Utility.gas: N_("燃气"),
+}
+
+
 class ProjectState(enum.StrEnum):
     planned = "planned"  # 计划
     consulted = "consulted"  # 居民议事: residents decided (先自治)
@@ -249,6 +264,7 @@ class RenovationProject(Base):
     sites: Mapped[list[int]] = mapped_column(JSON)
     categories: Mapped[list[str]] = mapped_column(JSON)  # RenovationCategory values
     works: Mapped[str] = mapped_column(Text)  # what is done, in words
+    utilities: Mapped[list[str]] = mapped_column(JSON, default=list)  # Utility values (基础类)
     # The register items it brings (each `group.item`), present once it is accepted.
     items: Mapped[list[str]] = mapped_column(JSON, default=list)
     budget_yuan: Mapped[int] = mapped_column(Integer)

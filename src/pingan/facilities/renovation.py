@@ -30,15 +30,16 @@ from pingan.facilities.models import (
     ProjectEntry,
     ProjectPhoto,
     ProjectState,
+    RenovationCategory,
     RenovationProject,
+    Utility,
 )
 from pingan.facilities.schemas import ConsultationIn, ProjectIn
 from pingan.i18n import N_, Phrase, phrase
-from pingan.photos import Photo, PhotoError, intake
+from pingan.photos import Document, Photo
 from pingan.territory import service as territory_service
 from pingan.territory.models import NodeKind, TerritoryNode, ancestor_id
 
-MINUTES_MAX = 10 * 1024 * 1024  # a scanned PDF of the meeting's minutes, or a photo of them
 # 民法典第二百七十八条: rebuilding and renovation are decided by owners of two thirds taking part,
 # and three quarters of those taking part agreeing (counted here by households).
 TAKE_PART = (2, 3)
@@ -86,6 +87,8 @@ def _check(session: Session, data: ProjectIn, sites: list[TerritoryNode]) -> Non
         item = book.item(code)
         if item is None or not any(item.applies(facility_service.site_type(s)) for s in sites):
             raise Invalid("facility_item", field=f"items.{n}", item=code)
+    if data.utilities and RenovationCategory.basic not in data.categories:
+        raise Invalid("project_utilities", field="utilities")
     funded = sum(f.yuan for f in data.funding)
     if funded > data.budget_yuan:
         raise Invalid("project_funding", field="funding", funded=funded, budget=data.budget_yuan)
@@ -104,6 +107,7 @@ def create(session: Session, *, actor: Principal, data: ProjectIn) -> Renovation
         sites=[s.id for s in sites],
         categories=[c.value for c in dict.fromkeys(data.categories)],
         works=data.works.strip(),
+        utilities=[u.value for u in dict.fromkeys(data.utilities)],
         items=list(dict.fromkeys(data.items)),
         budget_yuan=data.budget_yuan,
         funding=[f.model_dump() for f in data.funding],
@@ -189,33 +193,13 @@ def actions_for(actor: Principal, project: RenovationProject) -> list[Action]:
 # --- the residents' consultation ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Minutes:
-    data: bytes
-    content_type: str
-
-
-def minutes_of(data: bytes) -> Minutes:
-    """The meeting's minutes as kept: a PDF as it came, a photo of them re-encoded without its
-    metadata; anything else is refused (ValueError with the reason)."""
-    if len(data) > MINUTES_MAX:
-        raise ValueError(f"over {MINUTES_MAX // (1024 * 1024)} MiB")
-    if data.startswith(b"%PDF-"):
-        return Minutes(data, "application/pdf")
-    try:
-        photo: Photo = intake(data)
-    except PhotoError as exc:
-        raise ValueError(f"not a PDF, JPEG, PNG or WebP file ({exc})") from exc
-    return Minutes(photo.jpeg, "image/jpeg")
-
-
 def consult(
     session: Session,
     *,
     actor: Principal,
     project: RenovationProject,
     data: ConsultationIn,
-    minutes: Minutes,
+    minutes: Document,
 ) -> Consultation:
     """The residents' meeting, with its minutes. The numbers must add up (no more taking part
     than households, no more votes than those taking part); "agreed" must have the Civil Code's
@@ -432,22 +416,45 @@ class Progress:
 
 
 def renovated_sites(
-    session: Session, *, actor: Principal, since: date | None = None, until: date | None = None
+    session: Session,
+    *,
+    actor: Principal,
+    since: date | None = None,
+    until: date | None = None,
+    within: str | None = None,
+    utilities: bool = False,
 ) -> dict[int, date]:
-    """The courtyards renovated (their project's works accepted) within a span, with the day."""
+    """The courtyards renovated (their project's works accepted) within a span, with the day;
+    with `utilities`, only those whose accepted projects together renovated water, power and gas
+    (the day the last of the three was)."""
+    stmt = select(RenovationProject).where(
+        scope_clause(actor), RenovationProject.state.in_(list(flows.DONE))
+    )
+    if within:
+        stmt = stmt.where(RenovationProject.path.startswith(within, autoescape=True))
     out: dict[int, date] = {}
-    for project in session.scalars(
-        select(RenovationProject).where(
-            scope_clause(actor),
-            RenovationProject.state.in_(list(flows.DONE)),
-        )
-    ):
+    covered: dict[int, dict[str, date]] = {}
+    for project in session.scalars(stmt):
         day = project.accepted_on
         if day is None or (since and day < since) or (until and day > until):
             continue
         for site_id in project.sites:
+            if within and not _inside(session, site_id, within):
+                continue
             out[site_id] = min(day, out.get(site_id, day))
-    return out
+            kinds = covered.setdefault(site_id, {})
+            for kind in project.utilities:
+                kinds[kind] = min(day, kinds.get(kind, day))
+    if not utilities:
+        return out
+    every = {u.value for u in Utility}
+    return {s: max(k.values()) for s, k in covered.items() if every <= set(k)}
+
+
+def _inside(session: Session, site_id: int, within: str) -> bool:
+    """A project of the street may span communities: each site is counted where it lies."""
+    node = territory_service.get(session, node_id=site_id)
+    return node is not None and node.path.startswith(within)
 
 
 def progress(session: Session, *, actor: Principal, since: date, until: date) -> list[Progress]:

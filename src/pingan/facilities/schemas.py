@@ -6,7 +6,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from pingan.facilities.checklist import Checklist
-from pingan.facilities.models import Decision, ItemStatus, ProjectState, RenovationCategory
+from pingan.facilities.models import (
+    Decision,
+    ItemStatus,
+    ProjectState,
+    RenovationCategory,
+    Utility,
+)
 
 NOTE_MAX = 1000
 PHOTOS_MAX = 12  # an inspection's photos, each of a failed or doubtful item
@@ -188,6 +194,9 @@ class ProjectIn(BaseModel):
     sites: list[int] = Field(min_length=1, max_length=50, description="the courtyards it renovates")
     categories: list[RenovationCategory] = Field(min_length=1)
     works: str = Field(min_length=1, max_length=4000, description="what is done")
+    utilities: list[Utility] = Field(
+        default_factory=list, description="water, power, gas renovated (基础类 projects only)"
+    )
     items: list[str] = Field(
         default_factory=list, max_length=100, description="register items it brings: group.item"
     )
@@ -204,6 +213,7 @@ class ProjectOut(BaseModel):
     sites: list[int]
     categories: list[RenovationCategory]
     works: str
+    utilities: list[Utility]
     items: list[str]
     budget_yuan: int
     funding: list[Funding]

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pingan import datafile
-from pingan.auth.principal import Principal
+from pingan.auth.principal import SYSTEM, Principal
 from pingan.auth.roles import Perm
 from pingan.db.base import SHANGHAI, utcnow
 from pingan.db.paging import paginate
@@ -958,3 +958,48 @@ def inspections_in(
             )
         )
     ]
+
+
+# --- what the street's targets count ------------------------------------------------------------
+
+# The checklist's item for a site's management, and its bodies that are residents' own.
+MANAGEMENT_ITEM = "management.organisation"
+COMMITTEES = frozenset({"owners_committee", "self_management"})
+
+
+def courtyards_with_three_basics(session: Session, *, within: str) -> int:
+    """Old and three-no courtyards whose guard room, fire safety and access control are all
+    present (none a defect)."""
+    return sum(
+        bool(bundles and bundles.get(THREE_BASICS))
+        for bundles in session.scalars(
+            select(FacilitySite.bundles).where(
+                FacilitySite.path.startswith(within, autoescape=True),
+                FacilitySite.site_type.in_(COURTYARDS),
+            )
+        )
+    )
+
+
+def compounds_with_committee(session: Session, *, within: str) -> tuple[int, int]:
+    """Commercial-residential compounds, and those of them whose register has an owners'
+    committee or a self-management committee present."""
+    compounds = {
+        s.id
+        for s in territory_service.get_all_of_kinds(
+            session, actor=SYSTEM, kinds=[NodeKind.site], limit=100_000
+        )
+        if s.site_type == SiteType.commercial_residential.value and s.path.startswith(within)
+    }
+    with_one = {
+        site_id
+        for site_id, details in session.execute(
+            select(FacilityItem.site_id, FacilityItem.details).where(
+                FacilityItem.code == MANAGEMENT_ITEM,
+                FacilityItem.status == ItemStatus.present,
+                FacilityItem.defect_incident_id.is_(None),
+            )
+        )
+        if site_id in compounds and COMMITTEES & set((details or {}).get("bodies") or ())
+    }
+    return len(compounds), len(with_one)

@@ -796,3 +796,18 @@ def checkpoints_at(
         if (area.covers(Point(c.lon, c.lat)) if area is not None else False)
         or distance_m(lon, lat, c.lon, c.lat) <= SITE_REACH_M
     ]
+
+
+def volunteers_registered(session: Session, *, within: str, until: datetime) -> int:
+    """People serving in a volunteer programme (红袖套 …) in teams under a node, joined by then."""
+    return int(
+        session.scalar(
+            select(func.count(func.distinct(Member.person_id))).where(
+                Member.programme.is_not(None),
+                Member.active,
+                Member.path.startswith(within, autoescape=True),
+                Member.created_at < until,
+            )
+        )
+        or 0
+    )

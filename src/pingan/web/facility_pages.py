@@ -24,10 +24,12 @@ from pingan.facilities.models import (
     DECISION_LABEL,
     PROJECT_STATE_LABEL,
     STATUS_LABEL,
+    UTILITY_LABEL,
     ItemStatus,
     ProjectState,
 )
 from pingan.i18n import N_, gettext
+from pingan.targets import service as target_service
 from pingan.territory import service as territory_service
 from pingan.territory.models import SITE_TYPE_LABEL, NodeKind
 from pingan.web.device_pages import STATUS_WORDS
@@ -273,12 +275,17 @@ def renovation_words(request: Request) -> dict[str, Any]:
     return {
         "states": {s.value: gettext(w, lang) for s, w in PROJECT_STATE_LABEL.items()},
         "categories": {c.value: gettext(w, lang) for c, w in CATEGORY_LABEL.items()},
+        "utilities": {u.value: gettext(w, lang) for u, w in UTILITY_LABEL.items()},
         "actions": {a.value: gettext(w, lang) for a, w in flows.ACTION_LABEL.items()},
         "decisions": {d.value: gettext(w, lang) for d, w in DECISION_LABEL.items()},
         "entries": {"created": gettext(N_("立项计划"), lang)}
         | {a.value: gettext(w, lang) for a, w in flows.ACTION_LABEL.items()},
         "failed": gettext(WORDS["failed"], lang),
     }
+
+
+# The targets whose progress the renovation board shows.
+RENOVATION_MEASURES = ("courtyards_renovated", "courtyards_utilities_renovated")
 
 
 def install_renovation(app: FastAPI, pages: Pages) -> None:
@@ -320,6 +327,18 @@ def install_renovation(app: FastAPI, pages: Pages) -> None:
                 if s.site_type in service.COURTYARDS
             ]
             book = service.checklist(session)
+            aims = [
+                (t, target_service.standing(session, target=t))
+                for t in target_service.get_all(
+                    session,
+                    actor=principal,
+                    within=within,
+                    active=True,
+                    measures=RENOVATION_MEASURES,
+                    perm=Perm.facilities_read,
+                )
+            ]
+            names |= territory_service.names(session, node_ids=[t.node_id for t, _s in aims])
         columns: dict[str, list[Any]] = {s.value: [] for s in ProjectState}
         for project in projects:
             columns[project.state.value].append(project)
@@ -330,6 +349,8 @@ def install_renovation(app: FastAPI, pages: Pages) -> None:
             principal=principal,
             columns=columns,
             progress=[(r, spans.get(r.community_id, 0)) for r in year],
+            aims=aims,
+            may_targets=principal.holds(Perm.targets_read),
             names=names,
             communities=communities,
             chosen=community,

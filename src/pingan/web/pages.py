@@ -44,6 +44,7 @@ from pingan.web import (
     incident_pages,
     patrol,
     phone,
+    target_pages,
 )
 from pingan.web.text import LABELS, home_of, lang_of, menu
 
@@ -313,3 +314,4 @@ def install(app: FastAPI) -> None:
     incident_pages.install(app, pages)
     facility_pages.install(app, pages)
     facility_pages.install_renovation(app, pages)
+    target_pages.install(app, pages)

@@ -52,6 +52,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem("/map", N_("地图"), Perm.territory_read, "2"),
     MenuItem("/devices", N_("设备监测"), Perm.devices_read, "3"),
     MenuItem("/stats", N_("统计分析"), Perm.alarms_read, "4"),
+    MenuItem("/targets", N_("目标任务"), Perm.targets_read, "t"),
     MenuItem("/territory", N_("辖区"), Perm.territory_read, "5"),
     MenuItem("/faces", N_("人脸"), (Perm.faces_search, Perm.faces_enrol, Perm.watch_care), "0"),
     MenuItem("/patrol", N_("群防群治"), Perm.patrol_manage, "7"),

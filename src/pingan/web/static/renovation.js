@@ -30,6 +30,7 @@
         sites: [...form.elements.sites.selectedOptions].map((o) => Number(o.value)),
         categories: checked("categories"),
         works: form.elements.works.value.trim(),
+        utilities: checked("utilities"),
         items: checked("items"),
         budget_yuan: Number(form.elements.budget_yuan.value),
         funding,

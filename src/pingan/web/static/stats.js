@@ -66,6 +66,20 @@
           yAxis: { type: "category", data: cats.slice(0, 20).reverse() },
           series: [{ type: "bar", name: words.inspections, data: rows.slice(0, 20).map((r) => r[2]).reverse(), color: "#1971c2" },
             { type: "bar", name: words.late, data: rows.slice(0, 20).map((r) => r[4]).reverse(), color: "#c92a2a" }] };
+      case "renovation": {
+        const own = rows.slice(0, -1);  // the last row is the street's
+        return { ...base, legend: { top: 0 }, grid: { ...base.grid, top: 28 }, xAxis: { type: "value", minInterval: 1 },
+          yAxis: { type: "category", data: own.map((r) => String(r[0])).reverse() },
+          series: [{ type: "bar", name: words.projects, data: own.map((r) => r[1]).reverse(), color: "#868e96" },
+            { type: "bar", name: words.renovated, data: own.map((r) => r[2]).reverse(), color: "#2b8a3e" }] };
+      }
+      case "targets":
+        // Each target: the share of the way done beside the share of the time gone.
+        return { ...base, legend: { top: 0 }, grid: { ...base.grid, top: 28 },
+          xAxis: { type: "value", max: (v) => Math.max(1, v.max), axisLabel: { formatter: percent } },
+          yAxis: { type: "category", data: cats.slice(0, 20).reverse() },
+          series: [{ type: "bar", name: words.done, data: rows.slice(0, 20).map((r) => r[8]).reverse(), color: "#1971c2" },
+            { type: "bar", name: words.time, data: rows.slice(0, 20).map((r) => r[9]).reverse(), color: "#ced4da" }] };
       case "by_category":
         return { tooltip: { trigger: "item" },
           series: [{ type: "pie", radius: ["35%", "70%"], data: rows.map((r) => ({ name: r[1], value: r[2] })) }] };
