@@ -55,6 +55,8 @@ def main() -> None:
     out = pingan("demo-data", env=env).stdout
     print(f"demo-data: {time.monotonic() - started:.0f} s", file=sys.stderr)
     passwords = dict(re.findall(r"^  (\w+)\s+(\S+)\s+\w+", out, re.M))
+    key = re.search(r"demo volunteer key \(/m/volunteer\): (\S+)", out)
+    passwords["_volunteer_key"] = key.group(1) if key else ""
     serve = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "pingan"), "serve", "--port", str(PORT)],
         env=env,
@@ -192,6 +194,15 @@ def shoot(passwords: dict[str, str]) -> None:
         admin.screenshot(path=str(OUT / "renovation.png"), full_page=True)
         ready(admin, "/targets")
         admin.screenshot(path=str(OUT / "targets.png"), full_page=True)
+        ready(community, "/volunteers")
+        community.screenshot(path=str(OUT / "volunteers.png"), full_page=True)
+        volunteer = browser.new_page(viewport={"width": 390, "height": 844})
+        volunteer.goto(f"{BASE}/m/volunteer")
+        volunteer.evaluate(
+            "k => localStorage.setItem('pingan.volunteer.key', k)", passwords["_volunteer_key"]
+        )
+        ready(volunteer, "/m/volunteer")
+        volunteer.screenshot(path=str(OUT / "volunteer.png"))
         inspector = signed_in("jd_inspector", 390, 844)
         ready(inspector, "/m/inspect")
         inspector.select_option("select[name=site]", index=1)

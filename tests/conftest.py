@@ -49,6 +49,7 @@ from pingan.limits import Window  # noqa: E402
 from pingan.territory import service as territory_service  # noqa: E402
 from pingan.territory.models import NodeKind, SiteType  # noqa: E402
 from pingan.territory.schemas import NodeCreate, PersonCreate  # noqa: E402
+from pingan.volunteers.api import SIGN_UPS_PER_HOUR  # noqa: E402
 
 BACKENDS = ["sqlite", "postgresql"]
 PG_URL = _PG_URL
@@ -190,6 +191,7 @@ def client(backend: Backend, db: Session) -> Iterator[TestClient]:
     backend.app.state.strangers = Strangers()
     backend.app.state.public_reports = Window(PUBLIC_REPORTS_PER_HOUR, 3600)
     backend.app.state.open311_clients = Window(REQUESTS_PER_MINUTE, 60)
+    backend.app.state.volunteer_sign_ups = Window(SIGN_UPS_PER_HOUR, 3600)
     with TestClient(backend.app, base_url="http://testserver") as c:
         yield c
 

@@ -287,6 +287,7 @@ def _the_seeds_targets(db: Session, month_ends: Any) -> None:
 
     # Read at every month's end of the year (the measures that cannot look back).
     assert len(month_ends.values["courtyards_three_basics"]) >= 11
+    _volunteers_and_their_half_year(db)
     counts = demo_targets.seed(db, month_ends=month_ends)
     targets = {t.name: t for t in db.scalars(select(Target))}
     assert counts["targets"] == len(targets) == 8
@@ -295,6 +296,8 @@ def _the_seeds_targets(db: Session, month_ends: Any) -> None:
     assert goals["三年改造老旧院落"][0] == 150
     assert goals["背街小巷整治"] == (61, "条", None)
     assert goals["注册志愿者"][0] == 15_000
+    registered = target_service.standing(db, target=targets["注册志愿者"])
+    assert registered.value is not None and registered.value > 1000
     assert goals["小区共享单车停放点"][:2] == (20, "个")
     assert goals["老旧院落水电气改造"][0] == 8
     renovated = target_service.standing(db, target=targets["今年改造老旧院落"])
@@ -313,3 +316,28 @@ def _the_seeds_targets(db: Session, month_ends: Any) -> None:
     ).all()
     assert alleys and all(r.note for r in alleys) and any(r.evidence for r in alleys)
     assert demo_targets.seed(db, month_ends=month_ends) == {}
+
+
+def _volunteers_and_their_half_year(db: Session) -> None:
+    """Teams of every programme in every community, sign-ups mostly confirmed, half a year of
+    activities with check-ins (a few flagged), hours and the patrol volunteers among them."""
+    from pingan import demo_volunteers
+    from pingan.volunteers import service as volunteer_service
+    from pingan.volunteers.models import Activity, Attendance, State, Volunteer
+
+    counts = demo_volunteers.year(db, actor=SYSTEM)
+    states = Counter(db.scalars(select(Volunteer.state)).all())
+    assert states[State.confirmed] > 1000 and states[State.pending] > 0 and states[State.left] > 0
+    assert counts["activities"] == db.scalar(select(func.count(Activity.id))) > 150
+    kinds = {k for (k,) in db.execute(select(Activity.kind).distinct())}
+    assert len(kinds) == 5
+    assert db.scalar(select(func.count(Activity.id)).where(Activity.incident_id.is_not(None)))
+    assert db.scalar(select(func.count(Attendance.id)).where(Attendance.accepted.is_(None))) > 0
+    confirmed = db.scalars(select(Volunteer).where(Volunteer.state == State.confirmed)).all()
+    served = volunteer_service.hours(db, volunteers=confirmed)
+    assert sum(h.activities for h in served.values()) > 1000
+    assert any(h.patrol > 0 for h in served.values())  # the patrol volunteers' runs
+    key = meta.get(db, demo_volunteers.KEY_OF)
+    found = volunteer_service.by_key(db, key=key or "")
+    assert found is not None and found.state == State.confirmed
+    assert demo_volunteers.year(db, actor=SYSTEM) == {}

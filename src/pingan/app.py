@@ -33,6 +33,7 @@ from pingan.runtime import Runtime
 from pingan.security import SecurityHeaders
 from pingan.targets import api as targets_api
 from pingan.territory import api as territory_api
+from pingan.volunteers import api as volunteers_api
 from pingan.web import pages
 from pingan.workers import Workers
 
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.runtime = Runtime.build(settings)
     app.state.strangers = ingest_http.Strangers()
     app.state.public_reports = Window(incidents_api.PUBLIC_REPORTS_PER_HOUR, 3600)
+    app.state.volunteer_sign_ups = Window(volunteers_api.SIGN_UPS_PER_HOUR, 3600)
     app.state.open311_clients = Window(open311.REQUESTS_PER_MINUTE, 60)
     problems.install(app)
     app.add_middleware(BodyLimits, openapi=app.openapi)
@@ -94,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingest_http.router, prefix=API_PREFIX)
     app.include_router(figures_api.router, prefix=API_PREFIX)
     app.include_router(targets_api.router, prefix=API_PREFIX)
+    app.include_router(volunteers_api.router, prefix=API_PREFIX)
     app.include_router(faces_api.router, prefix=API_PREFIX)
     app.include_router(patrol_api.router, prefix=API_PREFIX)
     app.include_router(patrol_api.map_router, prefix=API_PREFIX)

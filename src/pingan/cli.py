@@ -245,7 +245,8 @@ def _demo_incidents(actor: Principal) -> None:
 
 def _demo_facilities(actor: Principal) -> None:
     """Every site's facility register and a year of inspections; the street's targets."""
-    from pingan import demo_facilities, demo_targets
+    from pingan import demo_facilities, demo_targets, demo_volunteers
+    from pingan.db import meta
     from pingan.db.engine import session_scope
 
     started = time.monotonic()
@@ -257,7 +258,11 @@ def _demo_facilities(actor: Principal) -> None:
             progress=lambda step: typer.echo(f"  生成 making {step} …"),
             month_end=month_ends.take,
         )
+        served = demo_volunteers.year(
+            session, actor=actor, progress=lambda step: typer.echo(f"  生成 making {step} …")
+        )
         aims = demo_targets.seed(session, month_ends=month_ends)
+        volunteer_key = meta.get(session, demo_volunteers.KEY_OF)
     if counts:
         typer.echo(
             f"演示物防台账与一年检查已生成 facility registers and a year of inspections made:"
@@ -265,6 +270,13 @@ def _demo_facilities(actor: Principal) -> None:
             f"（不合格项 failed items {counts['failed']}，整改事件 cases {counts['cases']}）"
             f" ({time.monotonic() - started:.0f} s)"
         )
+    if served:
+        typer.echo(
+            f"演示志愿服务已生成 volunteers made: {served['volunteers']} 人报名 signed up"
+            f"（在册 confirmed {served['confirmed']}），{served['activities']} 场活动 activities，"
+            f"{served['attendances']} 人次 attendances"
+        )
+        typer.echo(f"演示志愿者码 demo volunteer key (/m/volunteer): {volunteer_key}")
     if aims:
         typer.echo(
             f"演示目标任务已生成 the street's targets set: {aims['targets']} 项 targets"
@@ -607,6 +619,7 @@ DOMAIN_BENCHES = {
     "patrol": ("pingan.patrol.bench", "patrol"),
     "incidents": ("pingan.incidents.bench", "incidents"),
     "facilities": ("pingan.facilities.bench", "facilities"),
+    "volunteers": ("pingan.volunteers.bench", "volunteers"),
 }
 
 
@@ -614,7 +627,9 @@ DOMAIN_BENCHES = {
 def bench(
     what: Annotated[
         str,
-        typer.Argument(help="alarms | faces | patrol | incidents | facilities | concurrency"),
+        typer.Argument(
+            help="alarms | faces | patrol | incidents | facilities | volunteers | concurrency"
+        ),
     ],
     backends: Annotated[str, typer.Option(help="sqlite,postgresql")] = "sqlite,postgresql",
     pg_url: Annotated[
@@ -669,7 +684,7 @@ def bench(
     if what != "alarms":
         _fail(
             f"unknown benchmark {what!r}",
-            "pingan bench alarms | faces | patrol | incidents | facilities | concurrency",
+            "pingan bench alarms | faces | patrol | incidents | facilities | volunteers | concurrency",
         )
     result = bench_mod.alarms(
         backends=[b.strip() for b in backends.split(",") if b.strip()],

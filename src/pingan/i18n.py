@@ -143,6 +143,22 @@ MESSAGES: dict[str, str] = {
     "target_reading_date": N_("填报日期须在目标起始日 {since} 之后、不晚于今天"),
     "target_evidence": N_("佐证材料无法保存：{reason}"),
     "target_changed": N_("该目标已被他人修改，请刷新后再操作"),
+    "programme_code": N_("项目代码 {code} 已被使用"),
+    "volunteer_community": N_("请选择一个社区"),
+    "volunteer_programme": N_("请选择一个开放报名的志愿服务项目"),
+    "volunteer_twice": N_("这个手机号已经报名过这个项目"),
+    "volunteer_state": N_("志愿者当前为“{state}”，不能这样处理"),
+    "volunteer_team": N_("队伍须属于该志愿者的项目和社区"),
+    "volunteer_levels": N_("星级名称和所需时长都不能重复"),
+    "volunteer_not_confirmed": N_("报名尚未经社区确认，确认后才能参加活动"),
+    "volunteer_rate": N_("报名过于频繁，请 {seconds} 秒后再试"),
+    "activity_time": N_("活动结束时间须晚于开始时间，且一次活动不超过一天"),
+    "activity_when": N_("活动须在前后一年之内"),
+    "activity_incident": N_("只有邻里纠纷调解活动可以关联网格事件，且须是邻里纠纷类事件"),
+    "activity_closed": N_("活动已结束或已取消，或不在本社区"),
+    "activity_full": N_("活动报名人数已满"),
+    "activity_code": N_("签到码不对：请核对现场公布的 6 位签到码"),
+    "activity_not_in": N_("还没有签到"),
 }
 
 

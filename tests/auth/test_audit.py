@@ -213,6 +213,11 @@ def test_every_audited_model_is_covered() -> None:
         "renovation_consultations",  # tests/facilities/test_renovation.py
         "targets",  # tests/targets/test_targets.py
         "target_readings",  # tests/targets/test_targets.py
+        "volunteer_programmes",  # tests/volunteers/test_volunteers.py
+        "volunteer_teams",  # tests/volunteers/test_volunteers.py
+        "volunteers",  # tests/volunteers/test_volunteers.py
+        "volunteer_activities",  # tests/volunteers/test_volunteers.py
+        "volunteer_levels",  # tests/volunteers/test_volunteers.py
     }
 
 

@@ -60,6 +60,11 @@ USER_DATA = {
     "renovation_entries": ["note"],
     "targets": ["name", "definition", "unit"],
     "target_readings": ["note", "entered_by"],
+    "volunteer_programmes": ["name", "description"],
+    "volunteer_teams": ["name"],
+    "volunteers": ["name"],
+    "volunteer_activities": ["title", "place"],
+    "volunteer_levels": ["name"],
 }
 
 # The text of a page as a reader meets it: visible or not (a closed dialog, a hidden row), and the
@@ -159,6 +164,12 @@ def _ids(live: Live) -> dict[str, Any]:
             ),
             # An entered target: its entries and their evidence shown.
             "target_id": one("SELECT MIN(id) FROM targets WHERE measure IS NULL"),
+            # The past activity with the most people at it (and a flagged one among them).
+            "activity_id": one(
+                "SELECT activity_id FROM volunteer_attendances GROUP BY activity_id"
+                " ORDER BY SUM(CASE WHEN accepted IS NULL THEN 1 ELSE 0 END) DESC,"
+                " COUNT(*) DESC, activity_id LIMIT 1"
+            ),
         }
         # A resident's closed case with its photos: the page of its key.
         ids["token"] = conn.execute(
@@ -215,7 +226,7 @@ PHONE_ROLES = {
     "/m/inspect": {Role.inspector},
 }
 # The phone's public pages: a resident's report, and their own case by its key.
-PUBLIC_PHONE = ("/m/report", "/m/case/{token}")
+PUBLIC_PHONE = ("/m/report", "/m/case/{token}", "/m/volunteer")
 DESK = {"width": 1366, "height": 768}
 
 

@@ -28,6 +28,8 @@ OPEN = {
     # A resident's report and their own case (by its key): no log-in, the API checks the rest.
     "/m/report",
     "/m/case/{token}",
+    # Signing up as a volunteer, and their own page (by the key kept on their phone).
+    "/m/volunteer",
 }
 
 

@@ -26,6 +26,7 @@ FIGURE_READERS = (
     Perm.incidents_streets,
     Perm.facilities_read,
     Perm.targets_read,
+    Perm.volunteers_read,
 )
 
 

@@ -43,6 +43,7 @@ from pingan.territory.models import (
     TerritoryNode,
     ancestor_id,
 )
+from pingan.volunteers import service as volunteer_service
 
 MAX_DAYS = 366
 
@@ -515,6 +516,28 @@ class Figures:
             rows,
         )
 
+    def volunteers(self) -> Figure:
+        """Per community and programme: volunteers confirmed (now) and waiting, the activities
+        held in the period, and the service hours in it (activities accepted, patrol runs and
+        tasks of those also in a patrol team)."""
+        rows = volunteer_service.summary(
+            self.session, actor=self.actor, since=self.period.since, until=self.period.until
+        )
+        names = {p.id: p.name for p in volunteer_service.programmes(self.session)}
+        out: list[list[Any]] = [
+            [self._name(r.community_id), names.get(r.programme_id) or N_("不限"), r.confirmed, r.pending,
+             r.activities, r.hours_activities, r.hours_patrol]
+            for r in rows
+        ]  # fmt: skip
+        out.sort(key=lambda r: (r[0], r[1]))
+        return Figure(
+            "volunteers",
+            N_("志愿者与服务时长"),
+            ["community", "programme", "confirmed", "pending", "activities", "hours_activities",
+             "hours_patrol"],
+            out,
+        )  # fmt: skip
+
     def dispatch_response(self) -> Figure:
         """Dispatched alarms: from the first offer to an accept, and to arriving on scene."""
         first_offer: dict[int, datetime] = {}
@@ -743,6 +766,7 @@ FIGURES: dict[str, Callable[[Figures], Figure]] = {
     "device_online": Figures.device_online,
     "patrol_coverage": Figures.patrol_coverage,
     "volunteer_hours": Figures.volunteer_hours,
+    "volunteers": Figures.volunteers,
     "dispatch_response": Figures.dispatch_response,
     "incident_outcomes": Figures.incident_outcomes,
     "incidents_by_category": Figures.incidents_by_category,

@@ -62,6 +62,11 @@ class Perm(enum.StrEnum):
     targets_read = "targets:read"  # the street's targets and their progress
     targets_write = "targets:write"  # enter a target's value with its evidence
     targets_manage = "targets:manage"  # set the street's targets: the street's
+    volunteers_read = "volunteers:read"  # volunteers, activities, hours in scope
+    volunteers_manage = "volunteers:manage"  # confirm sign-ups, teams, activities, attendance
+    volunteers_programmes = (
+        "volunteers:programmes"  # programmes and recognition levels: the street's
+    )
 
 
 # Admins may do everything but enter people on the blocked list: that is the police's.
@@ -75,6 +80,7 @@ _STREET = frozenset(
         Perm.incidents_streets,
         Perm.facilities_manage,
         Perm.targets_manage,
+        Perm.volunteers_programmes,
     }
 )
 _READ = frozenset({Perm.territory_read, Perm.people_read})
@@ -95,6 +101,7 @@ PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.incidents_dispatch,
         Perm.facilities_read,
         Perm.targets_read,
+        Perm.volunteers_read,
     },
     Role.site_manager: _READ
     | _DESK

@@ -71,9 +71,12 @@ def backup(engine: Engine, dest: Path, progress: Progress | None = None) -> int:
     target = create_engine(f"sqlite:///{dest}")
     migrate.upgrade(target)
     copied = 0
+    tables = _tables()
     with engine.connect() as source, target.begin() as out:
+        # The backup holds the source's rows alone: not those a migration ships (programmes, …).
+        _clear(out, tables, _deferred_columns(tables))
         source.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
-        for table in _tables():
+        for table in tables:
             result = source.execution_options(yield_per=BATCH).execute(select(table))
             for chunk in result.mappings().partitions(BATCH):
                 out.execute(insert(table), [dict(r) for r in chunk])

@@ -12,6 +12,7 @@ from pingan.incidents import models as incident_models
 from pingan.patrol import models as patrol_models
 from pingan.targets import models as target_models
 from pingan.territory import models as territory_models
+from pingan.volunteers import models as volunteer_models
 
 __all__ = [
     "Base",
@@ -26,4 +27,5 @@ __all__ = [
     "patrol_models",
     "target_models",
     "territory_models",
+    "volunteer_models",
 ]

@@ -118,6 +118,17 @@ def members(session: Session, *, team: Team) -> Sequence[Member]:
     ).all()
 
 
+def members_of_people(session: Session, *, person_ids: Sequence[int]) -> dict[int, int]:
+    """{member id: person id} of the people's memberships of any team (their service hours)."""
+    wanted = set(person_ids)
+    if not wanted:
+        return {}
+    stmt = select(Member.id, Member.person_id)
+    if len(wanted) < 1000:
+        stmt = stmt.where(Member.person_id.in_(list(wanted)))
+    return {int(m): int(p) for m, p in session.execute(stmt) if p in wanted}
+
+
 def member_names(session: Session, *, member_ids: Iterable[int]) -> dict[int, str]:
     """Each member's name (the person of the territory they are)."""
     return dict(
@@ -796,18 +807,3 @@ def checkpoints_at(
         if (area.covers(Point(c.lon, c.lat)) if area is not None else False)
         or distance_m(lon, lat, c.lon, c.lat) <= SITE_REACH_M
     ]
-
-
-def volunteers_registered(session: Session, *, within: str, until: datetime) -> int:
-    """People serving in a volunteer programme (红袖套 …) in teams under a node, joined by then."""
-    return int(
-        session.scalar(
-            select(func.count(func.distinct(Member.person_id))).where(
-                Member.programme.is_not(None),
-                Member.active,
-                Member.path.startswith(within, autoescape=True),
-                Member.created_at < until,
-            )
-        )
-        or 0
-    )

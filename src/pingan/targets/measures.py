@@ -17,7 +17,7 @@ from pingan.db.base import SHANGHAI
 from pingan.facilities import renovation
 from pingan.facilities import service as facility_service
 from pingan.i18n import N_
-from pingan.patrol import service as patrol_service
+from pingan.volunteers import service as volunteer_service
 
 
 @dataclass(frozen=True)
@@ -72,9 +72,7 @@ def _committees(session: Session, span: Span) -> float:
 
 
 def _volunteers(session: Session, span: Span) -> float:
-    return patrol_service.volunteers_registered(
-        session, within=span.within, until=_end_of(span.until)
-    )
+    return volunteer_service.count_confirmed(session, within=span.within, until=_end_of(span.until))
 
 
 MEASURES: dict[str, Measure] = {
@@ -117,7 +115,9 @@ MEASURES: dict[str, Measure] = {
         Measure(
             "volunteers_registered",
             N_("注册志愿者"),
-            N_("在志愿服务项目（红袖套、蓝马甲、橙丝带等）中在册的人数（一人只计一次）"),
+            N_(
+                "经社区确认、在志愿服务项目（红袖套、蓝马甲、橙丝带等）中在册的人数（一人只计一次，按确认日计）"
+            ),
             N_("名"),
             True,
             _volunteers,

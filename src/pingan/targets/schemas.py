@@ -11,6 +11,8 @@ from pingan.targets.models import Source
 
 Words = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 LIMIT = 1e12  # no target counts more than this
+# A target's days: this century (a trend is filled month by month from the first day).
+Day = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
 
 
 class TargetIn(BaseModel):
@@ -24,8 +26,8 @@ class TargetIn(BaseModel):
     )
     baseline: float = Field(0.0, ge=-LIMIT, le=LIMIT, description="the value when it was set")
     target_value: float = Field(ge=-LIMIT, le=LIMIT)
-    starts_on: date = Field(description="the first day it counts from")
-    deadline: date
+    starts_on: Day = Field(description="the first day it counts from")
+    deadline: Day
     node_id: int = Field(description="the street (street-wide) or one community")
     measure: str | None = Field(
         None,
@@ -43,8 +45,8 @@ class TargetPatch(BaseModel):
     unit: Annotated[Words, StringConstraints(max_length=20)] | None = None
     baseline: float | None = Field(None, ge=-LIMIT, le=LIMIT)
     target_value: float | None = Field(None, ge=-LIMIT, le=LIMIT)
-    starts_on: date | None = None
-    deadline: date | None = None
+    starts_on: Day | None = None
+    deadline: Day | None = None
     active: bool | None = None
     version: int = Field(ge=1, description="the version read: a change made since is refused")
 
@@ -52,7 +54,7 @@ class TargetPatch(BaseModel):
 class ReadingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     value: float = Field(ge=-LIMIT, le=LIMIT)
-    on: date = Field(description="the day the value is for")
+    on: Day = Field(description="the day the value is for")
     note: Annotated[Words, StringConstraints(max_length=2000)] = Field(
         description="what shows it: required"
     )

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
 
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
@@ -84,15 +83,6 @@ def phone_checklist(request: Request, book: Checklist) -> list[dict[str, Any]]:
     ]
 
 
-def _within(session: Session, principal: Principal, community: int | None) -> str | None:
-    if not community:
-        return None
-    try:
-        return territory_service.path_within(session, actor=principal, node_id=community)
-    except PinganError:
-        return None
-
-
 def install(app: FastAPI, pages: Pages) -> None:
     # --- the community's physical-defence desk ----------------------------------------------------
 
@@ -104,7 +94,7 @@ def install(app: FastAPI, pages: Pages) -> None:
     ) -> Response:
         with pages.session(principal, request) as session:
             book = service.checklist(session)
-            within = _within(session, principal, community)
+            within = pages.within(session, principal, community)
             sheets = service.sheets(session, actor=principal, within=within)
             due = service.schedule(session, actor=principal, within=within)
             late = [d for d in due if d.overdue]
@@ -297,7 +287,7 @@ def install_renovation(app: FastAPI, pages: Pages) -> None:
     ) -> Response:
         today = renovation.today()
         with pages.session(principal, request) as session:
-            within = _within(session, principal, community)
+            within = pages.within(session, principal, community)
             projects, _total = renovation.get_all(
                 session, actor=principal, within=within, limit=1000
             )

@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from pingan import __version__
@@ -34,6 +35,7 @@ from pingan.db.engine import unit_of_work
 from pingan.errors import PinganError
 from pingan.i18n import N_, gettext, t
 from pingan.security import same_origin
+from pingan.territory import service as territory_service
 from pingan.web import (
     admin,
     basemap,
@@ -45,6 +47,7 @@ from pingan.web import (
     patrol,
     phone,
     target_pages,
+    volunteer_pages,
 )
 from pingan.web.text import LABELS, home_of, lang_of, menu
 
@@ -201,6 +204,16 @@ class Pages:
         signed_in_viewer.perm = perm  # type: ignore[attr-defined]  # read by the page tests
         return signed_in_viewer
 
+    def within(self, session: Session, principal: Principal, community: int | None) -> str | None:
+        """The path a page's list is narrowed to by its community filter (none: not narrowed,
+        nor for a community the viewer does not see)."""
+        if not community:
+            return None
+        try:
+            return territory_service.path_within(session, actor=principal, node_id=community)
+        except PinganError:
+            return None
+
     def not_found(self, request: Request, principal: Principal, what: str) -> HTMLResponse:
         return self.render(request, "missing.html", principal=principal, status=404, what=what)
 
@@ -315,3 +328,4 @@ def install(app: FastAPI) -> None:
     facility_pages.install(app, pages)
     facility_pages.install_renovation(app, pages)
     target_pages.install(app, pages)
+    volunteer_pages.install(app, pages)

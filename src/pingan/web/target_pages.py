@@ -65,14 +65,7 @@ def install(app: FastAPI, pages: Pages) -> None:
         community: int | None = None,
     ) -> Response:
         with pages.session(principal, request) as session:
-            within = None
-            if community:
-                try:
-                    within = territory_service.path_within(
-                        session, actor=principal, node_id=community
-                    )
-                except PinganError:
-                    within = None
+            within = pages.within(session, principal, community)
             rows = service.get_all(session, actor=principal, within=within)
             cards = []
             for target in rows:

@@ -56,6 +56,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem("/territory", N_("辖区"), Perm.territory_read, "5"),
     MenuItem("/faces", N_("人脸"), (Perm.faces_search, Perm.faces_enrol, Perm.watch_care), "0"),
     MenuItem("/patrol", N_("群防群治"), Perm.patrol_manage, "7"),
+    MenuItem("/volunteers", N_("志愿服务"), Perm.volunteers_read, "v"),
     MenuItem(PHONE, N_("巡逻手机页"), Perm.patrol_run, "8"),
     MenuItem("/admin", N_("管理"), Perm.users_read, "9"),
 )

@@ -73,6 +73,19 @@
           series: [{ type: "bar", name: words.projects, data: own.map((r) => r[1]).reverse(), color: "#868e96" },
             { type: "bar", name: words.renovated, data: own.map((r) => r[2]).reverse(), color: "#2b8a3e" }] };
       }
+      case "volunteers": {
+        // Per community: volunteers confirmed, and the hours served in the period.
+        const per = new Map();
+        for (const r of rows) {
+          const c = per.get(r[0]) || [0, 0];
+          per.set(r[0], [c[0] + r[2], c[1] + r[5] + r[6]]);
+        }
+        const names = [...per.keys()].slice(0, 20).reverse();
+        return { ...base, legend: { top: 0 }, grid: { ...base.grid, top: 28 }, xAxis: { type: "value" },
+          yAxis: { type: "category", data: names },
+          series: [{ type: "bar", name: words.volunteers, data: names.map((n) => per.get(n)[0]), color: "#5f3dc4" },
+            { type: "bar", name: words.hours, data: names.map((n) => Math.round(per.get(n)[1])), color: "#f08c00" }] };
+      }
       case "targets":
         // Each target: the share of the way done beside the share of the time gone.
         return { ...base, legend: { top: 0 }, grid: { ...base.grid, top: 28 },
