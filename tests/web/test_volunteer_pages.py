@@ -13,10 +13,11 @@ from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pingan.auth.roles import Role
 from pingan.db.base import utcnow
 from pingan.db.engine import make_engine
 from pingan.volunteers.models import Attendance, Volunteer
-from tests.conftest import World
+from tests.conftest import World, add_user
 from tests.live import Live
 from tests.volunteers.test_volunteers import activity, check, decide, sign_up
 from tests.web.test_console import page
@@ -131,3 +132,25 @@ def test_signing_up_and_checking_in_on_a_phone(live: Live, browser: Browser) -> 
     page_.locator("#forget").click()
     expect(page_.locator("#sign-up")).to_be_visible()
     assert problems == []
+
+
+def test_a_mediation_is_shown_on_its_grid_event(client: TestClient, world: World) -> None:
+    from tests.incidents.test_incidents import report
+
+    add_user(world, "gh_grid", Role.grid_officer, "gh_grid")
+    dispute = report(
+        client, world, kind="dispute.neighbour", description="楼上漏水，邻里争执", attributes={}
+    )
+    assert dispute.status_code == 201, dispute.text
+    case = dispute.json()["id"]
+    other = report(client, world).json()["id"]  # 飞线充电: not a dispute
+    r = activity(client, world, kind="civility", incident_id=case)
+    assert r.status_code == 422
+    r = activity(client, world, kind="mediation", title="1栋漏水纠纷调解", incident_id=other)
+    assert r.status_code == 422 and "邻里纠纷" in r.json()["detail"]
+    r = activity(client, world, kind="mediation", title="1栋漏水纠纷调解", incident_id=case)
+    assert r.status_code == 201, r.text
+    shown = page(client, world, "gh_admin", f"/incidents/{case}")
+    assert 'id="mediations"' in shown.text and "1栋漏水纠纷调解" in shown.text
+    # The officer sees the case, not the volunteers' desk: no link to follow.
+    assert 'id="mediations"' not in page(client, world, "gh_grid", f"/incidents/{case}").text

@@ -28,6 +28,7 @@ from pingan.territory.geo import distance_m
 from pingan.territory.models import NodeKind, PersonKind
 from pingan.territory.schemas import PersonCreate
 from pingan.volunteers.models import (
+    STATE_LABEL,
     Activity,
     ActivityKind,
     Attendance,
@@ -231,7 +232,7 @@ def decide(
         "leave": {State.confirmed},
     }[data.decision]
     if volunteer.state not in allowed:
-        raise Conflict("volunteer_state", state=volunteer.state.value)
+        raise Conflict("volunteer_state", state=STATE_LABEL[volunteer.state])
     if data.team_id is not None:
         team = session.get(Team, data.team_id)
         if (
@@ -380,6 +381,20 @@ def activities(
     if until is not None:
         stmt = stmt.where(Activity.starts_at < until)
     return list(session.scalars(stmt.order_by(Activity.starts_at, Activity.id).limit(limit)))
+
+
+def mediations(session: Session, *, actor: Principal, incident_id: int) -> list[Activity]:
+    """The mediation activities held over a grid event, those the viewer may see."""
+    return list(
+        session.scalars(
+            select(Activity)
+            .where(
+                Activity.incident_id == incident_id,
+                actor.filter(Activity.path, Perm.volunteers_read),
+            )
+            .order_by(Activity.starts_at)
+        )
+    )
 
 
 def titles(session: Session, *, activity_ids: Iterable[int]) -> dict[int, str]:

@@ -35,6 +35,7 @@ from pingan.territory import geo
 from pingan.territory import service as territory_service
 from pingan.territory.geo import CRS
 from pingan.territory.models import NodeKind
+from pingan.volunteers import service as volunteer_service
 from pingan.web.text import PHONE, lang_of
 
 if TYPE_CHECKING:
@@ -250,6 +251,9 @@ def install(app: FastAPI, pages: Pages) -> None:
                 else []
             )
             merged = service.merged_reporters(session, incident=incident)
+            mediations = volunteer_service.mediations(
+                session, actor=principal, incident_id=incident.id
+            )
             shown = geo.from_wgs84(incident.lon, incident.lat, CRS(app.state.settings.map_tile_crs))
             words = incident_words(request, catalogue)
             fields = {f.code: f for f in kind.fields} if kind else {}
@@ -273,6 +277,7 @@ def install(app: FastAPI, pages: Pages) -> None:
             "incident.html",
             principal=principal,
             incident=incident,
+            mediations=mediations,
             kind=kind,
             timeline=entries,
             before=before,
