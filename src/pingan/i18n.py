@@ -155,7 +155,7 @@ MESSAGES: dict[str, str] = {
     "activity_time": N_("活动结束时间须晚于开始时间，且一次活动不超过一天"),
     "activity_when": N_("活动须在前后一年之内"),
     "activity_incident": N_("只有邻里纠纷调解活动可以关联网格事件，且须是邻里纠纷类事件"),
-    "activity_closed": N_("活动已结束或已取消，或不在本社区"),
+    "activity_closed": N_("活动已结束或已取消"),
     "activity_full": N_("活动报名人数已满"),
     "activity_code": N_("签到码不对：请核对现场公布的 6 位签到码"),
     "activity_not_in": N_("还没有签到"),

@@ -437,3 +437,25 @@ def test_the_volunteers_figure_and_the_target_measure(
         headers=world.auth("street_admin"),
     )
     assert target.status_code == 201 and target.json()["standing"]["value"] == 1
+
+
+def test_another_community_s_activity_is_not_found(client: TestClient, world: World) -> None:
+    signed = sign_up(client, world).json()
+    assert decide(client, world, signed["id"]).status_code == 200
+    theirs = activity(client, world, "hg_admin", node_id=world.nodes["hg"]).json()
+    r = client.post(
+        f"/api/v1/public/volunteers/me/activities/{theirs['id']}",
+        headers={"X-Volunteer-Key": signed["key"]},
+    )
+    assert r.status_code == 404
+    ended = activity(
+        client,
+        world,
+        starts_at=(utcnow() - timedelta(hours=3)).isoformat(),
+        ends_at=(utcnow() - timedelta(hours=1)).isoformat(),
+    ).json()
+    r = client.post(
+        f"/api/v1/public/volunteers/me/activities/{ended['id']}",
+        headers={"X-Volunteer-Key": signed["key"]},
+    )
+    assert r.status_code == 409 and "已结束" in r.json()["detail"]

@@ -470,12 +470,10 @@ def _serving(volunteer: Volunteer) -> None:
 
 def join(session: Session, *, volunteer: Volunteer, activity: Activity) -> Attendance:
     """Sign up for an activity of the volunteer's community that has not ended."""
+    if not activity.path.startswith(volunteer.path):  # another community's: not theirs to see
+        raise NotFound(what=_activity_what(activity.id))
     _serving(volunteer)
-    if (
-        activity.cancelled
-        or activity.ends_at <= utcnow()
-        or not activity.path.startswith(volunteer.path)
-    ):
+    if activity.cancelled or activity.ends_at <= utcnow():
         raise Conflict("activity_closed")
     row = _row(session, activity, volunteer)
     if row is not None and row.signed_up_at is not None:
