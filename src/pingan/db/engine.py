@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from prometheus_client import Histogram
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from pingan.config import Settings, get_settings
@@ -219,12 +219,3 @@ def session_scope(actor: str | None = None) -> Iterator[Session]:
     """A unit of work for the CLI and workers."""
     with unit_of_work(get_sessionmaker(), actor=actor or "system") as session:
         yield session
-
-
-def database_ok(engine: Engine) -> tuple[bool, str]:
-    try:
-        with engine.connect().execution_options(**{READONLY: True}) as conn:
-            conn.execute(text("SELECT 1"))
-        return True, "ok"
-    except Exception as exc:  # reported on /healthz, never swallowed silently
-        return False, f"{type(exc).__name__}: {exc}"

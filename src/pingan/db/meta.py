@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, String, Text, select
+from sqlalchemy import Connection, Engine, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from pingan.db.base import Base
@@ -37,4 +37,8 @@ def engine_is_demo(engine: Engine) -> bool:
     from pingan.db.engine import READONLY
 
     with engine.connect().execution_options(**{READONLY: True}) as conn:
-        return conn.scalar(select(InstanceMeta.value).where(InstanceMeta.key == "demo")) == "1"
+        return demo_on(conn)
+
+
+def demo_on(conn: Connection) -> bool:
+    return conn.scalar(select(InstanceMeta.value).where(InstanceMeta.key == "demo")) == "1"

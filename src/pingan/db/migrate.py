@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -39,4 +39,8 @@ def current_revision(engine: Engine) -> str | None:
     from pingan.db.engine import READONLY
 
     with engine.connect().execution_options(**{READONLY: True}) as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return revision_on(conn)
+
+
+def revision_on(conn: Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
