@@ -255,6 +255,7 @@ def _a_year_of_inspections(db: Session) -> None:
     late = facility_service.schedule(db, actor=SYSTEM, overdue_only=True)
     assert 0 < len({d.site.id for d in late}) < len(sites)
     # The seed's renovations at every stage; the renovated courtyards' registers hold the works.
+    from pingan.db.base import today
     from pingan.facilities import renovation
     from pingan.facilities.models import RenovationProject
 
@@ -270,10 +271,8 @@ def _a_year_of_inspections(db: Session) -> None:
     }
     assert any(len(p.sites) > 1 for p in projects)
     assert all(renovation.consultations(db, project=p) for p in projects if p.consulted_on)
-    this_year = renovation.renovated_sites(
-        db, actor=SYSTEM, since=renovation.today().replace(month=1, day=1)
-    )
-    assert this_year or renovation.today().month < 3
+    this_year = renovation.renovated_sites(db, actor=SYSTEM, since=today().replace(month=1, day=1))
+    assert this_year or today().month < 3
     assert demo_facilities.year(db, actor=SYSTEM) == {}
     _the_seeds_targets(db, month_ends)
 

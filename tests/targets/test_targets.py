@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from pingan.auth.roles import Role
+from pingan.db.base import today
 from pingan.targets import service
 from pingan.targets.models import Reading, Source, Target
 from tests.auth.test_audit import _entries
@@ -24,7 +25,7 @@ from tests.incidents.test_incidents import jpeg
 
 __all__ = ["staff"]  # fixture
 
-TODAY = service.today()
+TODAY = today()
 YEAR_START = date(TODAY.year, 1, 1)
 
 

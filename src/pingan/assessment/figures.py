@@ -11,7 +11,7 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, func, select
@@ -21,7 +21,7 @@ from pingan.alarms.models import CATEGORY_LABEL, Alarm, AlarmEntry
 from pingan.auth import service as auth_service
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
-from pingan.db.base import SHANGHAI
+from pingan.db.base import SHANGHAI, day_start, today
 from pingan.devices import service as device_service
 from pingan.errors import Invalid, NotFound
 from pingan.facilities import renovation
@@ -66,11 +66,6 @@ def p50_p90(values: list[float]) -> tuple[float | None, float | None]:
     return round(statistics.median(values), 2), round(cuts[8], 2)
 
 
-def day_start(day: date) -> datetime:
-    """The moment a day begins in Beijing (days are Beijing days wherever they are typed)."""
-    return datetime.combine(day, time(), SHANGHAI)
-
-
 @dataclass(frozen=True)
 class Period:
     start: date  # first day, inclusive
@@ -86,10 +81,6 @@ class Period:
 
     def days(self) -> list[date]:
         return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
-
-
-def today() -> date:
-    return datetime.now(SHANGHAI).date()
 
 
 def period(start: date | None, end: date | None, *, default_days: int = 30) -> Period:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,16 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")  # the platform's local time: days, night h
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def today() -> date:
+    """Today in Beijing (the platform's days)."""
+    return utcnow().astimezone(SHANGHAI).date()
+
+
+def day_start(day: date) -> datetime:
+    """The moment a day begins in Beijing (days are Beijing days wherever they are typed)."""
+    return datetime.combine(day, time(), SHANGHAI)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -29,6 +29,7 @@ from pingan.api_common import (
 )
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
+from pingan.db import base as db_base
 from pingan.errors import Invalid
 from pingan.facilities import renovation, service
 from pingan.facilities.checklist import Checklist
@@ -440,7 +441,7 @@ def project_progress(
 ) -> list[ProgressOut]:
     """Per community and for the street (community_id null): projects by stage and courtyards
     renovated in the span."""
-    today = renovation.today()
+    today = db_base.today()
     span = (since or date(today.year, 1, 1), until or today)
     if span[0] > span[1]:
         raise Invalid("validation", field="since", fields="since, until")

@@ -16,7 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
-from pingan.db.base import SHANGHAI, utcnow
+from pingan.db.base import today, utcnow
 from pingan.db.paging import paginate
 from pingan.errors import Conflict, Invalid, NotFound
 from pingan.facilities import flows
@@ -48,10 +48,6 @@ AGREE = (3, 4)
 
 def _what(project_id: int) -> Phrase:
     return phrase(N_("改造项目 {n}"), n=project_id)
-
-
-def today() -> date:
-    return utcnow().astimezone(SHANGHAI).date()
 
 
 def _sites(session: Session, actor: Principal, ids: Sequence[int]) -> list[TerritoryNode]:

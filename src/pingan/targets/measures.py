@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
 from pingan.auth.principal import SYSTEM
-from pingan.db.base import SHANGHAI
+from pingan.db.base import day_start
 from pingan.facilities import renovation
 from pingan.facilities import service as facility_service
 from pingan.i18n import N_
@@ -35,10 +35,6 @@ class Measure:
     unit: str  # N_: the unit a target of it is usually set in
     historic: bool
     compute: Callable[[Session, Span], float]
-
-
-def _end_of(day: date) -> datetime:
-    return datetime.combine(day + timedelta(days=1), time(), SHANGHAI)
 
 
 def _renovated(session: Session, span: Span) -> float:
@@ -72,7 +68,9 @@ def _committees(session: Session, span: Span) -> float:
 
 
 def _volunteers(session: Session, span: Span) -> float:
-    return volunteer_service.count_confirmed(session, within=span.within, until=_end_of(span.until))
+    return volunteer_service.count_confirmed(
+        session, within=span.within, until=day_start(span.until + timedelta(days=1))
+    )
 
 
 MEASURES: dict[str, Measure] = {

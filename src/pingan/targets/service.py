@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
-from pingan.db.base import SHANGHAI, utcnow
+from pingan.db.base import today, utcnow
 from pingan.errors import Conflict, Forbidden, Invalid, NotFound
 from pingan.i18n import N_, Phrase, phrase
 from pingan.photos import Document
@@ -31,10 +31,6 @@ BEHIND = 0.1  # behind: more than this share of the way short of where the time 
 
 def _what(target_id: int) -> Phrase:
     return phrase(N_("目标 {n}"), n=target_id)
-
-
-def today() -> date:
-    return utcnow().astimezone(SHANGHAI).date()
 
 
 # --- who sees what ------------------------------------------------------------------------------

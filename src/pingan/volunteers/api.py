@@ -23,7 +23,7 @@ from pingan.api_common import (
 )
 from pingan.auth import audit
 from pingan.auth.roles import Perm
-from pingan.db.base import utcnow
+from pingan.db.base import day_start, utcnow
 from pingan.errors import NotFound, RateLimited
 from pingan.i18n import N_, phrase
 from pingan.limits import Window
@@ -270,8 +270,8 @@ def list_activities(
         session,
         actor=actor,
         within=path,
-        since=export.day_start(since) if since else None,
-        until=export.day_start(until) if until else None,
+        since=day_start(since) if since else None,
+        until=day_start(until) if until else None,
     )
     turnout = service.turnout(session, activity_ids=[a.id for a in rows])
     return [

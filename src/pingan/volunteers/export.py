@@ -6,7 +6,7 @@ rows stay small in memory."""
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
-from pingan.db.base import SHANGHAI, utcnow
+from pingan.db.base import SHANGHAI, day_start, today
 from pingan.errors import Invalid
 from pingan.masking import mask
 from pingan.territory import service as territory_service
@@ -38,13 +38,9 @@ HEADER = (
 MAX_DAYS = 3 * 366
 
 
-def day_start(day: date) -> datetime:
-    return datetime.combine(day, time(), SHANGHAI)
-
-
 def span_of(start: date | None, end: date | None) -> tuple[date, date]:
-    today = utcnow().astimezone(SHANGHAI).date()
-    span = (start or date(today.year, 1, 1), end or today)
+    now = today()
+    span = (start or date(now.year, 1, 1), end or now)
     if span[0] > span[1] or (span[1] - span[0]).days > MAX_DAYS:
         raise Invalid("validation", field="start", fields="start, end")
     return span

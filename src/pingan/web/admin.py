@@ -13,11 +13,11 @@ from fastapi.responses import Response
 
 from pingan.alarms.api import channel_out
 from pingan.alarms.notify import store
-from pingan.assessment.figures import day_start
 from pingan.auth import service as auth_service
 from pingan.auth.principal import Principal
 from pingan.auth.roles import LABEL as ROLE_LABEL
 from pingan.auth.roles import Perm, Role
+from pingan.db.base import day_start
 from pingan.db.paging import page_count
 from pingan.errors import PinganError
 from pingan.i18n import N_

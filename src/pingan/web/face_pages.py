@@ -14,10 +14,9 @@ from fastapi.responses import Response
 
 from pingan.alarms import service as alarm_service
 from pingan.alarms.models import STATE_LABEL
-from pingan.assessment.figures import day_start
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
-from pingan.db.base import utcnow
+from pingan.db.base import day_start, utcnow
 from pingan.db.paging import page_count
 from pingan.devices import service as device_service
 from pingan.devices.models import DeviceKind

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
+from pingan.db import base as db_base
 from pingan.devices.models import KIND_LABEL as DEVICE_LABEL
 from pingan.errors import PinganError
 from pingan.facilities import flows, renovation, service
@@ -285,7 +286,7 @@ def install_renovation(app: FastAPI, pages: Pages) -> None:
         principal: Principal = Depends(pages.viewer(Perm.facilities_read)),
         community: int | None = None,
     ) -> Response:
-        today = renovation.today()
+        today = db_base.today()
         with pages.session(principal, request) as session:
             within = pages.within(session, principal, community)
             projects, _total = renovation.get_all(
@@ -380,6 +381,6 @@ def install_renovation(app: FastAPI, pages: Pages) -> None:
             actions=[a.value for a in renovation.actions_for(principal, project)],
             may_consult=principal.can(Perm.renovation_manage, project.path)
             and flows.next_state(project.state, flows.Action.consult) is not None,
-            today=renovation.today(),
+            today=db_base.today(),
             words=renovation_words(request),
         )

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
+from pingan.db.base import today
 from pingan.errors import PinganError
 from pingan.i18n import N_, gettext
 from pingan.targets import service
@@ -91,7 +92,7 @@ def install(app: FastAPI, pages: Pages) -> None:
             communities=communities,
             chosen=community,
             places=places,
-            today=service.today(),
+            today=today(),
             may_set=principal.holds(Perm.targets_manage),
             words=target_words(request),
         )
@@ -122,7 +123,7 @@ def install(app: FastAPI, pages: Pages) -> None:
             entries=[r for r in readings if r.source.value == "entered"],
             trend=trend,
             place=name,
-            today=service.today(),
+            today=today(),
             may_enter=service.may_enter(principal, target),
             may_manage=service.may_manage(principal, target),
             words=target_words(request),

@@ -5,7 +5,7 @@ activities, check-in and check-out on the spot)."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request, Response
@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from pingan.auth.principal import SYSTEM, Principal
 from pingan.auth.roles import Perm
-from pingan.db.base import SHANGHAI, utcnow
+from pingan.db.base import SHANGHAI, day_start, utcnow
 from pingan.errors import PinganError
 from pingan.i18n import N_, gettext
 from pingan.masking import mask
@@ -61,11 +61,6 @@ def volunteer_words(request: Request) -> dict[str, Any]:
     }
 
 
-def _day(moment: datetime) -> datetime:
-    local = moment.astimezone(SHANGHAI)
-    return datetime.combine(local.date(), time(), SHANGHAI)
-
-
 def install(app: FastAPI, pages: Pages) -> None:
     @app.get("/volunteers", include_in_schema=False)
     def volunteer_desk(
@@ -77,7 +72,7 @@ def install(app: FastAPI, pages: Pages) -> None:
         page: int = 1,
     ) -> Response:
         now = utcnow()
-        today = _day(now)
+        today = day_start(now.astimezone(SHANGHAI).date())
         with pages.session(principal, request) as session:
             within = pages.within(session, principal, community)
             programmes = service.programmes(session)
