@@ -21,7 +21,7 @@ from pingan.auth.roles import Perm
 from pingan.db.engine import unit_of_work
 from pingan.errors import Forbidden, Invalid, PinganError, TooLarge, Unauthenticated
 from pingan.i18n import DEFAULT_LANG, LANGS, pick_lang
-from pingan.photos import MAX_BYTES, Photo, PhotoError, intake
+from pingan.photos import DOCUMENT_MAX, MAX_BYTES, Document, Photo, PhotoError, document, intake
 from pingan.territory.geo import CRS
 
 SESSION_COOKIE = "pingan_session"
@@ -298,6 +298,30 @@ async def read_photos(uploads: list[UploadFile] | None, most: int) -> list[Photo
         except PhotoError as exc:
             raise Invalid("bad_photo", field="photos", photo=name, reason=str(exc)) from exc
     return kept
+
+
+async def read_document(upload: UploadFile, *, problem: str, field: str) -> Document:
+    """An uploaded paper (a PDF, or a photo of it) as kept, read off the event loop; anything
+    else is refused with the `problem` naming the field."""
+    data = await upload.read(DOCUMENT_MAX + 1)
+    try:
+        return await run_in_threadpool(document, data)
+    except ValueError as exc:
+        raise Invalid(problem, field=field, reason=str(exc)) from exc
+
+
+def document_response(data: bytes, content_type: str, name: str) -> Response:
+    """A stored paper (PDF or JPEG) for the one who may see it, opened in the browser as
+    `name.pdf` or `name.jpg`; not cached by anything shared."""
+    ending = "pdf" if content_type == "application/pdf" else "jpg"
+    return Response(
+        data,
+        media_type=content_type,
+        headers={
+            "Cache-Control": "private",
+            "Content-Disposition": f'inline; filename="{name}.{ending}"',
+        },
+    )
 
 
 def form_json(model: type[Any], raw: str, field: str) -> Any:

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, Request, Response
 from fastapi import UploadFile as Upload
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from pingan import geojson
 from pingan.api_common import (
@@ -20,11 +19,13 @@ from pingan.api_common import (
     Page,
     Paging,
     StrictQuery,
+    document_response,
     form_json,
     in_transaction,
     jpeg_response,
     needs,
     page_of,
+    read_document,
     read_photos,
 )
 from pingan.auth.principal import Principal
@@ -60,7 +61,7 @@ from pingan.facilities.schemas import (
     ScheduleRow,
     SheetOut,
 )
-from pingan.photos import DOCUMENT_MAX, MAX_BYTES, document
+from pingan.photos import DOCUMENT_MAX, MAX_BYTES
 from pingan.territory import geo
 from pingan.territory import service as territory_service
 from pingan.territory.geo import CRS
@@ -492,11 +493,7 @@ async def post_consultation(
     votes, the decision. "agreed" needs two thirds of households taking part and three quarters
     of them for (民法典第二百七十八条)."""
     data: ConsultationIn = form_json(ConsultationIn, consultation, "consultation")
-    raw = await minutes.read(DOCUMENT_MAX + 1)
-    try:
-        kept = await run_in_threadpool(document, raw)
-    except ValueError as exc:
-        raise Invalid("project_minutes", field="minutes", reason=str(exc)) from exc
+    kept = await read_document(minutes, problem="project_minutes", field="minutes")
 
     def save(session: Session) -> ProjectDetail:
         project = renovation.get_visible_or_raise(session, actor=actor, project_id=project_id)
@@ -518,15 +515,7 @@ def consultation_minutes(
     row = renovation.consultation_or_raise(
         session, project=project, consultation_id=consultation_id
     )
-    ending = "pdf" if row.minutes_type == "application/pdf" else "jpg"
-    return Response(
-        row.minutes,
-        media_type=row.minutes_type,
-        headers={
-            "Cache-Control": "private",
-            "Content-Disposition": f'inline; filename="minutes-{project.id}-{row.id}.{ending}"',
-        },
-    )
+    return document_response(row.minutes, row.minutes_type, f"minutes-{project.id}-{row.id}")
 
 
 MoveField = Annotated[str, Form(description="The move as JSON (MoveIn)")]

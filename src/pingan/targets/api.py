@@ -8,23 +8,24 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Request, Response
 from fastapi import UploadFile as Upload
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from pingan.api_common import (
     DB,
     Actor,
     DetachedActor,
     StrictQuery,
+    document_response,
     form_json,
     in_transaction,
     needs,
+    read_document,
     request_lang,
 )
 from pingan.auth.principal import Principal
 from pingan.auth.roles import Perm
-from pingan.errors import Invalid, NotFound
+from pingan.errors import NotFound
 from pingan.i18n import N_, gettext, phrase
-from pingan.photos import DOCUMENT_MAX, document
+from pingan.photos import DOCUMENT_MAX
 from pingan.targets import service
 from pingan.targets.measures import MEASURES
 from pingan.targets.models import Target
@@ -157,13 +158,11 @@ async def post_reading(
     """A value of a target the platform cannot compute, with its evidence: a note always, and a
     photo or a PDF where there is one."""
     data: ReadingIn = form_json(ReadingIn, reading, "reading")
-    kept = None
-    if evidence is not None:
-        raw = await evidence.read(DOCUMENT_MAX + 1)
-        try:
-            kept = await run_in_threadpool(document, raw)
-        except ValueError as exc:
-            raise Invalid("target_evidence", field="evidence", reason=str(exc)) from exc
+    kept = (
+        await read_document(evidence, problem="target_evidence", field="evidence")
+        if evidence is not None
+        else None
+    )
 
     def save(session: Session) -> ReadingOut:
         target = service.get_visible_or_raise(session, actor=actor, target_id=target_id)
@@ -183,12 +182,4 @@ def reading_evidence(target_id: int, reading_id: int, actor: Actor, session: DB)
     row = service.reading_or_raise(session, target=target, reading_id=reading_id)
     if row.evidence is None or row.evidence_type is None:
         raise NotFound(what=phrase(N_("填报记录 {n} 的佐证材料"), n=reading_id))
-    ending = "pdf" if row.evidence_type == "application/pdf" else "jpg"
-    return Response(
-        row.evidence,
-        media_type=row.evidence_type,
-        headers={
-            "Cache-Control": "private",
-            "Content-Disposition": f'inline; filename="target-{target.id}-{row.id}.{ending}"',
-        },
-    )
+    return document_response(row.evidence, row.evidence_type, f"target-{target.id}-{row.id}")
